@@ -1,0 +1,1 @@
+//! kexdump dump engine.

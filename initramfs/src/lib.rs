@@ -1,0 +1,1 @@
+//! Capture initramfs builder (issue 3). Nothing here yet.

@@ -1,0 +1,1 @@
+//! Synthetic vmcore generator.
