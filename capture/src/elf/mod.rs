@@ -1,0 +1,2 @@
+pub mod defs;
+pub mod vmcore;

@@ -1,0 +1,185 @@
+//! Parsing an ELF64 x86_64 vmcore: its PT_LOADs and its notes.
+
+use super::defs::*;
+use crate::bytes::{slice, u16_at, u32_at, u64_at};
+use crate::error::{Error, Result};
+use crate::input::Input;
+
+/// One PT_LOAD: `memsz` bytes of physical memory at `paddr`, the first
+/// `filesz` of them stored at `offset` in the file (the rest are zeros).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub vaddr: u64,
+    pub paddr: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Note {
+    pub name: String,
+    pub ntype: u32,
+    /// File offset of the descriptor.
+    pub desc_offset: u64,
+    /// Offset of the descriptor in `VmcoreElf::note_bytes`.
+    pub desc_pos: u64,
+    pub desc: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VmcoreElf {
+    pub loads: Vec<Load>,
+    /// The PT_NOTE segments' bytes, concatenated, as copied into dumps.
+    pub note_bytes: Vec<u8>,
+    /// File offset of each PT_NOTE segment, for error messages.
+    pub note_offsets: Vec<u64>,
+    pub notes: Vec<Note>,
+}
+
+/// Largest PT_NOTE we accept. Real ones are a few KB per CPU; this bounds the
+/// allocation a corrupt header can cause.
+const MAX_NOTES: u64 = 64 << 20;
+/// Largest program header table we read (PN_XNUM allows 2^32 entries).
+const MAX_PHNUM: u64 = 1 << 22;
+
+fn malformed(offset: u64, what: impl Into<String>) -> Error {
+    Error::Malformed { offset, what: what.into() }
+}
+
+pub fn parse(input: &Input) -> Result<VmcoreElf> {
+    let mut eh = [0u8; EHDR_SIZE];
+    input.read_exact_at(0, &mut eh)?;
+    if &eh[..4] != ELFMAG {
+        return Err(malformed(0, "not an ELF file (bad magic)"));
+    }
+    if eh[4] != ELFCLASS64 {
+        return Err(malformed(4, format!("ELF class {} is not ELFCLASS64", eh[4])));
+    }
+    if eh[5] != ELFDATA2LSB {
+        return Err(malformed(5, "only little-endian vmcores are supported"));
+    }
+    let field16 = |off| u16_at(&eh, off).unwrap_or(0);
+    if field16(ehdr::E_TYPE) != ET_CORE {
+        return Err(malformed(ehdr::E_TYPE as u64, format!("e_type {} is not ET_CORE", field16(ehdr::E_TYPE))));
+    }
+    if field16(ehdr::E_MACHINE) != EM_X86_64 {
+        return Err(malformed(
+            ehdr::E_MACHINE as u64,
+            format!("e_machine {} is not EM_X86_64", field16(ehdr::E_MACHINE)),
+        ));
+    }
+    let phoff = u64_at(&eh, ehdr::E_PHOFF).unwrap_or(0);
+    let phentsize = field16(ehdr::E_PHENTSIZE) as usize;
+    if phentsize != PHDR_SIZE {
+        return Err(malformed(ehdr::E_PHENTSIZE as u64, format!("e_phentsize {phentsize} is not {PHDR_SIZE}")));
+    }
+    let mut phnum = field16(ehdr::E_PHNUM) as u64;
+    if phnum == PN_XNUM as u64 {
+        // The real count is in sh_info of section header 0.
+        let shoff = u64_at(&eh, ehdr::E_SHOFF).unwrap_or(0);
+        if shoff == 0 {
+            return Err(malformed(ehdr::E_SHOFF as u64, "e_phnum is PN_XNUM but there is no section header"));
+        }
+        let mut sh = [0u8; SHDR_SIZE];
+        input.read_exact_at(shoff, &mut sh)?;
+        phnum = u32_at(&sh, SH_INFO).unwrap_or(0) as u64;
+    }
+    if phnum == 0 || phnum > MAX_PHNUM {
+        return Err(malformed(ehdr::E_PHNUM as u64, format!("{phnum} program headers")));
+    }
+    let mut ph = vec![0u8; (phnum as usize) * PHDR_SIZE];
+    input.read_exact_at(phoff, &mut ph)?;
+
+    let mut loads = Vec::new();
+    let mut note_bytes = Vec::new();
+    let mut note_offsets = Vec::new();
+    let mut notes = Vec::new();
+    for i in 0..phnum as usize {
+        let at = |f: usize| u64_at(&ph, i * PHDR_SIZE + f).unwrap_or(0);
+        let hdr_off = phoff + (i * PHDR_SIZE) as u64;
+        let p_type = u32_at(&ph, i * PHDR_SIZE + phdr::P_TYPE).unwrap_or(0);
+        let (offset, filesz, memsz) = (at(phdr::P_OFFSET), at(phdr::P_FILESZ), at(phdr::P_MEMSZ));
+        match p_type {
+            PT_LOAD => {
+                let load = Load { vaddr: at(phdr::P_VADDR), paddr: at(phdr::P_PADDR), offset, filesz, memsz };
+                if filesz > memsz {
+                    return Err(malformed(hdr_off, format!("PT_LOAD {i}: p_filesz {filesz:#x} > p_memsz {memsz:#x}")));
+                }
+                if load.paddr.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
+                    return Err(malformed(hdr_off, format!("PT_LOAD {i}: range overflows")));
+                }
+                if offset + filesz > input.size() {
+                    return Err(Error::Truncated { offset, needed: filesz, file_size: input.size() });
+                }
+                loads.push(load);
+            }
+            PT_NOTE => {
+                if filesz > MAX_NOTES {
+                    return Err(malformed(hdr_off, format!("PT_NOTE of {filesz} bytes")));
+                }
+                let mut buf = vec![0u8; filesz as usize];
+                input.read_exact_at(offset, &mut buf)?;
+                parse_notes(&buf, offset, note_bytes.len() as u64, &mut notes)?;
+                note_offsets.push(offset);
+                note_bytes.extend_from_slice(&buf);
+            }
+            _ => {}
+        }
+    }
+    if loads.is_empty() {
+        return Err(malformed(phoff, "no PT_LOAD segment"));
+    }
+    Ok(VmcoreElf { loads, note_bytes, note_offsets, notes })
+}
+
+/// Parse ELF notes from `buf`, which sits at `file_off` in the input.
+/// Trailing zero padding (the kernel pads /proc/vmcore's PT_NOTE) ends the list.
+pub fn parse_notes(buf: &[u8], file_off: u64, base_pos: u64, out: &mut Vec<Note>) -> Result<()> {
+    let mut pos = 0usize;
+    while pos + 12 <= buf.len() {
+        let namesz = u32_at(buf, pos).unwrap_or(0) as usize;
+        let descsz = u32_at(buf, pos + 4).unwrap_or(0) as usize;
+        let ntype = u32_at(buf, pos + 8).unwrap_or(0);
+        if namesz == 0 && descsz == 0 && ntype == 0 {
+            break;
+        }
+        let name_off = pos + 12;
+        let desc_off = name_off.checked_add(namesz.div_ceil(4) * 4);
+        let end = desc_off.and_then(|d| d.checked_add(descsz.div_ceil(4) * 4));
+        let (Some(desc_off), Some(end)) = (desc_off, end) else {
+            return Err(malformed(file_off + pos as u64, "note size overflows"));
+        };
+        let (Some(name), Some(desc)) = (slice(buf, name_off, namesz), slice(buf, desc_off, descsz)) else {
+            return Err(malformed(
+                file_off + pos as u64,
+                format!("note (namesz {namesz}, descsz {descsz}) runs past the end of PT_NOTE"),
+            ));
+        };
+        let name = String::from_utf8_lossy(name.strip_suffix(&[0]).unwrap_or(name)).into_owned();
+        out.push(Note {
+            name,
+            ntype,
+            desc_offset: file_off + desc_off as u64,
+            desc_pos: base_pos + desc_off as u64,
+            desc: desc.to_vec(),
+        });
+        pos = end.min(buf.len());
+    }
+    Ok(())
+}
+
+impl VmcoreElf {
+    pub fn vmcoreinfo_note(&self) -> Option<&Note> {
+        self.notes.iter().find(|n| n.name == "VMCOREINFO")
+    }
+
+    pub fn prstatus_notes(&self) -> impl Iterator<Item = &Note> {
+        self.notes.iter().filter(|n| n.name == "CORE" && n.ntype == NT_PRSTATUS)
+    }
+
+    /// One past the highest physical address any PT_LOAD describes.
+    pub fn max_paddr(&self) -> u64 {
+        self.loads.iter().map(|l| l.paddr + l.memsz).max().unwrap_or(0)
+    }
+}

@@ -1,0 +1,69 @@
+//! The engine's typed errors: one variant per failure, so tests can match on
+//! them and the binaries can print a message that names the file offset or
+//! VMCOREINFO key at fault.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum Error {
+    /// An I/O error on a named file.
+    Io { path: PathBuf, op: &'static str, source: io::Error },
+    /// The input is not what we can parse; `offset` is the byte offset in the
+    /// input file where the problem was found.
+    Malformed { offset: u64, what: String },
+    /// The input ends before a structure it declares.
+    Truncated { offset: u64, needed: u64, file_size: u64 },
+    /// The vmcore has no VMCOREINFO note.
+    NoVmcoreinfo,
+    /// A VMCOREINFO key the requested operation needs is absent.
+    MissingKey(String),
+    /// A VMCOREINFO key is present but its value cannot be used.
+    BadValue { key: String, value: String, why: String },
+    /// A kernel virtual address could not be translated.
+    Translate { vaddr: u64, why: String },
+    /// A physical address is not backed by any PT_LOAD.
+    NotInDump { paddr: u64 },
+    /// The page metadata (mem_section, struct page) is inconsistent.
+    Inconsistent(String),
+    /// Writing the dump failed.
+    Output { path: PathBuf, source: io::Error },
+    /// A compression backend failed.
+    Compress(String),
+    /// An option combination the engine cannot honour.
+    Unsupported(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, op, source } => write!(f, "{op} {}: {source}", path.display()),
+            Error::Malformed { offset, what } => write!(f, "malformed input at offset {offset:#x}: {what}"),
+            Error::Truncated { offset, needed, file_size } => write!(
+                f,
+                "input truncated: {needed} bytes needed at offset {offset:#x}, but the file is {file_size} bytes long"
+            ),
+            Error::NoVmcoreinfo => write!(f, "the vmcore has no VMCOREINFO note"),
+            Error::MissingKey(k) => write!(f, "VMCOREINFO lacks {k}"),
+            Error::BadValue { key, value, why } => write!(f, "VMCOREINFO {key}={value}: {why}"),
+            Error::Translate { vaddr, why } => write!(f, "cannot translate kernel address {vaddr:#x}: {why}"),
+            Error::NotInDump { paddr } => write!(f, "physical address {paddr:#x} is not in the vmcore"),
+            Error::Inconsistent(why) => write!(f, "inconsistent page metadata: {why}"),
+            Error::Output { path, source } => write!(f, "writing {}: {source}", path.display()),
+            Error::Compress(why) => write!(f, "compression failed: {why}"),
+            Error::Unsupported(why) => write!(f, "unsupported: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } | Error::Output { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

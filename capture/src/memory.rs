@@ -1,0 +1,126 @@
+//! Physical memory as the vmcore describes it: PT_LOADs mapped from physical
+//! addresses to file offsets, with `p_filesz < p_memsz` tails reading as zeros.
+
+use crate::elf::vmcore::Load;
+use crate::error::{Error, Result};
+use crate::input::Input;
+
+pub const PAGE_SIZE: u64 = 4096;
+pub const PAGE_SHIFT: u32 = 12;
+
+/// Where the bytes of one physical page come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSource {
+    /// All `PAGE_SIZE` bytes are at this file offset.
+    File(u64),
+    /// The page is described but not stored, or only partly: read it
+    /// byte-range by byte-range (zeros where no file data exists).
+    Partial,
+    /// No PT_LOAD covers this page.
+    Hole,
+}
+
+pub struct PhysMem<'a> {
+    pub input: &'a Input,
+    /// PT_LOADs sorted by physical address.
+    loads: Vec<Load>,
+}
+
+impl<'a> PhysMem<'a> {
+    pub fn new(input: &'a Input, loads: &[Load]) -> PhysMem<'a> {
+        let mut loads = loads.to_vec();
+        loads.sort_by_key(|l| (l.paddr, std::cmp::Reverse(l.memsz)));
+        PhysMem { input, loads }
+    }
+
+    /// The load containing `paddr`, preferring the one that stores it in file.
+    fn load_for(&self, paddr: u64) -> Option<&Load> {
+        let idx = self.loads.partition_point(|l| l.paddr <= paddr);
+        let mut best = None;
+        // Loads may overlap (x86_64's kernel-text segment repeats part of
+        // RAM); look back over every load that starts at or below paddr.
+        for l in self.loads[..idx].iter().rev() {
+            if paddr < l.paddr + l.memsz {
+                if paddr < l.paddr + l.filesz {
+                    return Some(l);
+                }
+                best.get_or_insert(l);
+            }
+        }
+        best
+    }
+
+    pub fn page_source(&self, pfn: u64) -> PageSource {
+        let paddr = pfn << PAGE_SHIFT;
+        match self.load_for(paddr) {
+            None => {
+                // The page may still start in a hole and end inside a load.
+                if self.loads.iter().any(|l| l.paddr < paddr + PAGE_SIZE && paddr < l.paddr + l.memsz) {
+                    PageSource::Partial
+                } else {
+                    PageSource::Hole
+                }
+            }
+            Some(l) => {
+                let rel = paddr - l.paddr;
+                if rel + PAGE_SIZE <= l.filesz {
+                    PageSource::File(l.offset + rel)
+                } else {
+                    PageSource::Partial
+                }
+            }
+        }
+    }
+
+    /// Read physical memory into `buf`. Bytes described with no file data
+    /// (past p_filesz) read as zero; bytes no load describes are an error.
+    pub fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pa = paddr + done as u64;
+            let l = self.load_for(pa).ok_or(Error::NotInDump { paddr: pa })?;
+            let rel = pa - l.paddr;
+            let n = ((l.memsz - rel) as usize).min(buf.len() - done);
+            let stored = l.filesz.saturating_sub(rel).min(n as u64) as usize;
+            self.input.read_exact_at(l.offset + rel, &mut buf[done..done + stored])?;
+            buf[done + stored..done + n].fill(0);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Like `read`, but bytes in holes read as zero (for pages that straddle
+    /// a segment edge, as makedumpfile reads them).
+    pub fn read_lenient(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        for (i, chunk) in buf.chunks_mut(1).enumerate() {
+            if self.read(paddr + i as u64, chunk).is_err() {
+                chunk[0] = 0;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read_u64(&self, paddr: u64) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.read(paddr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Call `f` with the contents of page `pfn` (zero-copy when the page is
+    /// stored whole in the file). `scratch` backs the other cases.
+    pub fn with_page<R>(&self, pfn: u64, scratch: &mut Vec<u8>, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        match self.page_source(pfn) {
+            PageSource::File(off) => self.input.with_bytes(off, PAGE_SIZE as usize, scratch, f),
+            PageSource::Partial => {
+                scratch.resize(PAGE_SIZE as usize, 0);
+                self.read_lenient(pfn << PAGE_SHIFT, scratch)?;
+                Ok(f(scratch))
+            }
+            PageSource::Hole => Err(Error::NotInDump { paddr: pfn << PAGE_SHIFT }),
+        }
+    }
+
+    pub fn loads(&self) -> &[Load] {
+        &self.loads
+    }
+}

@@ -1,0 +1,83 @@
+//! Creating dump files safely: `NAME.incomplete` is created exclusively
+//! (never following a symlink, mode 0600), written, fsynced, then renamed
+//! to `NAME` and the directory fsynced, so a dump appears whole or is
+//! visibly incomplete, and nobody else can read it meanwhile.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub const INCOMPLETE_SUFFIX: &str = ".incomplete";
+
+pub struct AtomicFile {
+    pub file: File,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+/// O_NOFOLLOW from <fcntl.h> (x86_64 value), so we need no libc crate.
+const O_NOFOLLOW: i32 = 0o400000;
+
+impl AtomicFile {
+    /// Create `dest.incomplete`. Fails if `dest` already exists (we never
+    /// overwrite a dump) or if the temporary name exists (a symlink planted
+    /// there is not followed: O_EXCL|O_NOFOLLOW).
+    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        if fs::symlink_metadata(dest).is_ok() {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", dest.display())));
+        }
+        let mut tmp = dest.as_os_str().to_owned();
+        tmp.push(INCOMPLETE_SUFFIX);
+        let tmp = PathBuf::from(tmp);
+        let file = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", tmp.display())))?;
+        Ok(AtomicFile { file, tmp, dest: dest.to_owned() })
+    }
+
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// fsync the data, rename into place, fsync the directory.
+    pub fn commit(self) -> io::Result<PathBuf> {
+        self.file.sync_all()?;
+        if fs::symlink_metadata(&self.dest).is_ok() {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} appeared meanwhile", self.dest.display())));
+        }
+        fs::rename(&self.tmp, &self.dest)?;
+        let dir = self.dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(dir)?.sync_all()?;
+        Ok(self.dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn appears_whole_with_0600_and_refuses_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("dump");
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.file.write_all(b"x").unwrap();
+        assert!(!dest.exists());
+        assert!(d.path().join("dump.incomplete").exists());
+        f.commit().unwrap();
+        assert_eq!(fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(AtomicFile::create(&dest).is_err(), "never overwrites");
+
+        let dest2 = d.path().join("other");
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("other.incomplete")).unwrap();
+        assert!(AtomicFile::create(&dest2).is_err(), "a planted symlink is not followed");
+    }
+}

@@ -1,0 +1,104 @@
+//! `save`: one vmcore in, one dump out, at the requested level when the
+//! page metadata allows it and at a lower one (said loudly) when not. The
+//! capture binary and `kexdump save`/`convert` all come through here.
+
+use crate::compress::Compression;
+use crate::error::{Error, Result};
+use crate::filter::level;
+use crate::select::{PageWalk, Selector};
+use crate::sink::Sink;
+use crate::vmcore::Vmcore;
+use crate::writer::{self, Progress, WriteStats};
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// kdump-compressed (crash, makedumpfile, drgn).
+    Kdump,
+    /// ELF core (gdb, crash, drgn).
+    Elf,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "kdump" => Ok(Format::Kdump),
+            "elf" => Ok(Format::Elf),
+            _ => Err(format!("unknown format {s:?} (expected kdump or elf)")),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SaveOptions {
+    pub level: u8,
+    pub format: Format,
+    pub compression: Compression,
+}
+
+#[derive(Clone, Debug)]
+pub struct SaveReport {
+    pub requested_level: u8,
+    /// The level actually applied (lower when the page walk was impossible).
+    pub level: u8,
+    /// Why the level was lowered, if it was.
+    pub fallback: Option<String>,
+    pub stats: WriteStats,
+}
+
+/// Write `vm` to `sink`. `warn` receives the messages an operator must see.
+pub fn save(
+    vm: &Vmcore,
+    sink: &mut dyn Sink,
+    opts: &SaveOptions,
+    progress: &mut dyn Progress,
+    warn: &mut dyn FnMut(&str),
+) -> Result<SaveReport> {
+    if opts.level > 31 {
+        return Err(Error::Unsupported(format!("dump level {} (valid: 0-31)", opts.level)));
+    }
+    let mem = vm.mem();
+    let mut fallback = None;
+    let walk = if opts.level & level::NEEDS_PAGE_WALK != 0 {
+        match PageWalk::new(vm, &mem) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                fallback = Some(format!("cannot classify pages ({e}); saving at dump level {}", opts.level & level::ZERO));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(msg) = &fallback {
+        warn(msg);
+    }
+    let run = |sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress| match opts.format {
+        Format::Kdump => writer::kdump::write(sel, sink, opts.compression, progress),
+        Format::Elf => writer::elf::write(sel, sink, progress),
+    };
+    let sel = Selector::new(vm, &mem, walk.as_ref(), opts.level);
+    // The struct page walk happens in the first pass, before the page data
+    // is written, so a metadata failure there can still be retried at the
+    // fallback level on the same sink (every byte gets rewritten).
+    let stats = match run(&sel, sink, progress) {
+        Err(e @ (Error::Inconsistent(_) | Error::Translate { .. })) if walk.is_some() => {
+            let msg = format!("page metadata unusable ({e}); saving at dump level {}", opts.level & level::ZERO);
+            warn(&msg);
+            fallback = Some(msg);
+            let sel = Selector::new(vm, &mem, None, opts.level);
+            run(&sel, sink, progress)?
+        }
+        other => other?,
+    };
+    let mut stats = stats;
+    stats.pages_present = (0..vm.max_mapnr.div_ceil(crate::select::WINDOW_PFNS))
+        .map(|i| {
+            let s = i * crate::select::WINDOW_PFNS;
+            vm.present(s, crate::select::WINDOW_PFNS.min(vm.max_mapnr - s)).count()
+        })
+        .sum();
+    let applied = if fallback.is_some() { opts.level & level::ZERO } else { opts.level };
+    Ok(SaveReport { requested_level: opts.level, level: applied, fallback, stats })
+}

@@ -1,0 +1,101 @@
+//! Choosing the pages of a dump: the present pfns (1st bitmap) minus what
+//! the dump level excludes (2nd bitmap), window by window. When the page
+//! metadata cannot be used, selection falls back to a level that needs no
+//! struct page walk and says why.
+
+use crate::bitmap::Bitmap;
+use crate::error::Result;
+use crate::filter::{level, Filter, FilterStats, PageLayout};
+use crate::mem_map::{self, SectionMap};
+use crate::memory::PhysMem;
+use crate::translate::Translator;
+use crate::vmcore::Vmcore;
+
+/// Pfns handled per window: bounds the bitmap memory (32 KiB per bitmap)
+/// whatever the RAM size. A multiple of 64 and of a 128 MiB section.
+pub const WINDOW_PFNS: u64 = 1 << 18;
+
+/// What the struct page walk needs, computed once per dump.
+pub struct PageWalk {
+    pub tr: Translator,
+    pub layout: PageLayout,
+    pub sections: Vec<SectionMap>,
+}
+
+impl PageWalk {
+    pub fn new(vm: &Vmcore, mem: &PhysMem) -> Result<PageWalk> {
+        if vm.info.is_empty() {
+            return Err(crate::error::Error::NoVmcoreinfo);
+        }
+        vm.info.page_size()?;
+        let tr = Translator::new(&vm.info, &vm.elf.loads)?;
+        let layout = PageLayout::from_vmcoreinfo(&vm.info)?;
+        let sections = mem_map::sections(&vm.info, mem, &tr, vm.max_mapnr)?.sections;
+        Ok(PageWalk { tr, layout, sections })
+    }
+}
+
+pub struct Selector<'a> {
+    pub vm: &'a Vmcore,
+    pub mem: &'a PhysMem<'a>,
+    walk: Option<&'a PageWalk>,
+    /// The dump level in force (the requested one, or a fallback).
+    pub level: u8,
+}
+
+impl<'a> Selector<'a> {
+    /// `walk` is required for levels with bits 2..16; pass `None` (and a
+    /// level without them) to select by presence and content only.
+    pub fn new(vm: &'a Vmcore, mem: &'a PhysMem<'a>, walk: Option<&'a PageWalk>, level: u8) -> Self {
+        let level = if walk.is_some() { level } else { level & !level::NEEDS_PAGE_WALK };
+        Selector { vm, mem, walk, level }
+    }
+
+    /// Start a pass over all pfns, in ascending windows.
+    pub fn pass(&self) -> Pass<'_> {
+        let filter = match self.walk {
+            Some(w) if self.level & level::NEEDS_PAGE_WALK != 0 => {
+                Some(Filter::new(self.mem, &w.tr, w.layout.clone(), w.sections.clone(), self.level))
+            }
+            _ => None,
+        };
+        Pass { sel: self, filter, next: 0 }
+    }
+
+    /// The window starts covering every pfn below max_mapnr.
+    pub fn windows(&self) -> impl Iterator<Item = (u64, u64)> {
+        let max = self.vm.max_mapnr;
+        (0..max.div_ceil(WINDOW_PFNS)).map(move |i| (i * WINDOW_PFNS, WINDOW_PFNS.min(max - i * WINDOW_PFNS)))
+    }
+}
+
+pub struct Pass<'a> {
+    sel: &'a Selector<'a>,
+    filter: Option<Filter<'a>>,
+    next: u64,
+}
+
+impl Pass<'_> {
+    /// The window's present pfns and the subset the level keeps (before
+    /// any zero-page check, which is the writer's). Windows come in order.
+    pub fn window(&mut self, start: u64, len: u64) -> Result<(Bitmap, Bitmap)> {
+        debug_assert_eq!(start, self.next, "windows must be consecutive");
+        self.next = start + len;
+        let present = self.sel.vm.present(start, len);
+        let mut keep = present.clone();
+        if let Some(f) = &mut self.filter {
+            f.apply(&mut keep)?;
+        }
+        Ok((present, keep))
+    }
+
+    pub fn stats(&self) -> FilterStats {
+        self.filter.as_ref().map(|f| f.stats).unwrap_or_default()
+    }
+}
+
+pub fn is_zero_page(page: &[u8]) -> bool {
+    // OR-fold 64-byte blocks (vectorizes) and stop at the first non-zero one.
+    let mut blocks = page.chunks(64);
+    blocks.all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}

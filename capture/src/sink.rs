@@ -1,0 +1,127 @@
+//! Where a dump goes: a seekable file (positioned writes) or a stream in
+//! makedumpfile's flattened format (each write becomes an offset/size
+//! record), so one writer serves disks, pipes and ssh.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+
+pub trait Sink {
+    /// Write `data` at byte `offset` of the dump being produced.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Everything is written: flush and, for files, fsync.
+    fn finish(&mut self) -> io::Result<()>;
+    /// Bytes written so far.
+    fn written(&self) -> u64;
+}
+
+pub struct FileSink {
+    file: File,
+    written: u64,
+}
+
+impl FileSink {
+    pub fn new(file: File) -> FileSink {
+        FileSink { file, written: 0 }
+    }
+}
+
+impl Sink for FileSink {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(data, offset)?;
+        self.written += data.len() as u64;
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// Size of the flattened format's leading header.
+pub const FLAT_HEADER_SIZE: usize = 4096;
+pub const FLAT_SIGNATURE: &[u8] = b"makedumpfile";
+
+/// makedumpfile's flattened format (`-F`): a 4096-byte header, then
+/// `{i64 offset, i64 size}` big-endian records each followed by its data,
+/// then an end record of `-1, -1`.
+pub struct FlatSink<W: Write> {
+    out: W,
+    written: u64,
+}
+
+impl<W: Write> FlatSink<W> {
+    pub fn new(mut out: W) -> io::Result<FlatSink<W>> {
+        let mut hdr = [0u8; FLAT_HEADER_SIZE];
+        hdr[..FLAT_SIGNATURE.len()].copy_from_slice(FLAT_SIGNATURE);
+        hdr[16..24].copy_from_slice(&1i64.to_be_bytes()); // type
+        hdr[24..32].copy_from_slice(&1i64.to_be_bytes()); // version
+        out.write_all(&hdr)?;
+        Ok(FlatSink { out, written: FLAT_HEADER_SIZE as u64 })
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Sink for FlatSink<W> {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        // A zero-length record would read as the end of the stream.
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.out.write_all(&(offset as i64).to_be_bytes())?;
+        self.out.write_all(&(data.len() as i64).to_be_bytes())?;
+        self.out.write_all(data)?;
+        self.written += 16 + data.len() as u64;
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(&(-1i64).to_be_bytes())?;
+        self.out.write_all(&(-1i64).to_be_bytes())?;
+        self.written += 16;
+        self.out.flush()
+    }
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// Buffers sequential writes to one region of the dump and hands them to
+/// the sink in large pieces.
+pub struct Cursor {
+    pub offset: u64,
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl Cursor {
+    pub fn new(offset: u64, cap: usize) -> Cursor {
+        Cursor { offset, buf: Vec::with_capacity(cap), cap }
+    }
+
+    /// The dump offset the next byte will land at.
+    pub fn position(&self) -> u64 {
+        self.offset + self.buf.len() as u64
+    }
+
+    pub fn push(&mut self, sink: &mut dyn Sink, data: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.cap {
+            self.flush(sink)?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            sink.write_at(self.offset, &self.buf)?;
+            self.offset += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Kernel virtual to physical address translation for x86_64: the kernel
+//! image mapping (fixed offset from phys_base) and a 4- or 5-level walk of
+//! the kernel page tables rooted at `init_top_pgt` (direct map, vmemmap,
+//! vmalloc), which is what makes KASLR'd layouts readable.
+
+use crate::elf::vmcore::Load;
+use crate::error::{Error, Result};
+use crate::memory::PhysMem;
+use crate::vmcoreinfo::VmcoreInfo;
+use std::cell::Cell;
+
+/// Start of the kernel image mapping (arch/x86/include/asm/page_64_types.h).
+pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+/// The kernel image mapping is at most 1 GiB; modules follow it.
+const KERNEL_IMAGE_END: u64 = 0xffff_ffff_c000_0000;
+
+const PTE_PRESENT: u64 = 1;
+const PTE_PSE: u64 = 1 << 7;
+const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+pub struct Translator {
+    phys_base: u64,
+    /// Physical address of the top-level page table.
+    top_table: u64,
+    levels: u32,
+    /// Lowest direct-map address: anything below is not a kernel address.
+    pub page_offset: u64,
+    /// Last 2 MiB region translated: (vaddr >> 21, physical base of the 2 MiB
+    /// page, or of the PTE table when `is_table`).
+    last: Cell<Option<(u64, u64, bool)>>,
+}
+
+impl Translator {
+    pub fn new(vi: &VmcoreInfo, loads: &[Load]) -> Result<Translator> {
+        let phys_base = match vi.opt_number("phys_base")? {
+            Some(v) => v as u64,
+            None => loads
+                .iter()
+                .find(|l| l.vaddr >= START_KERNEL_MAP)
+                .map(|l| l.paddr.wrapping_sub(l.vaddr - START_KERNEL_MAP))
+                .ok_or_else(|| Error::MissingKey("NUMBER(phys_base) (and no kernel-text PT_LOAD)".into()))?,
+        };
+        let pgt = vi.symbol("init_top_pgt")?;
+        if !(START_KERNEL_MAP..KERNEL_IMAGE_END).contains(&pgt) {
+            return Err(Error::BadValue {
+                key: "SYMBOL(init_top_pgt)".into(),
+                value: format!("{pgt:x}"),
+                why: "not in the kernel image mapping".into(),
+            });
+        }
+        let levels = match vi.opt_number("pgtable_l5_enabled")? {
+            Some(1) => 5,
+            Some(0) | None => 4,
+            Some(v) => {
+                return Err(Error::BadValue {
+                    key: "NUMBER(pgtable_l5_enabled)".into(),
+                    value: v.to_string(),
+                    why: "expected 0 or 1".into(),
+                })
+            }
+        };
+        let page_offset = loads
+            .iter()
+            .filter(|l| l.vaddr < START_KERNEL_MAP && l.vaddr >= l.paddr && l.vaddr >= 0xff00_0000_0000_0000)
+            .map(|l| l.vaddr - l.paddr)
+            .min()
+            .unwrap_or(if levels == 5 { 0xff11_0000_0000_0000 } else { 0xffff_8880_0000_0000 });
+        Ok(Translator {
+            phys_base,
+            top_table: pgt - START_KERNEL_MAP + phys_base,
+            levels,
+            page_offset,
+            last: Cell::new(None),
+        })
+    }
+
+    pub fn phys_base(&self) -> u64 {
+        self.phys_base
+    }
+
+    pub fn levels(&self) -> u32 {
+        self.levels
+    }
+
+    pub fn is_kernel_addr(&self, vaddr: u64) -> bool {
+        vaddr >= self.page_offset
+    }
+
+    pub fn to_phys(&self, mem: &PhysMem, vaddr: u64) -> Result<u64> {
+        if (START_KERNEL_MAP..KERNEL_IMAGE_END).contains(&vaddr) {
+            return Ok(vaddr - START_KERNEL_MAP + self.phys_base);
+        }
+        let region = vaddr >> 21;
+        if let Some((r, base, is_table)) = self.last.get() {
+            if r == region {
+                return if is_table { self.pte(mem, base, vaddr) } else { Ok(base | (vaddr & 0x1f_ffff)) };
+            }
+        }
+        self.walk(mem, vaddr)
+    }
+
+    fn entry(&self, mem: &PhysMem, table: u64, index: u64, vaddr: u64, level: &str) -> Result<u64> {
+        let e = mem.read_u64(table + index * 8).map_err(|e| Error::Translate {
+            vaddr,
+            why: format!("{level} table at {table:#x} unreadable: {e}"),
+        })?;
+        if e & PTE_PRESENT == 0 {
+            return Err(Error::Translate { vaddr, why: format!("{level} entry not present") });
+        }
+        Ok(e)
+    }
+
+    fn walk(&self, mem: &PhysMem, vaddr: u64) -> Result<u64> {
+        let idx = |shift: u32| (vaddr >> shift) & 511;
+        let mut table = self.top_table;
+        if self.levels == 5 {
+            table = self.entry(mem, table, idx(48), vaddr, "PGD")? & PTE_ADDR_MASK;
+        }
+        let e = self.entry(mem, table, idx(39), vaddr, if self.levels == 5 { "P4D" } else { "PGD" })?;
+        let pud = self.entry(mem, e & PTE_ADDR_MASK, idx(30), vaddr, "PUD")?;
+        if pud & PTE_PSE != 0 {
+            return Ok((pud & PTE_ADDR_MASK & !0x3fff_ffff) | (vaddr & 0x3fff_ffff));
+        }
+        let pmd = self.entry(mem, pud & PTE_ADDR_MASK, idx(21), vaddr, "PMD")?;
+        if pmd & PTE_PSE != 0 {
+            let base = pmd & PTE_ADDR_MASK & !0x1f_ffff;
+            self.last.set(Some((vaddr >> 21, base, false)));
+            return Ok(base | (vaddr & 0x1f_ffff));
+        }
+        let table = pmd & PTE_ADDR_MASK;
+        self.last.set(Some((vaddr >> 21, table, true)));
+        self.pte(mem, table, vaddr)
+    }
+
+    fn pte(&self, mem: &PhysMem, table: u64, vaddr: u64) -> Result<u64> {
+        let pte = self.entry(mem, table, (vaddr >> 12) & 511, vaddr, "PTE")?;
+        Ok((pte & PTE_ADDR_MASK) | (vaddr & 0xfff))
+    }
+
+    /// Read kernel virtual memory, page by page.
+    pub fn read(&self, mem: &PhysMem, vaddr: u64, buf: &mut [u8]) -> Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let va = vaddr.wrapping_add(done as u64);
+            let n = ((4096 - (va & 0xfff)) as usize).min(buf.len() - done);
+            let pa = self.to_phys(mem, va)?;
+            mem.read(pa, &mut buf[done..done + n])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    pub fn read_u64(&self, mem: &PhysMem, vaddr: u64) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.read(mem, vaddr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}

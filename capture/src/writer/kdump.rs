@@ -1,0 +1,182 @@
+//! The kdump-compressed writer. It plans the layout (header, sub-header
+//! with the ELF notes, both bitmaps, page descriptors, page data), then
+//! streams in two passes over windows of pfns: the first writes the bitmaps
+//! and counts the pages, which fixes where page data starts; the second
+//! writes a descriptor and the (compressed) data of each page.
+
+use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
+use super::{utsname, Progress, WriteStats};
+use crate::bytes::round_up;
+use crate::compress::{Compression, PageCompressor};
+use crate::error::{Error, Result};
+use crate::filter::level;
+use crate::memory::PAGE_SIZE;
+use crate::select::{is_zero_page, Selector};
+use crate::sink::{Cursor, Sink};
+
+/// The byte layout of one kdump-compressed file.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub sub_hdr_blocks: u64,
+    /// Bytes of one bitmap (the 1st and the 2nd are the same size).
+    pub bitmap_len: u64,
+    pub bitmap1: u64,
+    pub bitmap2: u64,
+    pub descs: u64,
+}
+
+impl Layout {
+    pub fn new(max_mapnr: u64, note_len: u64) -> Layout {
+        let sub_hdr_blocks = (kh::SIZE as u64 + note_len).div_ceil(BLOCK_SIZE);
+        let bitmap_len = round_up(max_mapnr.div_ceil(8), BLOCK_SIZE);
+        let bitmap1 = (1 + sub_hdr_blocks) * BLOCK_SIZE;
+        Layout { sub_hdr_blocks, bitmap_len, bitmap1, bitmap2: bitmap1 + bitmap_len, descs: bitmap1 + 2 * bitmap_len }
+    }
+}
+
+fn out_err(e: std::io::Error) -> Error {
+    Error::Output { path: "<dump>".into(), source: e }
+}
+
+pub fn write(
+    sel: &Selector,
+    sink: &mut dyn Sink,
+    compression: Compression,
+    progress: &mut dyn Progress,
+) -> Result<WriteStats> {
+    let vm = sel.vm;
+    let layout = Layout::new(vm.max_mapnr, vm.elf.note_bytes.len() as u64);
+    let total = vm.max_mapnr;
+
+    // Pass 1: bitmaps, and the number of pages in the dump.
+    let mut pass = sel.pass();
+    let mut kept = 0u64;
+    for (start, len) in sel.windows() {
+        let (present, keep) = pass.window(start, len)?;
+        kept += keep.count();
+        sink.write_at(layout.bitmap1 + start / 8, &present.to_bytes()).map_err(out_err)?;
+        sink.write_at(layout.bitmap2 + start / 8, &keep.to_bytes()).map_err(out_err)?;
+        progress.update(start + len, 2 * total, sink.written());
+    }
+    let filter_stats = pass.stats();
+    // Pad the bitmaps to whole blocks, so the file has no holes.
+    let bm_bytes = vm.max_mapnr.div_ceil(8);
+    let pad = vec![0u8; (layout.bitmap_len - bm_bytes) as usize];
+    sink.write_at(layout.bitmap1 + bm_bytes, &pad).map_err(out_err)?;
+    sink.write_at(layout.bitmap2 + bm_bytes, &pad).map_err(out_err)?;
+
+    write_headers(sel, sink, &layout, compression)?;
+
+    // Pass 2: descriptors and page data.
+    let exclude_zero = sel.level & level::ZERO != 0;
+    let mut descs = Cursor::new(layout.descs, 256 << 10);
+    let mut data = Cursor::new(layout.descs + kept * pd::SIZE as u64, 1 << 20);
+    let zero_desc = if exclude_zero {
+        let d = desc(data.position(), PAGE_SIZE as u32, 0);
+        data.push(sink, &[0u8; PAGE_SIZE as usize]).map_err(out_err)?;
+        Some(d)
+    } else {
+        None
+    };
+    let mut comp = PageCompressor::new(compression)?;
+    let mut scratch = Vec::new();
+    let mut pass = sel.pass();
+    let (mut written_pages, mut zero_pages, mut raw_pages) = (0u64, 0u64, 0u64);
+    for (start, len) in sel.windows() {
+        let (_, keep) = pass.window(start, len)?;
+        for pfn in keep.iter() {
+            written_pages += 1;
+            let d = sel.mem.with_page(pfn, &mut scratch, |page| -> Result<[u8; pd::SIZE]> {
+                if let (Some(z), true) = (zero_desc, exclude_zero && is_zero_page(page)) {
+                    zero_pages += 1;
+                    return Ok(z);
+                }
+                let d = match comp.compress(page)? {
+                    Some(c) => {
+                        let d = desc(data.position(), c.len() as u32, compression.flag());
+                        data.push(sink, c).map_err(out_err)?;
+                        d
+                    }
+                    None => {
+                        raw_pages += 1;
+                        let d = desc(data.position(), page.len() as u32, 0);
+                        data.push(sink, page).map_err(out_err)?;
+                        d
+                    }
+                };
+                Ok(d)
+            })??;
+            descs.push(sink, &d).map_err(out_err)?;
+        }
+        progress.update(total + start + len, 2 * total, sink.written() + data.position() - data.offset);
+    }
+    if written_pages != kept {
+        return Err(Error::Inconsistent(format!(
+            "second pass selected {written_pages} pages, the first {kept}: the input changed while it was read"
+        )));
+    }
+    descs.flush(sink).map_err(out_err)?;
+    data.flush(sink).map_err(out_err)?;
+    sink.finish().map_err(out_err)?;
+    Ok(WriteStats {
+        pages_present: 0,
+        pages_written: kept,
+        zero_pages,
+        raw_pages,
+        filter: filter_stats,
+        bytes: data.offset,
+    })
+}
+
+fn desc(offset: u64, size: u32, flags: u32) -> [u8; pd::SIZE] {
+    let mut d = [0u8; pd::SIZE];
+    d[pd::OFFSET..pd::OFFSET + 8].copy_from_slice(&offset.to_le_bytes());
+    d[pd::SIZE_FIELD..pd::SIZE_FIELD + 4].copy_from_slice(&size.to_le_bytes());
+    d[pd::FLAGS..pd::FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+    d
+}
+
+fn put<const N: usize>(buf: &mut [u8], off: usize, v: [u8; N]) {
+    buf[off..off + N].copy_from_slice(&v);
+}
+
+fn write_headers(sel: &Selector, sink: &mut dyn Sink, layout: &Layout, compression: Compression) -> Result<()> {
+    let vm = sel.vm;
+    let mut h = vec![0u8; BLOCK_SIZE as usize];
+    h[dh::SIGNATURE..dh::SIGNATURE + 8].copy_from_slice(defs::SIGNATURE);
+    put(&mut h, dh::HEADER_VERSION, defs::HEADER_VERSION.to_le_bytes());
+    let uts = utsname(vm);
+    for (i, field) in uts.iter().enumerate() {
+        let at = dh::UTSNAME + i * dh::UTS_FIELD_LEN;
+        let n = field.len().min(dh::UTS_FIELD_LEN - 1);
+        h[at..at + n].copy_from_slice(&field.as_bytes()[..n]);
+    }
+    let crash_time = vm.info.crash_time().ok().flatten().unwrap_or(0);
+    put(&mut h, dh::TIMESTAMP, crash_time.to_le_bytes());
+    put(&mut h, dh::STATUS, compression.flag().to_le_bytes());
+    put(&mut h, dh::BLOCK_SIZE, (BLOCK_SIZE as i32).to_le_bytes());
+    put(&mut h, dh::SUB_HDR_SIZE, (layout.sub_hdr_blocks as i32).to_le_bytes());
+    put(&mut h, dh::BITMAP_BLOCKS, ((2 * layout.bitmap_len / BLOCK_SIZE) as u32).to_le_bytes());
+    put(&mut h, dh::MAX_MAPNR, (vm.max_mapnr.min(u32::MAX as u64) as u32).to_le_bytes());
+    put(&mut h, dh::NR_CPUS, (vm.nr_cpus() as i32).to_le_bytes());
+    sink.write_at(0, &h).map_err(out_err)?;
+
+    let notes = &vm.elf.note_bytes;
+    let mut s = vec![0u8; (layout.sub_hdr_blocks * BLOCK_SIZE) as usize];
+    let phys_base = vm.info.opt_number("phys_base").ok().flatten().unwrap_or(0) as u64;
+    put(&mut s, kh::PHYS_BASE, phys_base.to_le_bytes());
+    put(&mut s, kh::DUMP_LEVEL, (sel.level as i32).to_le_bytes());
+    let offset_note = BLOCK_SIZE + kh::SIZE as u64;
+    if let Some(n) = vm.elf.vmcoreinfo_note() {
+        put(&mut s, kh::OFFSET_VMCOREINFO, (offset_note + n.desc_pos).to_le_bytes());
+        put(&mut s, kh::SIZE_VMCOREINFO, (n.desc.len() as u64).to_le_bytes());
+    }
+    if !notes.is_empty() {
+        put(&mut s, kh::OFFSET_NOTE, offset_note.to_le_bytes());
+        put(&mut s, kh::SIZE_NOTE, (notes.len() as u64).to_le_bytes());
+    }
+    put(&mut s, kh::MAX_MAPNR_64, vm.max_mapnr.to_le_bytes());
+    s[kh::SIZE..kh::SIZE + notes.len()].copy_from_slice(notes);
+    sink.write_at(BLOCK_SIZE, &s).map_err(out_err)?;
+    Ok(())
+}

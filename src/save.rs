@@ -1,0 +1,112 @@
+//! `kexdump save`: run the engine on a vmcore file.
+
+use crate::cli::{CompressArg, OutputFormat, SaveArgs};
+use crate::progress::Terminal;
+use anyhow::{Context, Result};
+use kexdump_engine::compress::Compression;
+use kexdump_engine::input::Input;
+use kexdump_engine::output::AtomicFile;
+use kexdump_engine::sink::{FileSink, FlatSink, Sink};
+use kexdump_engine::{Format, SaveOptions, Vmcore};
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+pub fn run(a: SaveArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mut input = Input::open(&a.vmcore).with_context(|| format!("opening vmcore {}", a.vmcore.display()))?;
+    if a.no_mmap {
+        input = input.without_mmap();
+    }
+    let vm = Vmcore::from_input(input).with_context(|| format!("reading vmcore {}", a.vmcore.display()))?;
+    let compression = match a.compress {
+        CompressArg::Zstd => Compression::Zstd { level: Compression::DEFAULT_ZSTD_LEVEL },
+        CompressArg::Zlib => Compression::Zlib { level: 1 },
+        CompressArg::Snappy => Compression::Snappy,
+        CompressArg::None => Compression::None,
+    }
+    .with_level(a.compress_level)?;
+    let to_stdout = a.out == Path::new("-");
+    let format = match a.format {
+        OutputFormat::Elf if to_stdout => anyhow::bail!("ELF output needs a file: use --format flat for stdout"),
+        OutputFormat::Elf => Format::Elf,
+        OutputFormat::Kdump | OutputFormat::Flat => Format::Kdump,
+    };
+    let opts = SaveOptions { level: a.level, format, compression };
+    let mut progress = Terminal::new(a.quiet || to_stdout && a.json);
+    let mut warn = |m: &str| eprintln!("kexdump: WARNING: {m}");
+
+    let (report, out_path) = if to_stdout {
+        let mut sink = FlatSink::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?;
+        let r = kexdump_engine::save(&vm, &mut sink, &opts, &mut progress, &mut warn)?;
+        (r, "-".to_string())
+    } else {
+        let out = AtomicFile::create(&a.out)?;
+        let file = out.file.try_clone()?;
+        let r = if a.format == OutputFormat::Flat {
+            let mut sink = FlatSink::new(BufWriter::with_capacity(1 << 20, file))?;
+            let r = kexdump_engine::save(&vm, &mut sink, &opts, &mut progress, &mut warn);
+            if r.is_ok() {
+                sink.into_inner().into_inner().map_err(|e| e.into_error())?;
+            }
+            r
+        } else {
+            let mut sink = FileSink::new(file);
+            let r = kexdump_engine::save(&vm, &mut sink, &opts, &mut progress, &mut warn);
+            let _ = sink.written();
+            r
+        };
+        let r = r.with_context(|| format!("writing {} (left as {})", a.out.display(), out.tmp_path().display()))?;
+        let path = out.commit().with_context(|| format!("committing {}", a.out.display()))?;
+        (r, path.display().to_string())
+    };
+    progress.done();
+    let secs = started.elapsed().as_secs_f64();
+    let s = &report.stats;
+    if a.json {
+        let j = serde_json::json!({
+            "output": out_path,
+            "format": format!("{:?}", a.format).to_lowercase(),
+            "compression": compression.name(),
+            "requested_level": report.requested_level,
+            "level": report.level,
+            "fallback": report.fallback,
+            "pages": {
+                "present": s.pages_present,
+                "written": s.pages_written,
+                "zero": s.zero_pages,
+                "stored_raw": s.raw_pages,
+                "excluded": {
+                    "cache": s.filter.cache,
+                    "cache_private": s.filter.cache_private,
+                    "user": s.filter.user,
+                    "free": s.filter.free,
+                    "hwpoison": s.filter.hwpoison,
+                    "offline": s.filter.offline,
+                },
+            },
+            "bytes": s.bytes,
+            "seconds": secs,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        let f = &s.filter;
+        eprintln!(
+            "kexdump: saved {out_path}: level {} ({} of {} pages kept, {} zero), {:.1} MB in {:.2} s\n  excluded: cache {} cache_private {} user {} free {} hwpoison {} offline {}",
+            report.level,
+            s.pages_written,
+            s.pages_present,
+            s.zero_pages,
+            s.bytes as f64 / 1e6,
+            secs,
+            f.cache,
+            f.cache_private,
+            f.user,
+            f.free,
+            f.hwpoison,
+            f.offline
+        );
+    }
+    Ok(if report.fallback.is_some() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
