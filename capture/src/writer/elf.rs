@@ -1,37 +1,79 @@
-//! The ELF writer (makedumpfile `-E`), for gdb and drgn. Each original
-//! PT_LOAD is split into runs of kept pages, one output PT_LOAD per run,
-//! keeping the original virtual addresses (gdb reads p_vaddr, crash
-//! p_paddr). Zero pages are left out when the level says so. The layout is
-//! planned in a first pass (the runs), then the data is streamed.
+//! The ELF writer (makedumpfile `-E`), for gdb and drgn. Every original
+//! PT_LOAD stays covered end to end, keeping its virtual addresses (gdb
+//! reads p_vaddr, crash p_paddr), so any address of the crashed kernel can
+//! be read: excluded pages read as zeros. As in makedumpfile, a run of 256
+//! or more excluded pages starts a new segment (its tail is `p_memsz` past
+//! `p_filesz`, costing nothing); shorter gaps are stored, but as zeros, so
+//! what the dump level excluded never reaches the file. The layout is
+//! planned in a first pass, then the data is streamed.
 
 use super::{Progress, WriteStats};
 use crate::elf::defs::*;
+use crate::elf::vmcore::Load;
 use crate::error::{Error, Result};
 use crate::filter::level;
 use crate::memory::{PAGE_SHIFT, PAGE_SIZE};
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
 
+/// Excluded pages in a row that end a segment (makedumpfile's PFN_EXCLUDED).
+const SPLIT_GAP: u64 = 256;
+
+/// Kept pfns `[pfn, pfn + pages)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Run {
-    vaddr: u64,
     pfn: u64,
     pages: u64,
+}
+
+/// One output PT_LOAD: `mem_pages` pages from `pfn`, the first
+/// `file_pages` of them stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    vaddr: u64,
+    pfn: u64,
+    mem_pages: u64,
+    file_pages: u64,
 }
 
 fn out_err(e: std::io::Error) -> Error {
     Error::Output { path: "<dump>".into(), source: e }
 }
 
+fn load_pfns(l: &Load) -> (u64, u64) {
+    (l.paddr >> PAGE_SHIFT, (l.paddr + l.memsz).div_ceil(PAGE_SIZE))
+}
+
+/// Cut one original load into segments, given its kept runs in pfn order.
+fn segments(l: &Load, runs: &[Run]) -> Vec<Segment> {
+    let (first, end) = load_pfns(l);
+    let vaddr_of = |pfn: u64| l.vaddr.wrapping_add((pfn << PAGE_SHIFT).wrapping_sub(l.paddr));
+    let mut segs: Vec<Segment> = Vec::new();
+    let mut cur = Segment { vaddr: vaddr_of(first), pfn: first, mem_pages: 0, file_pages: 0 };
+    for r in runs {
+        let stored_end = cur.pfn + cur.file_pages;
+        if r.pfn - stored_end >= SPLIT_GAP && r.pfn > cur.pfn {
+            cur.mem_pages = r.pfn - cur.pfn;
+            segs.push(cur);
+            cur = Segment { vaddr: vaddr_of(r.pfn), pfn: r.pfn, mem_pages: 0, file_pages: 0 };
+        }
+        cur.file_pages = r.pfn + r.pages - cur.pfn;
+    }
+    cur.mem_pages = end - cur.pfn;
+    segs.push(cur);
+    segs
+}
+
 pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -> Result<WriteStats> {
     let vm = sel.vm;
+    let loads = &vm.elf.loads;
     let exclude_zero = sel.level & level::ZERO != 0;
     let mut scratch = Vec::new();
     let total = vm.max_mapnr;
 
-    // Pass 1: kept pfns, as runs per original PT_LOAD.
-    let mut runs: Vec<Run> = Vec::new();
-    let mut zero_pages = 0u64;
+    // Pass 1: the kept pfns of each original PT_LOAD, as runs.
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); loads.len()];
+    let (mut zero_pages, mut kept) = (0u64, 0u64);
     let mut pass = sel.pass();
     for (start, len) in sel.windows() {
         let (_, keep) = pass.window(start, len)?;
@@ -40,32 +82,28 @@ pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -
                 zero_pages += 1;
                 continue;
             }
-            for l in vm.elf.loads.iter() {
-                let paddr = pfn << PAGE_SHIFT;
-                if paddr < l.paddr || paddr >= l.paddr + l.memsz {
+            kept += 1;
+            for (i, l) in loads.iter().enumerate() {
+                let (first, end) = load_pfns(l);
+                if !(first..end).contains(&pfn) {
                     continue;
                 }
-                let vaddr = l.vaddr.wrapping_add(paddr - l.paddr);
-                // Runs are appended in pfn order, so with overlapping loads
-                // a run may continue anywhere among the open ones: look back
-                // for the run this page extends.
-                match runs.iter_mut().rev().take(8).find(|r| {
-                    r.pfn + r.pages == pfn && r.vaddr.wrapping_add(r.pages << PAGE_SHIFT) == vaddr
-                }) {
-                    Some(r) => r.pages += 1,
-                    None => runs.push(Run { vaddr, pfn, pages: 1 }),
+                match runs[i].last_mut() {
+                    Some(r) if r.pfn + r.pages == pfn => r.pages += 1,
+                    _ => runs[i].push(Run { pfn, pages: 1 }),
                 }
             }
         }
         progress.update(start + len, 2 * total, 0);
     }
     let filter = pass.stats();
-    // Output segments in the order of their virtual addresses' loads: the
-    // kernel-text alias first, as in /proc/vmcore.
-    runs.sort_by_key(|r| (!crate::vmcore::Vmcore::is_text_load(r.vaddr), r.pfn));
+    let mut plan: Vec<(Segment, &[Run])> = Vec::new();
+    for (l, r) in loads.iter().zip(&runs) {
+        plan.extend(segments(l, r).into_iter().map(|s| (s, &r[..])));
+    }
 
     let notes = &vm.elf.note_bytes;
-    let nphdr = runs.len() as u64 + 1;
+    let nphdr = plan.len() as u64 + 1;
     let xnum = nphdr >= PN_XNUM as u64;
     let phoff = EHDR_SIZE as u64;
     let shoff = phoff + nphdr * PHDR_SIZE as u64;
@@ -92,12 +130,14 @@ pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -
     }
     let mut hdrs = Cursor::new(0, 1 << 20);
     hdrs.push(sink, &eh).map_err(out_err)?;
-    hdrs.push(sink, &phdr_bytes(PT_NOTE, 0, note_off, 0, 0, notes.len() as u64)).map_err(out_err)?;
+    hdrs.push(sink, &phdr_bytes(PT_NOTE, 0, note_off, 0, 0, notes.len() as u64, notes.len() as u64))
+        .map_err(out_err)?;
     let mut off = data_start;
-    for r in &runs {
-        let size = r.pages << PAGE_SHIFT;
-        hdrs.push(sink, &phdr_bytes(PT_LOAD, 7, off, r.vaddr, r.pfn << PAGE_SHIFT, size)).map_err(out_err)?;
-        off += size;
+    for (s, _) in &plan {
+        let (file, mem) = (s.file_pages << PAGE_SHIFT, s.mem_pages << PAGE_SHIFT);
+        let at = if file == 0 { 0 } else { off };
+        hdrs.push(sink, &phdr_bytes(PT_LOAD, 7, at, s.vaddr, s.pfn << PAGE_SHIFT, file, mem)).map_err(out_err)?;
+        off += file;
     }
     if xnum {
         let mut sh = [0u8; SHDR_SIZE];
@@ -109,30 +149,41 @@ pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -
     hdrs.push(sink, &vec![0u8; pad as usize]).map_err(out_err)?;
     hdrs.flush(sink).map_err(out_err)?;
 
-    // Pass 2: the data of each run.
+    // Pass 2: the stored part of each segment; excluded pages as zeros.
+    let zeros = [0u8; PAGE_SIZE as usize];
     let mut data = Cursor::new(data_start, 1 << 20);
-    let mut pages = 0u64;
-    for r in &runs {
-        for pfn in r.pfn..r.pfn + r.pages {
-            sel.mem.with_page(pfn, &mut scratch, |p| data.push(sink, p))?.map_err(out_err)?;
+    let mut stored = 0u64;
+    for (s, runs) in &plan {
+        let end = s.pfn + s.file_pages;
+        let mut i = runs.partition_point(|r| r.pfn + r.pages <= s.pfn);
+        for pfn in s.pfn..end {
+            while i < runs.len() && runs[i].pfn + runs[i].pages <= pfn {
+                i += 1;
+            }
+            if runs.get(i).is_some_and(|r| r.pfn <= pfn) {
+                sel.mem.with_page(pfn, &mut scratch, |p| data.push(sink, p))?.map_err(out_err)?;
+            } else {
+                data.push(sink, &zeros).map_err(out_err)?;
+            }
         }
-        pages += r.pages;
-        progress.update(total + r.pfn + r.pages, 2 * total, data.position());
+        stored += s.file_pages;
+        progress.update(total + end.min(total), 2 * total, data.position());
     }
     data.flush(sink).map_err(out_err)?;
     sink.finish().map_err(out_err)?;
-    Ok(WriteStats { pages_present: 0, pages_written: pages, zero_pages, raw_pages: pages, filter, bytes: data.offset })
+    Ok(WriteStats { pages_present: 0, pages_written: kept, zero_pages, raw_pages: stored, filter, bytes: data.offset })
 }
 
-fn phdr_bytes(p_type: u32, flags: u32, offset: u64, vaddr: u64, paddr: u64, size: u64) -> [u8; PHDR_SIZE] {
+fn phdr_bytes(p_type: u32, flags: u32, offset: u64, vaddr: u64, paddr: u64, filesz: u64, memsz: u64) -> [u8; PHDR_SIZE] {
     let mut p = [0u8; PHDR_SIZE];
     p[phdr::P_TYPE..phdr::P_TYPE + 4].copy_from_slice(&p_type.to_le_bytes());
     p[phdr::P_FLAGS..phdr::P_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
     p[phdr::P_OFFSET..phdr::P_OFFSET + 8].copy_from_slice(&offset.to_le_bytes());
     p[phdr::P_VADDR..phdr::P_VADDR + 8].copy_from_slice(&vaddr.to_le_bytes());
     p[phdr::P_PADDR..phdr::P_PADDR + 8].copy_from_slice(&paddr.to_le_bytes());
-    p[phdr::P_FILESZ..phdr::P_FILESZ + 8].copy_from_slice(&size.to_le_bytes());
-    p[phdr::P_MEMSZ..phdr::P_MEMSZ + 8].copy_from_slice(&size.to_le_bytes());
-    p[phdr::P_ALIGN..phdr::P_ALIGN + 8].copy_from_slice(&(if p_type == PT_LOAD { PAGE_SIZE } else { 0 }).to_le_bytes());
+    p[phdr::P_FILESZ..phdr::P_FILESZ + 8].copy_from_slice(&filesz.to_le_bytes());
+    p[phdr::P_MEMSZ..phdr::P_MEMSZ + 8].copy_from_slice(&memsz.to_le_bytes());
+    // p_align stays 0: crash takes a page-aligned first PT_LOAD with a
+    // non-zero p_align for the old netdump format and then cannot read it.
     p
 }
