@@ -49,7 +49,7 @@ impl Compression {
     pub fn with_level(self, level: Option<i32>) -> Result<Compression> {
         Ok(match (self, level) {
             (c, None) => c,
-            (Compression::Zstd { .. }, Some(l)) if (1..=22).contains(&l) => Compression::Zstd { level: l },
+            (Compression::Zstd { .. }, Some(l)) if (-7..=22).contains(&l) && l != 0 => Compression::Zstd { level: l },
             (Compression::Zlib { .. }, Some(l)) if (1..=9).contains(&l) => Compression::Zlib { level: l as u32 },
             (c, Some(l)) => return Err(Error::Unsupported(format!("compression level {l} for {}", c.name()))),
         })

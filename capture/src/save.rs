@@ -59,12 +59,24 @@ pub fn save(
         return Err(Error::Unsupported(format!("dump level {} (valid: 0-31)", opts.level)));
     }
     let mem = vm.mem();
+    // makedumpfile walks the struct pages even at levels 0 and 1 when the
+    // kernel exports PG_hwpoison, to leave out poisoned and offline pages
+    // (reading them can machine-check); so do we.
+    let wants_walk = opts.level & level::NEEDS_PAGE_WALK != 0 || vm.info.get("NUMBER(PG_hwpoison)").is_some();
+    let fallback_level = opts.level & level::ZERO;
+    let lowered = |why: String| {
+        if opts.level & level::NEEDS_PAGE_WALK != 0 {
+            format!("cannot classify pages ({why}); saving at dump level {fallback_level} instead of {}", opts.level)
+        } else {
+            format!("cannot read page metadata ({why}); hwpoisoned and offline pages are not left out")
+        }
+    };
     let mut fallback = None;
-    let walk = if opts.level & level::NEEDS_PAGE_WALK != 0 {
+    let walk = if wants_walk {
         match PageWalk::new(vm, &mem) {
             Ok(w) => Some(w),
             Err(e) => {
-                fallback = Some(format!("cannot classify pages ({e}); saving at dump level {}", opts.level & level::ZERO));
+                fallback = Some(lowered(e.to_string()));
                 None
             }
         }
@@ -84,7 +96,7 @@ pub fn save(
     // fallback level on the same sink (every byte gets rewritten).
     let stats = match run(&sel, sink, progress) {
         Err(e @ (Error::Inconsistent(_) | Error::Translate { .. })) if walk.is_some() => {
-            let msg = format!("page metadata unusable ({e}); saving at dump level {}", opts.level & level::ZERO);
+            let msg = lowered(e.to_string());
             warn(&msg);
             fallback = Some(msg);
             let sel = Selector::new(vm, &mem, None, opts.level);
@@ -99,6 +111,6 @@ pub fn save(
             vm.present(s, crate::select::WINDOW_PFNS.min(vm.max_mapnr - s)).count()
         })
         .sum();
-    let applied = if fallback.is_some() { opts.level & level::ZERO } else { opts.level };
+    let applied = if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { opts.level };
     Ok(SaveReport { requested_level: opts.level, level: applied, fallback, stats })
 }

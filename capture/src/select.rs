@@ -44,8 +44,9 @@ pub struct Selector<'a> {
 }
 
 impl<'a> Selector<'a> {
-    /// `walk` is required for levels with bits 2..16; pass `None` (and a
-    /// level without them) to select by presence and content only.
+    /// With a `walk`, struct pages are checked at every level (hwpoison and
+    /// offline pages always go); without one, the level loses bits 2..16
+    /// and pages are selected by presence and content only.
     pub fn new(vm: &'a Vmcore, mem: &'a PhysMem<'a>, walk: Option<&'a PageWalk>, level: u8) -> Self {
         let level = if walk.is_some() { level } else { level & !level::NEEDS_PAGE_WALK };
         Selector { vm, mem, walk, level }
@@ -54,7 +55,7 @@ impl<'a> Selector<'a> {
     /// Start a pass over all pfns, in ascending windows.
     pub fn pass(&self) -> Pass<'_> {
         let filter = match self.walk {
-            Some(w) if self.level & level::NEEDS_PAGE_WALK != 0 => {
+            Some(w) => {
                 Some(Filter::new(self.mem, &w.tr, w.layout.clone(), w.sections.clone(), self.level))
             }
             _ => None,

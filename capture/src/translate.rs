@@ -67,7 +67,7 @@ impl Translator {
             .unwrap_or(if levels == 5 { 0xff11_0000_0000_0000 } else { 0xffff_8880_0000_0000 });
         Ok(Translator {
             phys_base,
-            top_table: pgt - START_KERNEL_MAP + phys_base,
+            top_table: (pgt - START_KERNEL_MAP).wrapping_add(phys_base),
             levels,
             page_offset,
             last: Cell::new(None),
@@ -88,7 +88,7 @@ impl Translator {
 
     pub fn to_phys(&self, mem: &PhysMem, vaddr: u64) -> Result<u64> {
         if (START_KERNEL_MAP..KERNEL_IMAGE_END).contains(&vaddr) {
-            return Ok(vaddr - START_KERNEL_MAP + self.phys_base);
+            return Ok((vaddr - START_KERNEL_MAP).wrapping_add(self.phys_base));
         }
         let region = vaddr >> 21;
         if let Some((r, base, is_table)) = self.last.get() {
