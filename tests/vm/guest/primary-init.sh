@@ -1,0 +1,79 @@
+#!/bin/sh
+# /init of the primary (crashing) kernel in kexdump's VM harness.
+# busybox sh. Config comes from /etc/kxvm.conf (written by make-vmcore.sh).
+# Lines starting with "KXVM:" are markers the host parses; keep them stable.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t devtmpfs dev /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t tmpfs -o size=90% tmp /tmp
+. /etc/kxvm.conf
+
+up() { cut -d' ' -f1 /proc/uptime; }
+mark() { echo "KXVM: $* (uptime $(up))"; }
+fail() { echo "KXVM: FAIL $*"; sync; poweroff -f; sleep 5; reboot -f; }
+
+mark "primary init $(uname -r) cmdline: $(cat /proc/cmdline)"
+
+for m in $(cat /lib/modules/load-order); do
+    insmod /lib/modules/$m.ko || fail "insmod $m"
+done
+mark "modules loaded"
+
+# disk_by_serial SERIAL -> vdX (virtio-blk exposes the QEMU serial= value)
+disk_by_serial() {
+    i=0
+    while [ $i -lt 50 ]; do
+        for b in /sys/block/vd*; do
+            [ -e "$b/serial" ] && [ "$(cat $b/serial)" = "$1" ] && { echo "${b##*/}"; return 0; }
+        done
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+work=$(disk_by_serial kxwork) || fail "no disk with serial kxwork"
+mount -t ext4 /dev/$work /mnt || fail "mount /dev/$work"
+mark "work disk /dev/$work mounted"
+
+# ---- workload: every page class a dump level can filter must exist ----
+# Sizes in MiB come from kxvm.conf (scaled by the host to the guest RAM).
+# 1. clean page cache (file-backed, not swap-backed): read a seeded file.
+cat /mnt/seed.bin >/dev/null
+# 2. written page cache, synced (clean again) and some left dirty.
+dd if=/mnt/seed.bin of=/mnt/written.bin bs=1M count=$WL_WRITTEN 2>/dev/null
+sync
+dd if=/mnt/seed.bin of=/mnt/dirty.bin bs=1M count=$WL_DIRTY skip=$WL_WRITTEN 2>/dev/null
+# 3. shmem/tmpfs (swap-backed cache): random data and all-zero data.
+dd if=/mnt/seed.bin of=/tmp/shm.bin bs=1M count=$WL_SHM 2>/dev/null
+dd if=/dev/zero of=/tmp/zero.bin bs=1M count=$WL_SHM_ZERO 2>/dev/null
+# 4. freed pages holding non-zero data: fill tmpfs, then delete.
+dd if=/mnt/seed.bin of=/tmp/freed.bin bs=1M count=$WL_FREED 2>/dev/null
+rm -f /tmp/freed.bin
+mark "page cache, shmem and freed pages done"
+# 5. anonymous memory, text: a shell holding a base64 string in its heap.
+mkfifo /tmp/anon-ready /tmp/zero-fifo
+sh -c 'x=$(head -c '$((WL_ANON * 3 / 4 * 1048576))' /mnt/seed.bin | base64); echo "${#x}" >/tmp/anon-ready; while :; do sleep 3600; done' &
+read anon_len </tmp/anon-ready
+# 6. anonymous memory, zeros: dd's buffer, filled from /dev/zero, blocked
+#    writing into a pipe nobody reads.
+sleep 999999 </tmp/zero-fifo &
+dd if=/dev/zero of=/tmp/zero-fifo bs=${WL_ANON_ZERO}M count=2 2>/dev/null &
+sleep 1
+mark "anonymous memory done (string of $anon_len bytes, ${WL_ANON_ZERO}M zero buffer)"
+grep -E '^(MemTotal|MemFree|Buffers|Cached|Shmem|AnonPages|Dirty|Active\(file\)|Inactive\(file\)):' /proc/meminfo |
+    sed 's/^/KXVM: meminfo /'
+mark "workload done"
+
+# ---- arm the capture kernel and crash ----
+if [ -x /boot/arm.sh ]; then
+    /boot/arm.sh || fail "arm.sh"
+else
+    kexec $KEXEC_FLAGS -p /boot/vmlinuz --initrd=/boot/capture.img \
+        --append="$CAPTURE_APPEND" || fail "kexec -p $KEXEC_FLAGS"
+fi
+[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "kexec_crash_loaded != 1"
+mark "armed (kexec_crash_size $(cat /sys/kernel/kexec_crash_size))"
+mark "crashing now"
+echo c >/proc/sysrq-trigger
+fail "still alive after sysrq-trigger"

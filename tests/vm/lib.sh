@@ -1,0 +1,386 @@
+# shellcheck shell=bash
+# tests/vm/lib.sh — reusable pieces of kexdump's QEMU kdump harness.
+#
+# Source it from bash (`source tests/vm/lib.sh`); it defines kx_* functions
+# and KX_* variables and changes no shell options of the caller.
+#
+#   cache     KX_CACHE, KX_KVER, KX_KDIR, KX_VMLINUZ, KX_MODDIR, KX_VMLINUX,
+#             KX_VMCORES, KX_WORK          (all overridable from the env)
+#   staging   kx_stage_skeleton, kx_stage_busybox, kx_copy_bin, kx_stage_file
+#   modules   kx_mod_path, kx_mod_deps, kx_mod_closure, kx_stage_modules
+#   images    kx_make_cpio, kx_make_raw_disk, kx_make_ext4_disk, kx_seed_file
+#   qemu      kx_qemu_run (timeout, serial console stamped with host time)
+#   vmcore    kx_elf_core_size, kx_vmcoreinfo, kx_log_marker_time
+#   timing    kx_phase_begin, kx_phase_end, kx_phase_summary
+#
+# Everything downloaded or built lives in the cache, never in the repository.
+# Nothing here needs KVM: QEMU always runs with `-accel tcg` (with KVM the
+# guest hangs in the BIOS on these machines).
+
+KX_KVER=${KEXDUMP_KVER:-6.1.0-56-amd64}
+KX_CACHE=${KEXDUMP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kexdump}
+KX_KDIR=${KX_KDIR:-$KX_CACHE/linux-$KX_KVER}
+KX_VMLINUZ=${KX_VMLINUZ:-$KX_KDIR/boot/vmlinuz-$KX_KVER}
+KX_MODDIR=${KX_MODDIR:-$KX_KDIR/lib/modules/$KX_KVER}
+KX_VMLINUX=${KX_VMLINUX:-$KX_CACHE/vmlinux-$KX_KVER}
+KX_VMCORES=${KX_VMCORES:-$KX_CACHE/vmcores}
+KX_WORK=${KX_WORK:-$KX_CACHE/vm-work}
+KX_BUSYBOX=${KX_BUSYBOX:-/bin/busybox}
+# 4-level paging like nearly every production x86_64 machine: TCG's "max"
+# CPU would otherwise offer LA57 and Debian's kernel (X86_5LEVEL=y) uses it.
+KX_QEMU_CPU=${KX_QEMU_CPU:-max,la57=off}
+KX_QEMU=${KX_QEMU:-qemu-system-x86_64}
+
+# Deterministic archives and images.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+
+kx_log() { printf '%s %s\n' "[vm $(date +%H:%M:%S)]" "$*" >&2; }
+kx_die() { kx_log "ERROR: $*"; exit 1; }
+
+# kx_need_cmds CMD... — fail early, naming the package to install.
+kx_need_cmds() {
+    local c missing=()
+    for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+    ((${#missing[@]} == 0)) || kx_die "missing commands: ${missing[*]} (run: bash scripts/deps.sh)"
+}
+
+# kx_need_kernel — the extracted Debian kernel must be in the cache.
+kx_need_kernel() {
+    [[ -f $KX_VMLINUZ ]] || kx_die "no kernel at $KX_VMLINUZ (run: bash scripts/deps.sh)"
+    [[ -d $KX_MODDIR ]] || kx_die "no modules at $KX_MODDIR (run: bash scripts/deps.sh)"
+}
+
+# ---------------------------------------------------------------- timing --
+declare -gA KX_PHASE_T0=()
+declare -ga KX_PHASES=()
+kx_now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+kx_phase_begin() { KX_PHASE_T0[$1]=$(kx_now); kx_log "phase $1 ..."; }
+# kx_phase_end NAME — prints and records the wall time of NAME.
+kx_phase_end() {
+    local t0=${KX_PHASE_T0[$1]:?phase $1 not begun} dt
+    dt=$(awk -v a="$t0" -v b="$(kx_now)" 'BEGIN{printf "%.1f", b-a}')
+    KX_PHASES+=("$1=$dt")
+    kx_log "phase $1: ${dt}s"
+}
+# kx_phase_record NAME SECONDS — record a time measured elsewhere.
+kx_phase_record() { KX_PHASES+=("$1=$2"); kx_log "phase $1: ${2}s"; }
+kx_phase_summary() {
+    local p
+    printf 'phase times (wall, s):\n'
+    for p in "${KX_PHASES[@]}"; do printf '  %-28s %8s\n' "${p%%=*}" "${p#*=}"; done
+}
+
+# --------------------------------------------------------------- staging --
+# kx_stage_skeleton ROOT — the directories every initramfs here needs.
+kx_stage_skeleton() {
+    local root=$1
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,run,boot,etc,lib/modules,lib64,root}
+    # The kernel opens /dev/console for PID 1 before devtmpfs is mounted;
+    # without the node the init's stdio is closed. cpio of a char device
+    # needs root; when not root, rely on devtmpfs (mounted first by /init).
+    if [[ $(id -u) -eq 0 && ! -e $root/dev/console ]]; then
+        mknod -m 600 "$root/dev/console" c 5 1
+        mknod -m 666 "$root/dev/null" c 1 3
+    fi
+}
+
+# kx_stage_busybox ROOT — static busybox as /bin/busybox plus one symlink per
+# applet in /bin (so scripts may call `mount`, `insmod`, `dd` directly).
+kx_stage_busybox() {
+    local root=$1 a
+    file -L "$KX_BUSYBOX" | grep -q 'statically linked' ||
+        kx_die "$KX_BUSYBOX is not static (install busybox-static)"
+    install -m 755 "$KX_BUSYBOX" "$root/bin/busybox"
+    for a in $("$KX_BUSYBOX" --list); do
+        [[ $a == busybox ]] && continue
+        [[ -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
+    done
+}
+
+# kx_stage_file ROOT SRC DEST [MODE] — copy one file to ROOT/DEST.
+kx_stage_file() {
+    local root=$1 src=$2 dest=$3 mode=${4:-644}
+    mkdir -p "$root/$(dirname "$dest")"
+    install -m "$mode" "$src" "$root/$dest"
+}
+
+# kx_copy_bin ROOT BIN [DEST] — copy a (possibly dynamic) executable to
+# ROOT/DEST (default: same path as BIN) together with every shared library
+# ldd lists, at the same paths, plus the ELF interpreter.
+kx_copy_bin() {
+    local root=$1 bin=$2 dest=${3:-$2} lib
+    bin=$(command -v "$bin" || echo "$bin")
+    [[ -f $bin ]] || kx_die "kx_copy_bin: no $bin"
+    kx_stage_file "$root" "$bin" "$dest" 755
+    # ldd lines: "libx.so => /path (0x..)", "/lib64/ld-linux-x86-64.so.2 (0x..)"
+    while read -r lib; do
+        [[ -n $lib && -f $lib ]] || continue
+        mkdir -p "$root/$(dirname "$lib")"
+        cp -L "$lib" "$root/$lib"
+    done < <(ldd "$bin" 2>/dev/null | awk '/=>/ {print $3; next} /^[ \t]*\// {print $1}')
+}
+
+# --------------------------------------------------------------- modules --
+# There is no modules.dep in the Debian .deb, so dependencies come from each
+# module's .modinfo section ("depends=a,b"). Names are normalised '-' -> '_'.
+kx_mod_norm() { printf '%s' "${1//-/_}"; }
+
+# kx_mod_index — index KX_MODDIR once per shell (name -> path).
+kx_mod_index() {
+    [[ -n ${KX_MOD_INDEX_BUILT:-} ]] && return
+    local f base
+    declare -gA KX_MOD_INDEX=()
+    while read -r f; do
+        base=${f##*/}; base=${base%%.ko*}
+        KX_MOD_INDEX[${base//-/_}]=$KX_MODDIR/$f
+    done < <(cd "$KX_MODDIR" && find . -name '*.ko*' -printf '%P\n' | LC_ALL=C sort)
+    KX_MOD_INDEX_BUILT=1
+}
+
+# kx_mod_path NAME — path of NAME.ko[.xz|.zst|.gz] under KX_MODDIR.
+kx_mod_path() {
+    local want
+    want=$(kx_mod_norm "$1")
+    kx_mod_index
+    [[ -n ${KX_MOD_INDEX[$want]:-} ]] || return 1
+    printf '%s\n' "${KX_MOD_INDEX[$want]}"
+}
+
+# kx_mod_cat PATH — the uncompressed bytes of a module on stdout.
+kx_mod_cat() {
+    case $1 in
+    *.ko.xz) xz -dc "$1" ;;
+    *.ko.zst) zstd -qdc "$1" ;;
+    *.ko.gz) gzip -dc "$1" ;;
+    *) cat "$1" ;;
+    esac
+}
+
+# kx_mod_deps NAME — the direct hard dependencies of NAME, one a line.
+kx_mod_deps() {
+    local p tmp
+    p=$(kx_mod_path "$1") || kx_die "module $1 not found under $KX_MODDIR"
+    tmp=$(mktemp)
+    kx_mod_cat "$p" >"$tmp"
+    objcopy -O binary --only-section=.modinfo "$tmp" /dev/stdout 2>/dev/null |
+        tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' '\n' | sed '/^$/d'
+    rm -f "$tmp"
+}
+
+# kx_mod_closure NAME... — NAME and all its dependencies, dependencies
+# first (insmod order), each once. Built-in modules are skipped.
+kx_mod_closure() {
+    local -A seen=()
+    local -a order=()
+    kx_mod_index
+    _kx_visit() {
+        local n d
+        n=$(kx_mod_norm "$1")
+        [[ -n ${seen[$n]:-} ]] && return
+        seen[$n]=1
+        if ! kx_mod_path "$n" >/dev/null; then
+            grep -q "/$n.ko\$" "$KX_MODDIR/modules.builtin" 2>/dev/null && return
+            kx_die "module $n neither modular nor built in"
+        fi
+        for d in $(kx_mod_deps "$n"); do _kx_visit "$d"; done
+        order+=("$n")
+    }
+    local m
+    for m in "$@"; do _kx_visit "$m"; done
+    printf '%s\n' "${order[@]}"
+}
+
+# kx_stage_modules ROOT NAME... — copy the closure of NAME... uncompressed to
+# ROOT/lib/modules/NAME.ko and write ROOT/lib/modules/load-order (one name a
+# line, insmod order). busybox insmod cannot read compressed modules.
+kx_stage_modules() {
+    local root=$1 n
+    shift
+    kx_mod_index
+    mkdir -p "$root/lib/modules"
+    : >"$root/lib/modules/load-order"
+    for n in $(kx_mod_closure "$@"); do
+        kx_mod_cat "$(kx_mod_path "$n")" >"$root/lib/modules/$n.ko"
+        echo "$n" >>"$root/lib/modules/load-order"
+    done
+}
+
+# Module sets (names only; closures are computed).
+KX_MODS_VIRTIO_BLK=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk)
+KX_MODS_EXT4=(crc32c_generic crc16 mbcache jbd2 ext4)
+
+# ---------------------------------------------------------------- images --
+# kx_make_cpio ROOT OUT [zstd|gzip|none] — newc archive of ROOT, sorted,
+# owned by root, mtimes = SOURCE_DATE_EPOCH: same tree -> same bytes.
+kx_make_cpio() {
+    local root=$1 out=$2 comp=${3:-zstd}
+    find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    (cd "$root" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
+        cpio -o -H newc -R 0:0 --reproducible --quiet) >"$out.cpio"
+    case $comp in
+    zstd) zstd -q -f -19 -T0 --rm "$out.cpio" -o "$out" ;;
+    gzip) gzip -n -9 <"$out.cpio" >"$out" && rm -f "$out.cpio" ;;
+    none) mv "$out.cpio" "$out" ;;
+    *) kx_die "kx_make_cpio: unknown compression $comp" ;;
+    esac
+}
+
+# kx_seed_file OUT BYTES SEED — deterministic incompressible bytes.
+kx_seed_file() {
+    python3 - "$1" "$2" "$3" <<'EOF'
+import random, sys
+out, n, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = random.Random(seed)
+with open(out, "wb") as f:
+    left = n
+    while left:
+        k = min(left, 1 << 22)
+        f.write(r.randbytes(k))
+        left -= k
+EOF
+}
+
+# kx_make_raw_disk OUT SIZE — a sparse raw disk (SIZE as for truncate).
+kx_make_raw_disk() { rm -f "$1" && truncate -s "$2" "$1"; }
+
+# kx_make_ext4_disk OUT SIZE DIR — ext4 image filled from DIR, fixed UUID
+# and hash seed so the same DIR gives the same image.
+kx_make_ext4_disk() {
+    local out=$1 size=$2 dir=$3
+    rm -f "$out" && truncate -s "$size" "$out"
+    find "$dir" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -d "$dir" -L kxwork \
+        -U 6b657864-756d-7000-0000-000000000001 \
+        -E hash_seed=6b657864-756d-7000-0000-000000000002,lazy_itable_init=0,nodiscard \
+        "$out" >/dev/null
+}
+
+# ------------------------------------------------------------------ qemu --
+# kx_qemu_run [options] — boot one VM under TCG, serial console to a log file
+# whose lines are prefixed with host seconds since QEMU start ("[  12.34] ").
+#   --log FILE        stamped serial log (required)
+#   --timeout SECS    kill QEMU after SECS (default 600); rc 124 then
+#   --mem SIZE        guest RAM (default 1G)
+#   --smp N           vCPUs (default 2)
+#   --kernel FILE     (default KX_VMLINUZ)
+#   --initrd FILE
+#   --append STRING   kernel command line
+#   --disk FILE,SERIAL  a raw virtio-blk disk whose /sys/block/vdX/serial is
+#                     SERIAL (repeatable; PCI order = argument order)
+# Returns QEMU's exit status (0 after a guest poweroff/reboot: -no-reboot).
+kx_qemu_run() {
+    local log="" timeout=600 mem=1G smp=2 kernel=$KX_VMLINUZ initrd="" append=""
+    local -a disks=() args=()
+    while (($#)); do
+        case $1 in
+        --log) log=$2; shift 2 ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --mem) mem=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
+        --kernel) kernel=$2; shift 2 ;;
+        --initrd) initrd=$2; shift 2 ;;
+        --append) append=$2; shift 2 ;;
+        --disk) disks+=("$2"); shift 2 ;;
+        *) kx_die "kx_qemu_run: unknown option $1" ;;
+        esac
+    done
+    [[ -n $log ]] || kx_die "kx_qemu_run: --log is required"
+    args=(-accel tcg -machine pc -cpu "$KX_QEMU_CPU" -smp "$smp" -m "$mem"
+          -nodefaults -no-reboot -display none -nic none
+          -serial stdio -monitor none
+          -kernel "$kernel" -append "$append")
+    [[ -n $initrd ]] && args+=(-initrd "$initrd")
+    local i=0 d
+    for d in "${disks[@]}"; do
+        args+=(-drive "file=${d%%,*},format=raw,if=none,id=kxd$i,cache=unsafe"
+               -device "virtio-blk-pci,drive=kxd$i,serial=${d#*,}")
+        i=$((i + 1))
+    done
+    printf '%q ' "$KX_QEMU" "${args[@]}" >"$log.cmd"; echo >>"$log.cmd"
+    local t0 rc
+    t0=$(kx_now)
+    set +e
+    timeout --foreground -k 10 "$timeout" "$KX_QEMU" "${args[@]}" </dev/null 2>"$log.stderr" |
+        _kx_stamp "$t0" >"$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ((rc == 124)) && kx_log "QEMU timed out after ${timeout}s (log: $log)"
+    return "$rc"
+}
+
+# _kx_stamp T0 — prefix each line of stdin with host seconds since T0.
+_kx_stamp() {
+    local t0=${1/./} line now dt
+    while IFS= read -r line || [[ -n $line ]]; do
+        now=$(kx_now); now=${now/./}
+        dt=$(( (10#$now - 10#$t0) / 10000 ))   # centiseconds
+        line=${line//$'\r'/}
+        printf '[%5d.%02d] %s\n' $((dt / 100)) $((dt % 100)) "$line"
+    done
+}
+
+# kx_log_marker_time LOG REGEX — host seconds stamped on the first line of
+# LOG matching REGEX (empty if none).
+kx_log_marker_time() {
+    grep -m1 -E -- "$2" "$1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+}
+
+# ---------------------------------------------------------------- vmcore --
+# kx_elf_core_size FILE — bytes an ELF core occupies: max over the ELF
+# header, program headers and every segment of offset+filesz. For a copy of
+# /proc/vmcore this equals the size stat() reports there.
+kx_elf_core_size() {
+    python3 - "$1" <<'EOF'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    eh = f.read(64)
+    if eh[:4] != b"\x7fELF" or eh[4] != 2 or eh[5] != 1:
+        sys.exit("not a little-endian ELF64 file")
+    e_type, = struct.unpack_from("<H", eh, 16)
+    if e_type != 4:
+        sys.exit("not ET_CORE (e_type=%d)" % e_type)
+    phoff, = struct.unpack_from("<Q", eh, 32)
+    phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+    if phnum == 0xFFFF:  # PN_XNUM: real count in section header 0's sh_info
+        shoff, = struct.unpack_from("<Q", eh, 40)
+        f.seek(shoff)
+        phnum, = struct.unpack_from("<I", f.read(64), 44)
+    end = max(64, phoff + phentsize * phnum)
+    f.seek(phoff)
+    ph = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", ph, i * phentsize)
+        if p_filesz:
+            end = max(end, p_offset + p_filesz)
+print(end)
+EOF
+}
+
+# kx_vmcoreinfo FILE — the VMCOREINFO note's text of an ELF vmcore.
+kx_vmcoreinfo() {
+    python3 - "$1" <<'EOF'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    eh = f.read(64)
+    phoff, = struct.unpack_from("<Q", eh, 32)
+    phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+    f.seek(phoff)
+    ph = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", ph, i * phentsize)
+        if p_type != 4:  # PT_NOTE
+            continue
+        f.seek(p_offset)
+        notes = f.read(p_filesz)
+        off = 0
+        while off + 12 <= len(notes):
+            namesz, descsz, ntype = struct.unpack_from("<III", notes, off)
+            name = notes[off + 12: off + 12 + namesz].rstrip(b"\0")
+            doff = off + 12 + ((namesz + 3) & ~3)
+            if name == b"VMCOREINFO":
+                sys.stdout.write(notes[doff: doff + descsz].rstrip(b"\0").decode())
+                sys.exit(0)
+            off = doff + ((descsz + 3) & ~3)
+sys.exit("no VMCOREINFO note")
+EOF
+}
