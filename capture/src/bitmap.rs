@@ -93,7 +93,7 @@ impl Bitmap {
             *w = u64::from_le_bytes(le);
         }
         // Bits past `len` are not part of the window.
-        if len % 64 != 0 {
+        if !len.is_multiple_of(64) {
             if let Some(last) = b.words.last_mut() {
                 *last &= (1u64 << (len % 64)) - 1;
             }

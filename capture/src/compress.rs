@@ -100,16 +100,15 @@ impl PageCompressor {
                 c.compress_to_buffer(page, &mut self.out).map_err(|e| Error::Compress(format!("zstd: {e}")))?;
             }
             Compression::Zlib { level } => {
-                let mut enc = flate2::write::ZlibEncoder::new(
-                    std::mem::take(&mut self.out),
-                    flate2::Compression::new(level),
-                );
+                let mut enc =
+                    flate2::write::ZlibEncoder::new(std::mem::take(&mut self.out), flate2::Compression::new(level));
                 enc.write_all(page).map_err(|e| Error::Compress(format!("zlib: {e}")))?;
                 self.out = enc.finish().map_err(|e| Error::Compress(format!("zlib: {e}")))?;
             }
             Compression::Snappy => {
                 self.out.resize(snap::raw::max_compress_len(page.len()), 0);
-                let n = self.snappy.compress(page, &mut self.out).map_err(|e| Error::Compress(format!("snappy: {e}")))?;
+                let n =
+                    self.snappy.compress(page, &mut self.out).map_err(|e| Error::Compress(format!("snappy: {e}")))?;
                 self.out.truncate(n);
             }
         }

@@ -57,7 +57,11 @@ fn bit(vi: &VmcoreInfo, name: &str) -> Result<Option<u32>> {
     match vi.opt_number(name)? {
         None => Ok(None),
         Some(v) if (0..64).contains(&v) => Ok(Some(v as u32)),
-        Some(v) => Err(Error::BadValue { key: format!("NUMBER({name})"), value: v.to_string(), why: "not a bit number".into() }),
+        Some(v) => Err(Error::BadValue {
+            key: format!("NUMBER({name})"),
+            value: v.to_string(),
+            why: "not a bit number".into(),
+        }),
     }
 }
 
@@ -69,7 +73,11 @@ impl PageLayout {
     pub fn from_vmcoreinfo(vi: &VmcoreInfo) -> Result<PageLayout> {
         let size = vi.size("page")?;
         if !(16..=1024).contains(&size) {
-            return Err(Error::BadValue { key: "SIZE(page)".into(), value: size.to_string(), why: "implausible".into() });
+            return Err(Error::BadValue {
+                key: "SIZE(page)".into(),
+                value: size.to_string(),
+                why: "implausible".into(),
+            });
         }
         let field = |name: &str| -> Result<Option<u64>> {
             match vi.opt_offset(name)? {
@@ -247,7 +255,13 @@ pub struct Filter<'a> {
 }
 
 impl<'a> Filter<'a> {
-    pub fn new(mem: &'a PhysMem<'a>, tr: &'a Translator, layout: PageLayout, sections: Vec<SectionMap>, level: u8) -> Self {
+    pub fn new(
+        mem: &'a PhysMem<'a>,
+        tr: &'a Translator,
+        layout: PageLayout,
+        sections: Vec<SectionMap>,
+        level: u8,
+    ) -> Self {
         Filter { mem, tr, layout, sections, level, pending: None, stats: FilterStats::default(), buf: Vec::new() }
     }
 

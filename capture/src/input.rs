@@ -67,9 +67,11 @@ impl Input {
                 buf.copy_from_slice(&v[offset as usize..offset as usize + buf.len()]);
                 Ok(())
             }
-            Backing::File { file, .. } => file
-                .read_exact_at(buf, offset)
-                .map_err(|source| Error::Io { path: self.path.clone(), op: "reading", source }),
+            Backing::File { file, .. } => file.read_exact_at(buf, offset).map_err(|source| Error::Io {
+                path: self.path.clone(),
+                op: "reading",
+                source,
+            }),
         }
     }
 

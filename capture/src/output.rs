@@ -49,7 +49,10 @@ impl AtomicFile {
     pub fn commit(self) -> io::Result<PathBuf> {
         self.file.sync_all()?;
         if fs::symlink_metadata(&self.dest).is_ok() {
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} appeared meanwhile", self.dest.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} appeared meanwhile", self.dest.display()),
+            ));
         }
         fs::rename(&self.tmp, &self.dest)?;
         let dir = self.dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

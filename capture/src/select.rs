@@ -7,7 +7,7 @@ use crate::bitmap::Bitmap;
 use crate::error::Result;
 use crate::filter::{level, Filter, FilterStats, PageLayout};
 use crate::mem_map::{self, SectionMap};
-use crate::memory::PhysMem;
+use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
 use crate::translate::Translator;
 use crate::vmcore::Vmcore;
 
@@ -54,12 +54,7 @@ impl<'a> Selector<'a> {
 
     /// Start a pass over all pfns, in ascending windows.
     pub fn pass(&self) -> Pass<'_> {
-        let filter = match self.walk {
-            Some(w) => {
-                Some(Filter::new(self.mem, &w.tr, w.layout.clone(), w.sections.clone(), self.level))
-            }
-            _ => None,
-        };
+        let filter = self.walk.map(|w| Filter::new(self.mem, &w.tr, w.layout.clone(), w.sections.clone(), self.level));
         Pass { sel: self, filter, next: 0 }
     }
 
@@ -84,6 +79,16 @@ impl Pass<'_> {
         self.next = start + len;
         let present = self.sel.vm.present(start, len);
         let mut keep = present.clone();
+        // Pages a PT_LOAD describes but does not store (past p_filesz, the
+        // partial last one included) are present but never dumped, as in
+        // makedumpfile's exclude_nodata_pages().
+        for l in &self.sel.vm.elf.loads {
+            let from = (l.paddr + l.filesz) >> PAGE_SHIFT;
+            let to = (l.paddr + l.memsz).div_ceil(PAGE_SIZE);
+            for pfn in from.max(start)..to.min(start + len) {
+                keep.clear(pfn);
+            }
+        }
         if let Some(f) = &mut self.filter {
             f.apply(&mut keep)?;
         }

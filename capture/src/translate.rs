@@ -100,10 +100,9 @@ impl Translator {
     }
 
     fn entry(&self, mem: &PhysMem, table: u64, index: u64, vaddr: u64, level: &str) -> Result<u64> {
-        let e = mem.read_u64(table + index * 8).map_err(|e| Error::Translate {
-            vaddr,
-            why: format!("{level} table at {table:#x} unreadable: {e}"),
-        })?;
+        let e = mem
+            .read_u64(table + index * 8)
+            .map_err(|e| Error::Translate { vaddr, why: format!("{level} table at {table:#x} unreadable: {e}") })?;
         if e & PTE_PRESENT == 0 {
             return Err(Error::Translate { vaddr, why: format!("{level} entry not present") });
         }

@@ -87,9 +87,8 @@ impl VmcoreInfo {
     }
 
     pub fn page_size(&self) -> Result<u64> {
-        let v: u64 = Self::required(self.parsed("PAGESIZE".into(), |s| s.parse().ok(), "decimal size"), || {
-            "PAGESIZE".into()
-        })?;
+        let v: u64 =
+            Self::required(self.parsed("PAGESIZE".into(), |s| s.parse().ok(), "decimal size"), || "PAGESIZE".into())?;
         if v != 4096 {
             return Err(Error::BadValue {
                 key: "PAGESIZE".into(),

@@ -55,7 +55,9 @@ fn read_kdump(b: &[u8]) -> Kdump {
     let half = bitmap_blocks * bs / 2;
     let bm1 = &b[(1 + sub) * bs..(1 + sub) * bs + half];
     let bm2 = &b[(1 + sub) * bs + half..(1 + sub) * bs + 2 * half];
-    let bits = |bm: &[u8]| -> BTreeSet<u64> { (0..max_mapnr).filter(|&p| bm[(p >> 3) as usize] >> (p & 7) & 1 == 1).collect() };
+    let bits = |bm: &[u8]| -> BTreeSet<u64> {
+        (0..max_mapnr).filter(|&p| bm[(p >> 3) as usize] >> (p & 7) & 1 == 1).collect()
+    };
     let (present, dumped) = (bits(bm1), bits(bm2));
     let desc0 = (1 + sub + bitmap_blocks) * bs;
     let mut pages = BTreeMap::new();
@@ -100,6 +102,8 @@ fn variants() -> Vec<(&'static str, SynthVmcore)> {
         ("vmemmap 2M", SynthVmcore::sample().vmemmap_2m(true)),
         ("direct map 1G", SynthVmcore::sample().direct_map_1g(true)),
         ("mem_section via pointer", SynthVmcore::sample().mem_section_indirect(true)),
+        ("short p_filesz", SynthVmcore::sample().filesz_pages(1, 0x80)),
+        ("5-level + vmemmap 2M", SynthVmcore::sample().five_level(true).vmemmap_2m(true)),
     ]
 }
 
@@ -175,7 +179,10 @@ fn elf_output_holds_kept_pages_and_zeros_elsewhere() {
             }
             for (pfn, data) in &pages {
                 if !keep.contains(pfn) {
-                    assert!(data.iter().all(|&b| b == 0), "{name} level {level}: excluded pfn {pfn:#x} stored non-zero");
+                    assert!(
+                        data.iter().all(|&b| b == 0),
+                        "{name} level {level}: excluded pfn {pfn:#x} stored non-zero"
+                    );
                 }
             }
             assert_eq!(report.stats.pages_written, keep.len() as u64, "{name} level {level}");

@@ -1,1 +1,109 @@
-fn main() {}
+//! `kexdump-capture`: the static binary of the capture initramfs. Today it
+//! streams a vmcore through the engine into a dump file (the capture
+//! kernel's job once /init has mounted the target); PID 1 duties (mounts,
+//! module loading, finding the target, the final reboot) are issue 3's.
+//!
+//!   kexdump-capture [--level N] [--compress zstd|zlib|snappy|none]
+//!                   [--format kdump|elf] [VMCORE] OUT
+//!
+//! VMCORE defaults to /proc/vmcore. OUT appears only when complete (written
+//! as OUT.incomplete, fsynced, renamed). No clap: the binary stays small.
+
+use kexdump_engine::compress::Compression;
+use kexdump_engine::output::AtomicFile;
+use kexdump_engine::sink::FileSink;
+use kexdump_engine::writer::Progress;
+use kexdump_engine::{save, Format, SaveOptions, Vmcore};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str =
+    "usage: kexdump-capture [--level N] [--compress zstd|zlib|snappy|none] [--format kdump|elf] [VMCORE] OUT";
+
+struct Args {
+    opts: SaveOptions,
+    vmcore: PathBuf,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut opts = SaveOptions { level: 31, format: Format::Kdump, compression: Compression::Zstd { level: 1 } };
+    let mut paths = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+        match a.as_str() {
+            "--level" | "-d" => {
+                let v = value("--level")?;
+                opts.level = v.parse().ok().filter(|l| *l <= 31).ok_or(format!("bad dump level {v:?} (0-31)"))?;
+            }
+            "--compress" | "-c" => opts.compression = value("--compress")?.parse()?,
+            "--format" | "-f" => opts.format = value("--format")?.parse()?,
+            "--help" | "-h" => return Err(USAGE.into()),
+            s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
+            _ => paths.push(PathBuf::from(a)),
+        }
+    }
+    let (vmcore, out) = match paths.len() {
+        1 => (PathBuf::from("/proc/vmcore"), paths.remove(0)),
+        2 => (paths.remove(0), paths.remove(0)),
+        _ => return Err(USAGE.into()),
+    };
+    Ok(Args { opts, vmcore, out })
+}
+
+/// Console progress: a line every 10%, readable on a serial console.
+struct Console {
+    started: Instant,
+    next_pct: u64,
+}
+
+impl Progress for Console {
+    fn update(&mut self, done: u64, total: u64, bytes: u64) {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if pct >= self.next_pct {
+            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+            eprintln!(
+                "kexdump-capture: {pct:3}%  {:.1} MB written  {:.1} MB/s",
+                bytes as f64 / 1e6,
+                bytes as f64 / 1e6 / secs
+            );
+            self.next_pct = pct / 10 * 10 + 10;
+        }
+    }
+}
+
+fn run(a: Args) -> Result<(), String> {
+    let started = Instant::now();
+    let vm = Vmcore::open(&a.vmcore).map_err(|e| format!("{}: {e}", a.vmcore.display()))?;
+    let out = AtomicFile::create(&a.out).map_err(|e| e.to_string())?;
+    let file = out.file.try_clone().map_err(|e| e.to_string())?;
+    let mut sink = FileSink::new(file);
+    let mut progress = Console { started, next_pct: 0 };
+    let report = save(&vm, &mut sink, &a.opts, &mut progress, &mut |m| eprintln!("kexdump-capture: WARNING: {m}"))
+        .map_err(|e| format!("writing {} (left as {}): {e}", a.out.display(), out.tmp_path().display()))?;
+    let path = out.commit().map_err(|e| format!("committing {}: {e}", a.out.display()))?;
+    let s = report.stats;
+    eprintln!(
+        "kexdump-capture: saved {} (level {}, {} pages, {:.1} MB) in {:.1} s",
+        path.display(),
+        report.level,
+        s.pages_written,
+        s.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let _ = std::io::stderr().flush();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match parse_args().and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kexdump-capture: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -174,7 +174,15 @@ pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -
     Ok(WriteStats { pages_present: 0, pages_written: kept, zero_pages, raw_pages: stored, filter, bytes: data.offset })
 }
 
-fn phdr_bytes(p_type: u32, flags: u32, offset: u64, vaddr: u64, paddr: u64, filesz: u64, memsz: u64) -> [u8; PHDR_SIZE] {
+fn phdr_bytes(
+    p_type: u32,
+    flags: u32,
+    offset: u64,
+    vaddr: u64,
+    paddr: u64,
+    filesz: u64,
+    memsz: u64,
+) -> [u8; PHDR_SIZE] {
     let mut p = [0u8; PHDR_SIZE];
     p[phdr::P_TYPE..phdr::P_TYPE + 4].copy_from_slice(&p_type.to_le_bytes());
     p[phdr::P_FLAGS..phdr::P_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());

@@ -39,7 +39,8 @@ pub struct WriteStats {
 /// memory can be read, else what VMCOREINFO says.
 pub fn utsname(vm: &Vmcore) -> [String; 6] {
     let release = vm.info.osrelease().unwrap_or("").to_owned();
-    let fallback = ["Linux".to_owned(), String::new(), release.clone(), String::new(), "x86_64".to_owned(), String::new()];
+    let fallback =
+        ["Linux".to_owned(), String::new(), release.clone(), String::new(), "x86_64".to_owned(), String::new()];
     let (Ok(sym), Ok(tr)) = (vm.info.symbol("init_uts_ns"), Translator::new(&vm.info, &vm.elf.loads)) else {
         return fallback;
     };
