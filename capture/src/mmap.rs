@@ -7,7 +7,7 @@ use memmap2::{Mmap, MmapOptions};
 use std::fs::File;
 
 /// Bytes mapped at once. Bounds the RSS that page data can add.
-pub const CHUNK: u64 = 32 << 20;
+pub const CHUNK: u64 = 4 << 20;
 
 /// A read-only mapping of `[start, start + len)` of a file.
 pub struct Chunk {

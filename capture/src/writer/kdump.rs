@@ -34,6 +34,9 @@ impl Layout {
     }
 }
 
+/// Largest 2nd bitmap kept in memory between the passes.
+const BITMAP_CACHE_MAX: u64 = 8 << 20;
+
 fn out_err(e: std::io::Error) -> Error {
     Error::Output { path: "<dump>".into(), source: e }
 }
@@ -48,12 +51,19 @@ pub fn write(
     let layout = Layout::new(vm.max_mapnr, vm.elf.note_bytes.len() as u64);
     let total = vm.max_mapnr;
 
-    // Pass 1: bitmaps, and the number of pages in the dump.
+    // Pass 1: bitmaps, and the number of pages in the dump. The 2nd bitmap
+    // is kept for pass 2 when small (one bit per page: 8 MiB covers 256 GiB
+    // of RAM); beyond that, pass 2 classifies again, so memory stays bounded.
+    let keep_bitmaps = vm.max_mapnr / 8 <= BITMAP_CACHE_MAX;
+    let mut cached = Vec::new();
     let mut pass = sel.pass();
     let mut kept = 0u64;
     for (start, len) in sel.windows() {
         let (present, keep) = pass.window(start, len)?;
         kept += keep.count();
+        if keep_bitmaps {
+            cached.push(keep.clone());
+        }
         sink.write_at(layout.bitmap1 + start / 8, &present.to_bytes()).map_err(out_err)?;
         sink.write_at(layout.bitmap2 + start / 8, &keep.to_bytes()).map_err(out_err)?;
         progress.update(start + len, 2 * total, sink.written());
@@ -81,9 +91,13 @@ pub fn write(
     let mut comp = PageCompressor::new(compression)?;
     let mut scratch = Vec::new();
     let mut pass = sel.pass();
+    let mut cached = cached.into_iter();
     let (mut written_pages, mut zero_pages, mut raw_pages) = (0u64, 0u64, 0u64);
     for (start, len) in sel.windows() {
-        let (_, keep) = pass.window(start, len)?;
+        let keep = match cached.next() {
+            Some(bm) => bm,
+            None => pass.window(start, len)?.1,
+        };
         for pfn in keep.iter() {
             written_pages += 1;
             let d = sel.mem.with_page(pfn, &mut scratch, |page| -> Result<[u8; pd::SIZE]> {
