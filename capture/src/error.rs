@@ -29,6 +29,10 @@ pub enum Error {
     Inconsistent(String),
     /// Writing the dump failed.
     Output { path: PathBuf, source: io::Error },
+    /// Writing stopped part-way (typically: the target is full). The dump
+    /// holds `pages_written` of `pages_total` pages and its header is
+    /// marked INCOMPLETE, so crash still opens it.
+    Incomplete { pages_written: u64, pages_total: u64, source: io::Error },
     /// A compression backend failed.
     Compress(String),
     /// An option combination the engine cannot honour.
@@ -53,6 +57,10 @@ impl fmt::Display for Error {
             Error::NotInDump { paddr } => write!(f, "physical address {paddr:#x} is not in the vmcore"),
             Error::Inconsistent(why) => write!(f, "inconsistent page metadata: {why}"),
             Error::Output { path, source } => write!(f, "writing {}: {source}", path.display()),
+            Error::Incomplete { pages_written, pages_total, source } => write!(
+                f,
+                "dump incomplete: {pages_written} of {pages_total} pages written, then: {source} (header marked INCOMPLETE)"
+            ),
             Error::Compress(why) => write!(f, "compression failed: {why}"),
             Error::Unsupported(why) => write!(f, "unsupported: {why}"),
         }
@@ -62,7 +70,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } | Error::Output { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Output { source, .. } | Error::Incomplete { source, .. } => Some(source),
             _ => None,
         }
     }

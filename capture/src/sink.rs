@@ -116,6 +116,25 @@ impl Cursor {
         Ok(())
     }
 
+    /// Append without flushing; `is_full` says when to flush.
+    pub fn buffer(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= self.cap
+    }
+
+    /// The bytes not yet handed to the sink.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Drop buffered bytes past `len` (they will never be written).
+    pub fn truncate_buffer(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
     pub fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         if !self.buf.is_empty() {
             sink.write_at(self.offset, &self.buf)?;

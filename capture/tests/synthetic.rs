@@ -354,3 +354,52 @@ fn read_fallback_matches_mmap() {
     }
     assert!(outs[0] == outs[1]);
 }
+
+/// A sink on a device that fills up after `limit` bytes: writes inside what
+/// exists already succeed (rewrites need no new space), others fail ENOSPC.
+struct FullDisk {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Sink for FullDisk {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        let end = offset as usize + data.len();
+        if end > self.limit && end > self.buf.len() {
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        self.buf[offset as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn written(&self) -> u64 {
+        self.buf.len() as u64
+    }
+}
+
+#[test]
+fn a_full_target_leaves_a_dump_marked_incomplete() {
+    let v = SynthVmcore::sample();
+    let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+    let (full, _, _) = run(v.build(), kdump(0, Compression::None));
+    let mut sink = FullDisk { buf: Vec::new(), limit: full.len() / 2 };
+    let err = save(&vm, &mut sink, &kdump(0, Compression::None), &mut NoProgress, &mut |_| {}).unwrap_err();
+    let Error::Incomplete { pages_written, pages_total, .. } = err else { panic!("wrong error {err}") };
+    assert!(pages_written > 0 && pages_written < pages_total, "{pages_written}/{pages_total}");
+    let b = &sink.buf;
+    assert_eq!(u32_at(b, 424) & 0x8, 0x8, "header status has INCOMPLETE");
+    // Bitmaps are whole; the pages written before the disk filled are intact.
+    let sub = u32_at(b, 432) as usize;
+    let desc0 = (1 + sub + u32_at(b, 436) as usize) * 4096;
+    let want = v.expected_pfns(0);
+    for (i, pfn) in want.iter().take(pages_written as usize).enumerate() {
+        let d = desc0 + i * 24;
+        let (off, size) = (u64_at(b, d) as usize, u32_at(b, d + 8) as usize);
+        assert_eq!(&b[off..off + size], &v.page_content(*pfn)[..], "pfn {pfn:#x}");
+    }
+}

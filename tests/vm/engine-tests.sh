@@ -100,6 +100,22 @@ gdb_release() {
 }
 save -d 31 -f elf "$NOKASLR" "$T/nokaslr.elf" && check "gdb prints init_uts_ns.name.release from our ELF dump" gdb_release
 
+# --- a full target: the partial dump is kept and marked incomplete -------
+full_target() {
+    local dir=$T/small
+    mkdir -p "$dir"
+    mount -t tmpfs -o size=20m kexdump-test "$dir" || { echo "cannot mount a tmpfs (needs root)"; return 1; }
+    local rc=0
+    "$KEXDUMP" save -q -d 31 "$KASLR" "$dir/vmcore" 2>"$T/full.err" || rc=$?
+    local out
+    out=$(printf 'q\n' | timeout 300 crash -s "$KX_VMLINUX" "$dir/vmcore.incomplete" 2>&1)
+    umount "$dir"
+    ((rc != 0)) || { echo "save on a full target exited 0"; return 1; }
+    grep -q 'dump incomplete: .* pages written, then: No space left on device' "$T/full.err" || { cat "$T/full.err"; return 1; }
+    echo "$out" | grep -q 'This dumpfile is incomplete' || { echo "$out" | head; return 1; }
+}
+check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag" full_target
+
 echo "--- engine VM tier"
 echo "$passed passed, $failed failed"
 ((failed == 0))

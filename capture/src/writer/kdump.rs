@@ -7,7 +7,7 @@
 use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use super::{utsname, Progress, WriteStats};
 use crate::bytes::round_up;
-use crate::compress::{Compression, PageCompressor};
+use crate::compress::{flag, Compression, PageCompressor};
 use crate::error::{Error, Result};
 use crate::filter::level;
 use crate::memory::PAGE_SIZE;
@@ -93,44 +93,78 @@ pub fn write(
     let mut pass = sel.pass();
     let mut cached = cached.into_iter();
     let (mut written_pages, mut zero_pages, mut raw_pages) = (0u64, 0u64, 0u64);
-    for (start, len) in sel.windows() {
-        let keep = match cached.next() {
-            Some(bm) => bm,
-            None => pass.window(start, len)?.1,
-        };
-        for pfn in keep.iter() {
-            written_pages += 1;
-            let d = sel.mem.with_page(pfn, &mut scratch, |page| -> Result<[u8; pd::SIZE]> {
-                if let (Some(z), true) = (zero_desc, exclude_zero && is_zero_page(page)) {
-                    zero_pages += 1;
-                    return Ok(z);
+    let mut stream = || -> Result<()> {
+        for (start, len) in sel.windows() {
+            let keep = match cached.next() {
+                Some(bm) => bm,
+                None => pass.window(start, len)?.1,
+            };
+            for pfn in keep.iter() {
+                let d = sel.mem.with_page(pfn, &mut scratch, |page| -> Result<[u8; pd::SIZE]> {
+                    if let (Some(z), true) = (zero_desc, exclude_zero && is_zero_page(page)) {
+                        zero_pages += 1;
+                        return Ok(z);
+                    }
+                    let stored = comp.compress(page)?;
+                    let (bytes, flags) = match stored {
+                        Some(c) => (c, compression.flag()),
+                        None => {
+                            raw_pages += 1;
+                            (page, 0)
+                        }
+                    };
+                    let d = desc(data.position(), bytes.len() as u32, flags);
+                    data.push(sink, bytes).map_err(out_err)?;
+                    Ok(d)
+                })??;
+                // A descriptor reaches the disk only after the data it points
+                // to, so a write failure never leaves one pointing at nothing.
+                descs.buffer(&d);
+                if descs.is_full() {
+                    data.flush(sink).map_err(out_err)?;
+                    descs.flush(sink).map_err(out_err)?;
                 }
-                let d = match comp.compress(page)? {
-                    Some(c) => {
-                        let d = desc(data.position(), c.len() as u32, compression.flag());
-                        data.push(sink, c).map_err(out_err)?;
-                        d
-                    }
-                    None => {
-                        raw_pages += 1;
-                        let d = desc(data.position(), page.len() as u32, 0);
-                        data.push(sink, page).map_err(out_err)?;
-                        d
-                    }
-                };
-                Ok(d)
-            })??;
-            descs.push(sink, &d).map_err(out_err)?;
+                written_pages += 1;
+            }
+            progress.update(total + start + len, 2 * total, sink.written() + data.position() - data.offset);
         }
-        progress.update(total + start + len, 2 * total, sink.written() + data.position() - data.offset);
+        data.flush(sink).map_err(out_err)?;
+        descs.flush(sink).map_err(out_err)
+    };
+    if let Err(e) = stream() {
+        // Out of space (or another write error) mid-way: keep what was
+        // written readable. Descriptors not written read as zero, which
+        // crash and makedumpfile take as "not saved" in a dump whose header
+        // says INCOMPLETE; the header block exists already, so setting the
+        // flag needs no new space.
+        if let Error::Output { source, .. } = e {
+            // Keep the buffered descriptors whose data is on disk: a prefix.
+            let on_disk = data.offset;
+            let valid = descs
+                .buffered()
+                .chunks(pd::SIZE)
+                .take_while(|d| {
+                    let off = u64::from_le_bytes(d[pd::OFFSET..pd::OFFSET + 8].try_into().unwrap_or_default());
+                    let size = u32::from_le_bytes(d[pd::SIZE_FIELD..pd::SIZE_FIELD + 4].try_into().unwrap_or_default());
+                    off + size as u64 <= on_disk
+                })
+                .count();
+            descs.truncate_buffer(valid * pd::SIZE);
+            // Descriptors on disk = pages saved (the flush may fail too).
+            let _ = descs.flush(sink);
+            let saved = (descs.offset - layout.descs) / pd::SIZE as u64;
+            let status = compression.flag() | flag::INCOMPLETE;
+            let _ = sink.write_at(dh::STATUS as u64, &status.to_le_bytes());
+            let _ = sink.finish();
+            return Err(Error::Incomplete { pages_written: saved, pages_total: kept, source });
+        }
+        return Err(e);
     }
     if written_pages != kept {
         return Err(Error::Inconsistent(format!(
             "second pass selected {written_pages} pages, the first {kept}: the input changed while it was read"
         )));
     }
-    descs.flush(sink).map_err(out_err)?;
-    data.flush(sink).map_err(out_err)?;
     sink.finish().map_err(out_err)?;
     Ok(WriteStats {
         pages_present: 0,
