@@ -403,3 +403,24 @@ fn a_full_target_leaves_a_dump_marked_incomplete() {
         assert_eq!(&b[off..off + size], &v.page_content(*pfn)[..], "pfn {pfn:#x}");
     }
 }
+
+#[test]
+fn pn_xnum_program_header_count_is_read_from_section_zero() {
+    let v = SynthVmcore::sample();
+    let elf = v.build();
+    let phnum = u16::from_le_bytes([elf[56], elf[57]]);
+    let mut x = elf.clone();
+    let shoff = x.len() as u64;
+    let mut sh = [0u8; 64];
+    sh[44..48].copy_from_slice(&(phnum as u32).to_le_bytes());
+    x.extend_from_slice(&sh);
+    x[40..48].copy_from_slice(&shoff.to_le_bytes());
+    x[56..58].copy_from_slice(&0xffffu16.to_le_bytes());
+    let a = Vmcore::from_input(Input::from_bytes(elf)).unwrap();
+    let b = Vmcore::from_input(Input::from_bytes(x.clone())).unwrap();
+    assert_eq!(a.elf.loads, b.elf.loads);
+    assert_eq!(a.elf.note_bytes, b.elf.note_bytes);
+    // The same with no section header to point at is an error naming e_shoff.
+    x[40..48].copy_from_slice(&0u64.to_le_bytes());
+    assert!(matches!(Vmcore::from_input(Input::from_bytes(x)), Err(Error::Malformed { offset: 40, .. })));
+}
