@@ -46,15 +46,19 @@ TARGET=x86_64-unknown-linux-gnu
 CAPTURE_BIN=$ROOT/target/$TARGET/release/kexdump-capture
 T_START=$SECONDS
 
+B='' R='' N=''
+if [[ -t 1 ]]; then B=$'\033[1m' R=$'\033[1;31m' N=$'\033[0m'; fi
 step_no=0
 step() {
     step_no=$((step_no + 1))
-    printf '\n\033[1m==== %d. %s\033[0m\n' "$step_no" "$*"
+    printf '\n%s==== %d. %s%s\n' "$B" "$step_no" "$*" "$N"
 }
 say() { printf '  %s\n' "$*"; }
-die() { printf '\n\033[1;31mdemo FAILED in step %d: %s\033[0m\n' "$step_no" "$*" >&2; exit 1; }
-trap 'rc=$?; ((rc == 0)) || printf "\n\033[1;31mdemo FAILED in step %d (exit %d)\033[0m\n" "$step_no" "$rc" >&2' EXIT
+failed=0
+die() { failed=1; printf '\n%sdemo FAILED in step %d: %s%s\n' "$R" "$step_no" "$*" "$N" >&2; exit 1; }
+trap 'rc=$?; ((rc == 0 || failed)) || printf "\n%sdemo FAILED in step %d (exit %d)%s\n" "$R" "$step_no" "$rc" "$N" >&2' EXIT
 indent() { sed 's/^/  | /'; }
+num() { printf '%s' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|[^0-9]\)/\1,\2\3/' -e 'ta'; }
 
 # ------------------------------------------------------------------------
 step "Dependencies (scripts/deps.sh: apt packages, Debian kernel $KVER, debug vmlinux)"
@@ -65,6 +69,14 @@ else
 fi
 command -v cargo >/dev/null ||
     die "no Rust toolchain: install it with https://rustup.rs (Debian 12's rustc is too old; kexdump needs >= 1.80)"
+# The static capture binary links glibc statically: it needs a C toolchain
+# and libc.a (build-essential).
+if ! command -v cc >/dev/null || [[ ! -f /usr/lib/x86_64-linux-gnu/libc.a ]]; then
+    say "installing build-essential (cc and the static glibc for kexdump-capture)"
+    SUDO=; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends build-essential >/dev/null
+fi
 [[ -f $VMLINUX ]] || die "no debug vmlinux at $VMLINUX (run: bash scripts/deps.sh)"
 say "cache: $CACHE"
 
@@ -107,7 +119,7 @@ echo
 python3 tests/vm/kdump-info.py "$DUMP" | sed 's/^  /  /' || die "kdump-info.py: the dump is marked incomplete"
 echo
 say "bitmaps (tests/tools/kdump_pfns.py): $(python3 tests/tools/kdump_pfns.py "$DUMP")"
-say "/proc/vmcore was $(printf "%'d" "$VMCORE_BYTES") bytes; the dump is $(printf "%'d" "$DUMP_BYTES") bytes ($(awk -v a="$DUMP_BYTES" -v b="$VMCORE_BYTES" 'BEGIN{printf "%.1f", 100*a/b}')%)"
+say "/proc/vmcore was $(num "$VMCORE_BYTES") bytes; the dump is $(num "$DUMP_BYTES") bytes ($(awk -v a="$DUMP_BYTES" -v b="$VMCORE_BYTES" 'BEGIN{printf "%.1f", 100*a/b}')%)"
 
 # ------------------------------------------------------------------------
 step "crash 8.0.2 reads the dump: sys, bt, log | tail -20"
@@ -136,7 +148,7 @@ if ((sweep)); then
         if bash tests/vm/capture-cycle.sh "$OUT/crashkernel-$size" --mem "$mem" --crashkernel "$size" \
             >"$OUT/crashkernel-$size.log" 2>&1; then
             ( source "$OUT/crashkernel-$size/cycle.env"
-              say "crashkernel=$size: dump saved ($(printf "%'d" "$DUMP_BYTES") bytes), panic -> saved ${T_PANIC_TO_SAVED} s, capture kernel MemTotal ${CAPTURE_MEMTOTAL_KB} kB" )
+              say "crashkernel=$size: dump saved ($(num "$DUMP_BYTES") bytes), panic -> saved ${T_PANIC_TO_SAVED} s, capture kernel MemTotal ${CAPTURE_MEMTOTAL_KB} kB" )
             smallest=$size
         else
             say "crashkernel=$size: FAILED: $(grep -m1 -E 'ERROR|FAIL' "$OUT/crashkernel-$size.log" | sed 's/^\[vm [0-9:]*\] //')"
@@ -150,13 +162,13 @@ fi
 # ------------------------------------------------------------------------
 step "Summary"
 cat <<EOF
-  capture initramfs      $(printf "%'d" "$CAPTURE_IMG_BYTES") bytes zstd ($(printf "%'d" "$CAPTURE_CPIO_BYTES") unpacked): busybox /init,
-                         kexdump-capture ($(printf "%'d" "$CAPTURE_BIN_BYTES") bytes), ${CAPTURE_MODULES// /, }
+  capture initramfs      $(num "$CAPTURE_IMG_BYTES") bytes zstd ($(num "$CAPTURE_CPIO_BYTES") unpacked): busybox /init,
+                         kexdump-capture ($(num "$CAPTURE_BIN_BYTES") bytes), ${CAPTURE_MODULES// /, }
   capture kernel RAM     $CAPTURE_MEMTOTAL_KB kB MemTotal (crashkernel=$CRASHKERNEL)
   panic -> capture /init ${T_PANIC_TO_INIT} s   (capture kernel boot, under TCG)
   module load            ${T_MODULES} s
   find disk + mount      ${T_MOUNT} s
-  save (kexdump-capture) ${T_SAVE} s   ($(printf "%'d" "$VMCORE_BYTES") bytes of /proc/vmcore read, ~${SAVE_MBPS_IN} MB/s)
+  save (kexdump-capture) ${T_SAVE} s   ($(num "$VMCORE_BYTES") bytes of /proc/vmcore read, ~${SAVE_MBPS_IN} MB/s)
   sync + umount          ${T_UMOUNT} s
   panic -> dump saved    ${T_PANIC_TO_SAVED} s
   panic -> VM gone       ${T_PANIC_TO_EXIT} s
@@ -165,4 +177,4 @@ cat <<EOF
   crash's output         $crash_out
   demo wall time         $((SECONDS - T_START)) s
 EOF
-printf '\n\033[1mdemo OK\033[0m\n'
+printf '\n%sdemo OK%s\n' "$B" "$N"

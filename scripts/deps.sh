@@ -17,7 +17,7 @@ SUDO=
 [[ $(id -u) -eq 0 ]] || SUDO=sudo
 
 pkgs=(qemu-system-x86 crash makedumpfile gdb busybox-static kexec-tools
-      e2fsprogs xfsprogs cpio zstd time file libkdumpfile-dev python3-libkdumpfile)
+      e2fsprogs xfsprogs cpio zstd time file build-essential libkdumpfile-dev python3-libkdumpfile)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -50,4 +50,5 @@ if ((want_dbg)) && [[ ! -f $dbg ]]; then
     mv "$tmp/usr/lib/debug/boot/vmlinux-$KVER" "$dbg.part" && mv "$dbg.part" "$dbg"
     rm -rf "$tmp"
 fi
+command -v cargo >/dev/null || echo "deps: WARNING: no cargo on PATH; install the Rust toolchain (rustup) to build kexdump" >&2
 echo "deps: ok (cache $CACHE)" >&2

@@ -10,6 +10,8 @@
 #   modules   kx_mod_path, kx_mod_deps, kx_mod_closure, kx_stage_modules
 #   images    kx_make_cpio, kx_make_raw_disk, kx_make_ext4_disk, kx_seed_file
 #   qemu      kx_qemu_run (timeout, serial console stamped with host time)
+#   cycle     kx_to_mib, KX_CAPTURE_APPEND, kx_build_primary (the crashing
+#             guest: workload, arm, echo c), kx_make_dump_disk
 #   vmcore    kx_elf_core_size, kx_vmcoreinfo, kx_log_marker_time
 #   timing    kx_phase_begin, kx_phase_end, kx_phase_summary
 #
@@ -210,15 +212,20 @@ KX_MODS_VIRTIO_BLK=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_d
 KX_MODS_EXT4=(crc32c_generic crc16 mbcache jbd2 ext4)
 
 # ---------------------------------------------------------------- images --
-# kx_make_cpio ROOT OUT [zstd|gzip|none] — newc archive of ROOT, sorted,
-# owned by root, mtimes = SOURCE_DATE_EPOCH: same tree -> same bytes.
+# kx_make_cpio ROOT OUT [zstd|gzip|none] [WLOG] — newc archive of ROOT,
+# sorted, owned by root, mtimes = SOURCE_DATE_EPOCH: same tree -> same bytes.
+# WLOG caps zstd's window at 2^WLOG bytes: the kernel unpacks an initramfs
+# with a window-sized buffer, which counts in a small crashkernel= (zstd -19
+# otherwise uses a window as large as the archive, up to 8 MiB).
 kx_make_cpio() {
-    local root=$1 out=$2 comp=${3:-zstd}
+    local root=$1 out=$2 comp=${3:-zstd} wlog=${4:-}
+    local -a zopts=(-19)
+    [[ -n $wlog ]] && zopts+=("--zstd=wlog=$wlog")
     find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     (cd "$root" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
         cpio -o -H newc -R 0:0 --reproducible --quiet) >"$out.cpio"
     case $comp in
-    zstd) zstd -q -f -19 -T0 --rm "$out.cpio" -o "$out" ;;
+    zstd) zstd -q -f "${zopts[@]}" -T0 --rm "$out.cpio" -o "$out" ;;
     gzip) gzip -n -9 <"$out.cpio" >"$out" && rm -f "$out.cpio" ;;
     none) mv "$out.cpio" "$out" ;;
     *) kx_die "kx_make_cpio: unknown compression $comp" ;;
@@ -323,6 +330,73 @@ _kx_stamp() {
 # LOG matching REGEX (empty if none).
 kx_log_marker_time() {
     grep -m1 -E -- "$2" "$1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+}
+
+# ----------------------------------------------------------------- cycle --
+# kx_to_mib 1G|512M|1024 -> MiB
+kx_to_mib() {
+    local v=${1^^}
+    case $v in
+    *G) echo $((${v%G} * 1024)) ;;
+    *M) echo "${v%M}" ;;
+    *) echo "$v" ;;
+    esac
+}
+
+# The capture kernel's command line, close to what kdump-tools / kdump-utils
+# pass.
+KX_CAPTURE_APPEND="console=ttyS0 nr_cpus=1 irqpoll reset_devices panic=10 \
+cgroup_disable=memory mce=off numa=off transparent_hugepage=never \
+acpi_no_memhotplug novmcoredd cma=0 hugetlb_cma=0"
+
+# kx_build_primary WORK CAPTURE_INITRD MEM_MIB CK_MIB KEXEC_FLAGS [OVERLAY]
+# — the crashing guest: WORK/primary.img (busybox, kexec, virtio + ext4
+# modules, the Debian kernel, CAPTURE_INITRD as /boot/capture.img,
+# guest/primary-init.sh as /init, /etc/kxvm.conf with workload sizes scaled
+# to MEM_MIB - CK_MIB) and WORK/work.ext4 (the work disk, serial kxwork,
+# holding seeded data). OVERLAY is copied over the root last.
+kx_build_primary() {
+    local work=$1 capture_initrd=$2 mem_mib=$3 ck_mib=$4 kexec_flags=$5 overlay=${6:-}
+    local here proot usable
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    # Workload sizes (MiB), scaled to the RAM left beside the reservation.
+    usable=$((mem_mib - ck_mib))
+    local WL_SEED=$((usable / 8)) WL_WRITTEN=$((usable / 24)) WL_DIRTY=$((usable / 96))
+    local WL_SHM=$((usable / 16)) WL_SHM_ZERO=$((usable / 48)) WL_FREED=$((usable / 24))
+    local WL_ANON=$((usable / 16)) WL_ANON_ZERO=$((usable / 24))
+
+    proot=$work/primary-root
+    kx_stage_skeleton "$proot"
+    kx_stage_busybox "$proot"
+    kx_stage_modules "$proot" "${KX_MODS_VIRTIO_BLK[@]}" "${KX_MODS_EXT4[@]}"
+    command -v kexec >/dev/null && kx_copy_bin "$proot" "$(command -v kexec)" /sbin/kexec
+    kx_stage_file "$proot" "$KX_VMLINUZ" boot/vmlinuz
+    kx_stage_file "$proot" "$capture_initrd" boot/capture.img
+    kx_stage_file "$proot" "$here/guest/primary-init.sh" init 755
+    cat >"$proot/etc/kxvm.conf" <<EOF
+KEXEC_FLAGS='$kexec_flags'
+CAPTURE_APPEND='$KX_CAPTURE_APPEND'
+WL_WRITTEN=$WL_WRITTEN WL_DIRTY=$WL_DIRTY WL_SHM=$WL_SHM WL_SHM_ZERO=$WL_SHM_ZERO
+WL_FREED=$WL_FREED WL_ANON=$WL_ANON WL_ANON_ZERO=$WL_ANON_ZERO
+EOF
+    if [[ -n $overlay ]]; then cp -a "$overlay/." "$proot/"; fi
+    kx_make_cpio "$proot" "$work/primary.img" zstd
+
+    mkdir -p "$work/workfs"
+    kx_seed_file "$work/workfs/seed.bin" $((WL_SEED * 1048576)) kexdump-vm-seed
+    kx_make_ext4_disk "$work/work.ext4" $((WL_SEED * 2 + 64))M "$work/workfs"
+    rm -rf "$work/workfs"
+}
+
+# kx_make_dump_disk OUT SIZE [LABEL] — an empty sparse ext4 image for dumps,
+# fully initialised on the host (no lazy inode-table init in the guest).
+kx_make_dump_disk() {
+    local out=$1 size=$2 label=${3:-kxdump}
+    rm -f "$out" && truncate -s "$size" "$out"
+    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L "$label" \
+        -U 6b657864-756d-7000-0000-000000000003 \
+        -E hash_seed=6b657864-756d-7000-0000-000000000004,lazy_itable_init=0,lazy_journal_init=0,nodiscard \
+        "$out" >/dev/null
 }
 
 # ---------------------------------------------------------------- vmcore --

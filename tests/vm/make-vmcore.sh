@@ -54,17 +54,8 @@ load) kexec_flags=-c ;;
 *) kx_die "--kexec must be file or load" ;;
 esac
 
-# to_mib 1G|512M|1024 -> MiB
-to_mib() {
-    local v=${1^^}
-    case $v in
-    *G) echo $((${v%G} * 1024)) ;;
-    *M) echo "${v%M}" ;;
-    *) echo "$v" ;;
-    esac
-}
-mem_mib=$(to_mib "$mem")
-ck_mib=$(to_mib "$ck")
+mem_mib=$(kx_to_mib "$mem")
+ck_mib=$(kx_to_mib "$ck")
 ((mem_mib > ck_mib + 256)) || kx_die "--mem $mem leaves too little beside crashkernel=$ck"
 
 kx_need_cmds "$KX_QEMU" cpio zstd mkfs.ext4 python3 objcopy file timeout ldd
@@ -76,18 +67,8 @@ work=$KX_WORK/$name
 rm -rf "$work"; mkdir -p "$work"
 kx_log "work dir $work"
 
-# Workload sizes (MiB), scaled to the RAM left beside the reservation.
-usable=$((mem_mib - ck_mib))
-WL_SEED=$((usable / 8)) WL_WRITTEN=$((usable / 24)) WL_DIRTY=$((usable / 96))
-WL_SHM=$((usable / 16)) WL_SHM_ZERO=$((usable / 48)) WL_FREED=$((usable / 24))
-WL_ANON=$((usable / 16)) WL_ANON_ZERO=$((usable / 24))
-
 primary_append="console=ttyS0 crashkernel=$ck"
 ((kaslr)) || primary_append+=" nokaslr"
-# Close to what kdump-tools / kdump-utils pass to the capture kernel.
-capture_append="console=ttyS0 nr_cpus=1 irqpoll reset_devices panic=10 \
-cgroup_disable=memory mce=off numa=off transparent_hugepage=never \
-acpi_no_memhotplug novmcoredd cma=0 hugetlb_cma=0"
 
 # ------------------------------------------------------------------ build --
 kx_phase_begin build
@@ -101,29 +82,10 @@ if [[ -z $capture_initrd ]]; then
     capture_initrd=$work/capture.img
 fi
 
-proot=$work/primary-root
-kx_stage_skeleton "$proot"
-kx_stage_busybox "$proot"
-kx_stage_modules "$proot" "${KX_MODS_VIRTIO_BLK[@]}" "${KX_MODS_EXT4[@]}"
-command -v kexec >/dev/null && kx_copy_bin "$proot" "$(command -v kexec)" /sbin/kexec
-kx_stage_file "$proot" "$KX_VMLINUZ" boot/vmlinuz
-kx_stage_file "$proot" "$capture_initrd" boot/capture.img
-kx_stage_file "$proot" "$HERE/guest/primary-init.sh" init 755
-cat >"$proot/etc/kxvm.conf" <<EOF
-KEXEC_FLAGS='$kexec_flags'
-CAPTURE_APPEND='$capture_append'
-WL_WRITTEN=$WL_WRITTEN WL_DIRTY=$WL_DIRTY WL_SHM=$WL_SHM WL_SHM_ZERO=$WL_SHM_ZERO
-WL_FREED=$WL_FREED WL_ANON=$WL_ANON WL_ANON_ZERO=$WL_ANON_ZERO
-EOF
-[[ -n $overlay ]] && cp -a "$overlay/." "$proot/"
-kx_make_cpio "$proot" "$work/primary.img" zstd
-
-# Disks: an ext4 work disk with seeded data, the raw vmcore target, and a
-# small record disk the capture /init writes its one-line result to.
-mkdir -p "$work/workfs"
-kx_seed_file "$work/workfs/seed.bin" $((WL_SEED * 1048576)) kexdump-vm-seed
-kx_make_ext4_disk "$work/work.ext4" $((WL_SEED * 2 + 64))M "$work/workfs"
-rm -rf "$work/workfs"
+# The crashing guest (primary.img) and its ext4 work disk with seeded data;
+# then the raw vmcore target and a small record disk the capture /init
+# writes its one-line result to.
+kx_build_primary "$work" "$capture_initrd" "$mem_mib" "$ck_mib" "$kexec_flags" "$overlay"
 kx_make_raw_disk "$work/vmcore.raw" $((mem_mib + 128))M
 kx_make_raw_disk "$work/meta.raw" 1M
 kx_phase_end build

@@ -34,6 +34,10 @@ impl Layout {
     }
 }
 
+/// Pages between progress reports (pass 1, the bitmaps, is not reported:
+/// it reads only struct pages and takes a small share of the time).
+const PROGRESS_EVERY: u64 = 4096;
+
 /// Largest 2nd bitmap kept in memory between the passes.
 const BITMAP_CACHE_MAX: u64 = 8 << 20;
 
@@ -49,7 +53,6 @@ pub fn write(
 ) -> Result<WriteStats> {
     let vm = sel.vm;
     let layout = Layout::new(vm.max_mapnr, vm.elf.note_bytes.len() as u64);
-    let total = vm.max_mapnr;
 
     // Pass 1: bitmaps, and the number of pages in the dump. The 2nd bitmap
     // is kept for pass 2 when small (one bit per page: 8 MiB covers 256 GiB
@@ -66,7 +69,6 @@ pub fn write(
         }
         sink.write_at(layout.bitmap1 + start / 8, &present.to_bytes()).map_err(out_err)?;
         sink.write_at(layout.bitmap2 + start / 8, &keep.to_bytes()).map_err(out_err)?;
-        progress.update(start + len, 2 * total, sink.written());
     }
     let filter_stats = pass.stats();
     // Pad the bitmaps to whole blocks, so the file has no holes.
@@ -125,9 +127,12 @@ pub fn write(
                     descs.flush(sink).map_err(out_err)?;
                 }
                 written_pages += 1;
+                if written_pages % PROGRESS_EVERY == 0 {
+                    progress.update(written_pages, kept, data.position());
+                }
             }
-            progress.update(total + start + len, 2 * total, sink.written() + data.position() - data.offset);
         }
+        progress.update(written_pages, kept, data.position());
         data.flush(sink).map_err(out_err)?;
         descs.flush(sink).map_err(out_err)
     };
