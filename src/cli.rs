@@ -66,7 +66,7 @@ pub struct SaveArgs {
     /// Page compression for kdump-compressed and flattened output.
     #[arg(short = 'c', long, value_enum, default_value_t = CompressArg::Zstd)]
     pub compress: CompressArg,
-    /// Compression level (zstd 1-22, default 1; zlib 1-9, default 1).
+    /// Compression level (zstd -7..=22 except 0, default 1; zlib 1-9, default 1).
     #[arg(long)]
     pub compress_level: Option<i32>,
     /// Read the vmcore with read() only, never mmap.

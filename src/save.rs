@@ -15,7 +15,7 @@ use std::time::Instant;
 
 pub fn run(a: SaveArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut input = Input::open(&a.vmcore).with_context(|| format!("opening vmcore {}", a.vmcore.display()))?;
+    let mut input = Input::open(&a.vmcore)?;
     if a.no_mmap {
         input = input.without_mmap();
     }

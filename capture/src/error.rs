@@ -69,9 +69,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } | Error::Output { source, .. } | Error::Incomplete { source, .. } => Some(source),
-            _ => None,
-        }
+        // The I/O cause is already part of the message (so that printing
+        // the error alone says everything); not repeating it as a source
+        // keeps error chains free of duplicates.
+        None
     }
 }
