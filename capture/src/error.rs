@@ -67,11 +67,6 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        // The I/O cause is already part of the message (so that printing
-        // the error alone says everything); not repeating it as a source
-        // keeps error chains free of duplicates.
-        None
-    }
-}
+// No `source()`: every variant's message already includes its I/O cause,
+// so printing an error alone says everything and chains never repeat it.
+impl std::error::Error for Error {}
