@@ -7,12 +7,13 @@
 #
 # Checks (each prints PASS/FAIL; the last line is "N passed, N failed"):
 #   - the 2nd bitmap of our dump equals makedumpfile 1.7.2's, levels 0 1 31
-#     (and 2 4 8 16, one bit at a time)
+#     (and 2 4 8 16, one bit at a time), and at 31 on a 5-level-paging guest
 #   - crash -s VMLINUX OURDUMP runs sys, bt and log without error, for zstd and
 #     zlib kdump-compressed, flattened and ELF output
 #   - makedumpfile --dump-dmesg OURDUMP equals its text from the vmcore
 #   - gdb VMLINUX OUR.elf prints init_uts_ns.name.release (nokaslr guest)
 #   - makedumpfile -R turns our flattened output into the same dump bytes
+#   - a full target leaves vmcore.incomplete, flagged INCOMPLETE for crash
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -26,16 +27,20 @@ kx_need_cmds makedumpfile crash gdb python3
 [[ -f $KX_VMLINUX ]] || kx_die "no debug vmlinux at $KX_VMLINUX (run: bash scripts/deps.sh)"
 
 mkdir -p "$KX_VMCORES"
-for name in kaslr-1G nokaslr-1G; do
+for name in kaslr-1G nokaslr-1G la57-1G; do
     core=$KX_VMCORES/$name.vmcore
     if [[ ! -f $core ]]; then
         args=()
         [[ $name == nokaslr-* ]] && args+=(--nokaslr)
-        "$HERE/make-vmcore.sh" "$core" "${args[@]}" || kx_die "could not make $core"
+        # TCG's "max" CPU offers LA57: Debian's kernel then uses 5-level paging.
+        cpu=$KX_QEMU_CPU
+        [[ $name == la57-* ]] && cpu=max
+        KX_QEMU_CPU=$cpu "$HERE/make-vmcore.sh" "$core" "${args[@]}" || kx_die "could not make $core"
     fi
 done
 KASLR=$KX_VMCORES/kaslr-1G.vmcore
 NOKASLR=$KX_VMCORES/nokaslr-1G.vmcore
+LA57=$KX_VMCORES/la57-1G.vmcore
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kexdump-engine-tests.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -58,6 +63,14 @@ for level in 0 1 2 4 8 16 31; do
     check "level $level: 2nd bitmap equals makedumpfile 1.7.2's" python3 "$ROOT/tests/tools/kdump_pfns.py" "$T/ours" "$T/theirs"
 done
 
+# --- 5-level paging (LA57) -------------------------------------------------
+rm -f "$T/ours" "$T/theirs"
+if save -d 31 -c zlib "$LA57" "$T/ours" && makedumpfile -c -d 31 "$LA57" "$T/theirs" >/dev/null 2>&1; then
+    check "5-level paging, level 31: 2nd bitmap equals makedumpfile 1.7.2's" python3 "$ROOT/tests/tools/kdump_pfns.py" "$T/ours" "$T/theirs"
+else
+    fail "saving the 5-level vmcore"
+fi
+
 # --- crash reads every output ------------------------------------------
 # crash_ok DUMP: sys, bt and log run, the panic is named, no error lines.
 crash_ok() {
@@ -72,6 +85,7 @@ save -d 31 -c zstd "$KASLR" "$T/zstd.kdump" && check "crash reads zstd kdump-com
 save -d 31 -c zlib "$KASLR" "$T/zlib.kdump" && check "crash reads zlib kdump-compressed (level 31)" crash_ok "$T/zlib.kdump"
 save -d 31 -c zstd -f flat "$KASLR" "$T/zstd.flat" && check "crash reads the flattened format (level 31)" crash_ok "$T/zstd.flat"
 save -d 31 -f elf "$KASLR" "$T/kaslr.elf" && check "crash reads ELF output (level 31)" crash_ok "$T/kaslr.elf"
+save -d 31 -c zstd "$LA57" "$T/la57.kdump" && check "crash reads a 5-level (LA57) dump (level 31)" crash_ok "$T/la57.kdump"
 rm -f "$T/kaslr.elf"
 
 # --- makedumpfile -R rebuilds the flattened stream ---------------------
