@@ -60,16 +60,30 @@ pub fn sections(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, max_mapnr: u64)
     let num_sections = max_mapnr.div_ceil(pages_per_section);
     let sym = vi.symbol("mem_section")?;
 
+    // Only sections holding dumped memory matter (pages elsewhere are not
+    // in the dump), and skipping the rest bounds the work a corrupt table
+    // or a sparse physical map can cause.
+    let mut wanted: Vec<u64> = mem
+        .loads()
+        .iter()
+        .flat_map(|l| {
+            let first = (l.paddr >> PAGE_SHIFT) / pages_per_section;
+            let last = (l.paddr + l.memsz).div_ceil(1 << PAGE_SHIFT).div_ceil(pages_per_section);
+            first..last.min(num_sections)
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let decode = |table: u64| -> Result<Option<Vec<SectionMap>>> {
         let mut out = Vec::new();
         let mut root_cache: Option<(u64, u64)> = None;
-        for nr in 0..num_sections {
+        for &nr in &wanted {
             let section_addr = if extreme {
                 let root_idx = nr / per_root;
                 let root = match root_cache {
                     Some((i, r)) if i == root_idx => r,
                     _ => {
-                        let r = tr.read_u64(mem, table + root_idx * 8).unwrap_or(0);
+                        let r = tr.read_u64(mem, table.wrapping_add(root_idx * 8)).unwrap_or(0);
                         root_cache = Some((root_idx, r));
                         r
                     }
@@ -77,11 +91,11 @@ pub fn sections(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, max_mapnr: u64)
                 if root == 0 || !tr.is_kernel_addr(root) {
                     continue;
                 }
-                root + (nr % per_root) * ms_size
+                root.wrapping_add((nr % per_root) * ms_size)
             } else {
-                table + nr * ms_size
+                table.wrapping_add(nr * ms_size)
             };
-            let Ok(coded) = tr.read_u64(mem, section_addr + map_off) else { continue };
+            let Ok(coded) = tr.read_u64(mem, section_addr.wrapping_add(map_off)) else { continue };
             if coded & SECTION_MARKED_PRESENT == 0 {
                 continue;
             }

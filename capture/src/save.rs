@@ -105,12 +105,7 @@ pub fn save(
         other => other?,
     };
     let mut stats = stats;
-    stats.pages_present = (0..vm.max_mapnr.div_ceil(crate::select::WINDOW_PFNS))
-        .map(|i| {
-            let s = i * crate::select::WINDOW_PFNS;
-            vm.present(s, crate::select::WINDOW_PFNS.min(vm.max_mapnr - s)).count()
-        })
-        .sum();
+    stats.pages_present = Selector::new(vm, &mem, None, 0).windows().map(|(s, n)| vm.present(s, n).count()).sum();
     let applied = if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { opts.level };
     Ok(SaveReport { requested_level: opts.level, level: applied, fallback, stats })
 }

@@ -58,10 +58,27 @@ impl<'a> Selector<'a> {
         Pass { sel: self, filter, next: 0 }
     }
 
-    /// The window starts covering every pfn below max_mapnr.
-    pub fn windows(&self) -> impl Iterator<Item = (u64, u64)> {
+    /// The windows `(start, len)` covering every pfn below max_mapnr that
+    /// some PT_LOAD describes; windows with no memory at all are skipped, so
+    /// a sparse physical map (or a corrupt one) costs nothing to walk.
+    pub fn windows(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let max = self.vm.max_mapnr;
-        (0..max.div_ceil(WINDOW_PFNS)).map(move |i| (i * WINDOW_PFNS, WINDOW_PFNS.min(max - i * WINDOW_PFNS)))
+        let mut spans: Vec<(u64, u64)> = self
+            .vm
+            .elf
+            .loads
+            .iter()
+            .filter(|l| l.memsz > 0)
+            .map(|l| (l.paddr >> PAGE_SHIFT, (l.paddr + l.memsz).div_ceil(PAGE_SIZE)))
+            .collect();
+        spans.sort_unstable();
+        let mut next = 0u64;
+        spans.into_iter().flat_map(move |(from, to)| {
+            let first = (from / WINDOW_PFNS).max(next);
+            let last = to.div_ceil(WINDOW_PFNS);
+            next = next.max(last);
+            (first..last).map(move |w| (w * WINDOW_PFNS, WINDOW_PFNS.min(max - w * WINDOW_PFNS)))
+        })
     }
 }
 
@@ -75,7 +92,7 @@ impl Pass<'_> {
     /// The window's present pfns and the subset the level keeps (before
     /// any zero-page check, which is the writer's). Windows come in order.
     pub fn window(&mut self, start: u64, len: u64) -> Result<(Bitmap, Bitmap)> {
-        debug_assert_eq!(start, self.next, "windows must be consecutive");
+        debug_assert!(start >= self.next, "windows must come in ascending order");
         self.next = start + len;
         let present = self.sel.vm.present(start, len);
         let mut keep = present.clone();

@@ -40,6 +40,8 @@ pub struct VmcoreElf {
 /// Largest PT_NOTE we accept. Real ones are a few KB per CPU; this bounds the
 /// allocation a corrupt header can cause.
 const MAX_NOTES: u64 = 64 << 20;
+/// x86_64 physical addresses have at most 52 bits (5-level paging).
+const MAX_PHYS_ADDR: u64 = 1 << 52;
 /// Largest program header table we read (PN_XNUM allows 2^32 entries).
 const MAX_PHNUM: u64 = 1 << 22;
 
@@ -106,8 +108,13 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
                 if filesz > memsz {
                     return Err(malformed(hdr_off, format!("PT_LOAD {i}: p_filesz {filesz:#x} > p_memsz {memsz:#x}")));
                 }
-                if load.paddr.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
-                    return Err(malformed(hdr_off, format!("PT_LOAD {i}: range overflows")));
+                if load.paddr.checked_add(memsz).is_none_or(|end| end > MAX_PHYS_ADDR)
+                    || offset.checked_add(filesz).is_none()
+                {
+                    return Err(malformed(
+                        hdr_off,
+                        format!("PT_LOAD {i}: physical range {:#x}+{memsz:#x} beyond 52 bits", load.paddr),
+                    ));
                 }
                 if offset + filesz > input.size() {
                     return Err(Error::Truncated { offset, needed: filesz, file_size: input.size() });

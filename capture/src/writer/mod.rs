@@ -51,7 +51,7 @@ pub fn utsname(vm: &Vmcore) -> [String; 6] {
     // release match.
     for off in exported.into_iter().chain([0, 4, 8]) {
         let mut raw = [0u8; 6 * 65];
-        if tr.read(&mem, sym + off, &mut raw).is_err() {
+        if tr.read(&mem, sym.wrapping_add(off), &mut raw).is_err() {
             continue;
         }
         let fields: Vec<String> = raw
