@@ -81,7 +81,7 @@ impl PageLayout {
         }
         let field = |name: &str| -> Result<Option<u64>> {
             match vi.opt_offset(name)? {
-                Some(o) if o + 8 > size => Err(Error::BadValue {
+                Some(o) if o.checked_add(8).is_none_or(|end| end > size) => Err(Error::BadValue {
                     key: format!("OFFSET({name})"),
                     value: o.to_string(),
                     why: format!("outside SIZE(page)={size}"),

@@ -43,7 +43,7 @@ pub fn sections(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, max_mapnr: u64)
         return Err(bad("SIZE(mem_section)", ms_size, "implausible size"));
     }
     let map_off = vi.opt_offset("mem_section.section_mem_map")?.unwrap_or(0);
-    if map_off + 8 > ms_size {
+    if map_off.checked_add(8).is_none_or(|end| end > ms_size) {
         return Err(bad("OFFSET(mem_section.section_mem_map)", map_off, "outside struct mem_section"));
     }
     let page_size = vi.size("page")?;
