@@ -298,7 +298,9 @@ impl<'a> Filter<'a> {
         while pfn < to {
             // Read the batch of struct pages holding `pfn`, unless none of
             // its pfns is present in the dump.
-            let batch_start = pfn - pfn % BATCH;
+            // (Batches never start before the section: with small sections
+            // a 64-pfn boundary can lie outside it.)
+            let batch_start = (pfn - pfn % BATCH).max(s.start_pfn);
             let batch_end = (batch_start + BATCH).min(to);
             if !(pfn..batch_end).any(|p| bm.get(p)) {
                 pfn = batch_end;
