@@ -28,6 +28,13 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# drgn, a third reader of our dumps (PyPI).
+if ! python3 -c 'import drgn' 2>/dev/null; then
+    echo "deps: installing drgn 0.3.0 (PyPI)" >&2
+    python3 -m pip install -q drgn==0.3.0 >&2 ||
+        python3 -m pip install -q --break-system-packages drgn==0.3.0 >&2
+fi
+
 mkdir -p "$CACHE"
 kdir=$CACHE/linux-$KVER
 if [[ ! -f $kdir/boot/vmlinuz-$KVER ]]; then

@@ -11,6 +11,7 @@
 #   - crash -s VMLINUX OURDUMP runs sys, bt and log without error, for zstd and
 #     zlib kdump-compressed, flattened and ELF output
 #   - makedumpfile --dump-dmesg OURDUMP equals its text from the vmcore
+#   - drgn finds sysrq_handle_crash on the crashed thread's stack (zstd, zlib, ELF)
 #   - gdb VMLINUX OUR.elf prints init_uts_ns.name.release (nokaslr guest)
 #   - makedumpfile -R turns our flattened output into the same dump bytes
 #   - a full target leaves vmcore.incomplete, flagged INCOMPLETE for crash
@@ -24,6 +25,7 @@ KEXDUMP=$ROOT/target/release/kexdump
 [[ ${1:-} == --kexdump ]] && KEXDUMP=$2
 [[ -x $KEXDUMP ]] || kx_die "no kexdump binary at $KEXDUMP (cargo build --release)"
 kx_need_cmds makedumpfile crash gdb python3
+python3 -c 'import drgn' || kx_die "no drgn for python3 (run: bash scripts/deps.sh)"
 [[ -f $KX_VMLINUX ]] || kx_die "no debug vmlinux at $KX_VMLINUX (run: bash scripts/deps.sh)"
 
 mkdir -p "$KX_VMCORES"
@@ -87,6 +89,16 @@ save -d 31 -c zstd -f flat "$KASLR" "$T/zstd.flat" && check "crash reads the fla
 save -d 31 -f elf "$KASLR" "$T/kaslr.elf" && check "crash reads ELF output (level 31)" crash_ok "$T/kaslr.elf"
 save -d 31 -c zstd "$LA57" "$T/la57.kdump" && check "crash reads a 5-level (LA57) dump (level 31)" crash_ok "$T/la57.kdump"
 rm -f "$T/kaslr.elf"
+
+# --- drgn reads kdump-compressed (zstd, zlib) and ELF -----------------
+for f in zstd.kdump zlib.kdump; do
+    check "drgn reads our $f: crashed thread's stack has sysrq_handle_crash" \
+        python3 "$ROOT/tests/tools/drgn_check.py" "$T/$f" "$KX_VMLINUX"
+done
+save -d 31 -f elf "$KASLR" "$T/drgn.elf" &&
+    check "drgn reads our ELF dump: crashed thread's stack has sysrq_handle_crash" \
+        python3 "$ROOT/tests/tools/drgn_check.py" "$T/drgn.elf" "$KX_VMLINUX"
+rm -f "$T/drgn.elf"
 
 # --- makedumpfile -R rebuilds the flattened stream ---------------------
 save -d 31 -c zlib -f flat "$KASLR" "$T/zlib.flat"
