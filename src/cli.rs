@@ -16,6 +16,16 @@ pub enum Command {
     /// capture kernel uses.
     #[command(after_help = SAVE_EXAMPLES)]
     Save(SaveArgs),
+    /// Print the crashed kernel's log (printk ring buffer, Linux 5.10+),
+    /// as `makedumpfile --dump-dmesg` does. Reads ELF vmcores (/proc/vmcore
+    /// or a copy); kdump-compressed input comes with the dump reader.
+    Dmesg(DmesgArgs),
+}
+
+#[derive(Args)]
+pub struct DmesgArgs {
+    /// The vmcore to read.
+    pub vmcore: PathBuf,
 }
 
 const SAVE_EXAMPLES: &str = "\

@@ -1,6 +1,7 @@
 //! `kexdump`: the operator's command. This file only dispatches.
 
 mod cli;
+mod dmesg;
 mod progress;
 mod save;
 
@@ -11,6 +12,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Save(a) => save::run(a),
+        cli::Command::Dmesg(a) => dmesg::run(a),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@
 pub mod bitmap;
 pub mod bytes;
 pub mod compress;
+pub mod dmesg;
 pub mod elf;
 pub mod error;
 pub mod filter;

@@ -978,6 +978,9 @@ fn run_case(c: &Case, limit: Duration, tally: &mut Tally) -> Result<(), Failure>
         let _ = vm.info.crash_time();
         let _ = PageLayout::from_vmcoreinfo(&vm.info);
         let _ = kexdump_engine::writer::utsname(&vm);
+        phase = "dmesg".into();
+        let _ = kexdump_engine::dmesg::read_log(&vm);
+        phase = "VMCOREINFO views".into();
         if let Ok(tr) = Translator::new(&vm.info, &vm.elf.loads) {
             let _ = mem_map::sections(&vm.info, &vm.mem(), &tr, vm.max_mapnr.min(HUGE_PFNS));
         }

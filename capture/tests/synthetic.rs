@@ -424,3 +424,31 @@ fn pn_xnum_program_header_count_is_read_from_section_zero() {
     x[40..48].copy_from_slice(&0u64.to_le_bytes());
     assert!(matches!(Vmcore::from_input(Input::from_bytes(x)), Err(Error::Malformed { offset: 40, .. })));
 }
+
+#[test]
+fn dmesg_reads_the_printk_ring_in_makedumpfile_format() {
+    for v in [
+        SynthVmcore::sample().dmesg(&["Linux version 6.1.0", "tab\there", "sysrq: Trigger a crash"]),
+        SynthVmcore::sample().five_level(true),
+    ] {
+        let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+        let log = String::from_utf8(kexdump_engine::dmesg::read_log(&vm).unwrap()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), v.dmesg_lines().len(), "{log}");
+        for (line, want) in lines.iter().zip(v.dmesg_lines()) {
+            let (ts, text) = line.split_once("] ").expect("[timestamp] text");
+            assert!(ts.starts_with('[') && ts.contains('.'), "{line}");
+            assert_eq!(text, want);
+        }
+    }
+}
+
+#[test]
+fn dmesg_without_printk_keys_names_the_key() {
+    let v = SynthVmcore::sample().vmcoreinfo_edit(|kv| kv.retain(|(k, _)| k != "SYMBOL(prb)"));
+    let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+    match kexdump_engine::dmesg::read_log(&vm) {
+        Err(Error::MissingKey(k)) => assert_eq!(k, "SYMBOL(prb)"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}

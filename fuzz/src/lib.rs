@@ -346,6 +346,7 @@ pub fn parse_and_save(image: Vec<u8>, opts: &SaveOptions) {
 }
 
 pub fn save(vm: &Vmcore, opts: &SaveOptions) {
+    let _ = kexdump_engine::dmesg::read_log(vm);
     let mut sink = FlatSink::new(std::io::sink()).unwrap();
     let _ = kexdump_engine::save(vm, &mut sink, opts, &mut NoProgress, &mut |_| {});
 }

@@ -118,6 +118,16 @@ dmesg_same() {
 check "makedumpfile --dump-dmesg on our zlib dump equals the vmcore's" dmesg_same "$T/zlib.kdump"
 save -d 31 -c none "$KASLR" "$T/none.kdump" && check "makedumpfile --dump-dmesg on our uncompressed dump equals the vmcore's" dmesg_same "$T/none.kdump"
 
+# --- kexdump dmesg equals makedumpfile --dump-dmesg on the raw vmcores ---
+dmesg_equal() {
+    rm -f "$T/md.txt"
+    makedumpfile --dump-dmesg "$1" "$T/md.txt" >/dev/null 2>&1 || return 1
+    "$KEXDUMP" dmesg "$1" >"$T/kd.txt" || return 1
+    grep -q 'sysrq triggered crash' "$T/kd.txt" && cmp "$T/md.txt" "$T/kd.txt"
+}
+check "kexdump dmesg equals makedumpfile --dump-dmesg (KASLR vmcore)" dmesg_equal "$KASLR"
+check "kexdump dmesg equals makedumpfile --dump-dmesg (5-level vmcore)" dmesg_equal "$LA57"
+
 # --- gdb reads our ELF (nokaslr guest) ---------------------------------
 gdb_release() {
     local out
