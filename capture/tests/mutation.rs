@@ -972,15 +972,13 @@ fn run_case(c: &Case, limit: Duration, tally: &mut Tally) -> Result<(), Failure>
         tally.parsed += 1;
         // The derived views on their own (a save reaches some of them only
         // when others succeed first).
-        phase = "VMCOREINFO views".into();
+        phase = "VMCOREINFO views, dmesg".into();
         let _ = vm.info.page_size();
         let _ = vm.info.kernel_offset();
         let _ = vm.info.crash_time();
         let _ = PageLayout::from_vmcoreinfo(&vm.info);
         let _ = kexdump_engine::writer::utsname(&vm);
-        phase = "dmesg".into();
         let _ = kexdump_engine::dmesg::read_log(&vm);
-        phase = "VMCOREINFO views".into();
         if let Ok(tr) = Translator::new(&vm.info, &vm.elf.loads) {
             let _ = mem_map::sections(&vm.info, &vm.mem(), &tr, vm.max_mapnr.min(HUGE_PFNS));
         }
