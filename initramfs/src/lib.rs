@@ -1,5 +1,7 @@
-//! Building kexdump's capture initramfs. Today: the cpio "newc" writer.
-//! The module dependency closure and the image assembly come with the
+//! Building kexdump's capture initramfs: the cpio "newc" writer and the
+//! kernel-module dependency closure. Assembling the image (static
+//! `kexdump-capture` as /init, configuration, modules, zstd) comes with the
 //! capture path (issue 3).
 
 pub mod cpio;
+pub mod modules;
