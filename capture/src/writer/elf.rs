@@ -7,10 +7,10 @@
 //! what the dump level excluded never reaches the file. The layout is
 //! planned in a first pass, then the data is streamed.
 
-use super::{Progress, WriteStats};
+use super::{out_err, Progress, WriteStats};
 use crate::elf::defs::*;
 use crate::elf::vmcore::Load;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::filter::level;
 use crate::memory::{PAGE_SHIFT, PAGE_SIZE};
 use crate::select::{is_zero_page, Selector};
@@ -34,10 +34,6 @@ struct Segment {
     pfn: u64,
     mem_pages: u64,
     file_pages: u64,
-}
-
-fn out_err(e: std::io::Error) -> Error {
-    Error::Output { path: "<dump>".into(), source: e }
 }
 
 fn load_pfns(l: &Load) -> (u64, u64) {

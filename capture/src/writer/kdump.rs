@@ -5,7 +5,7 @@
 //! writes a descriptor and the (compressed) data of each page.
 
 use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
-use super::{utsname, Progress, WriteStats};
+use super::{out_err, utsname, Progress, WriteStats};
 use crate::bytes::round_up;
 use crate::compress::{flag, Compression, PageCompressor};
 use crate::error::{Error, Result};
@@ -40,10 +40,6 @@ const PROGRESS_EVERY: u64 = 4096;
 
 /// Largest 2nd bitmap kept in memory between the passes.
 const BITMAP_CACHE_MAX: u64 = 8 << 20;
-
-fn out_err(e: std::io::Error) -> Error {
-    Error::Output { path: "<dump>".into(), source: e }
-}
 
 pub fn write(
     sel: &Selector,

@@ -9,6 +9,12 @@ use crate::filter::FilterStats;
 use crate::translate::Translator;
 use crate::vmcore::Vmcore;
 
+/// A write to the dump failed. (The sink does not know the file's name;
+/// the caller adds it.)
+fn out_err(e: std::io::Error) -> crate::error::Error {
+    crate::error::Error::Output { path: "<dump>".into(), source: e }
+}
+
 /// Progress of a write: `done` of `total` units, `bytes` written so far.
 pub trait Progress {
     fn update(&mut self, done: u64, total: u64, bytes: u64);
