@@ -19,6 +19,10 @@ const DESC_FINALIZED: u64 = 2;
 /// 2^25 bytes); a corrupt count cannot make us allocate more.
 const MAX_COUNT_BITS: u32 = 22;
 const MAX_DATA_BITS: u32 = 26;
+/// Largest field offset accepted in the printk structures.
+const MAX_FIELD_OFFSET: u64 = 4096;
+/// Largest descriptor or info array we read.
+const MAX_ARRAY_BYTES: u64 = 64 << 20;
 
 fn bad(key: &str, value: u64, why: &str) -> Error {
     Error::BadValue { key: key.into(), value: value.to_string(), why: why.into() }
@@ -40,7 +44,19 @@ pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
     let field = |buf: &[u8], off: u64, key: &str| -> Result<u64> {
         u64_at(buf, off as usize).ok_or_else(|| bad(key, off, "outside its structure"))
     };
-    let atomic = vi.opt_offset("atomic_long_t.counter")?.unwrap_or(0);
+    // Every field offset is inside a small struct: reject absurd ones up
+    // front, so no sum below can overflow.
+    let off = |field: &str| -> Result<u64> {
+        let o = vi.offset(field)?;
+        if o > MAX_FIELD_OFFSET {
+            return Err(bad(&format!("OFFSET({field})"), o, "implausible"));
+        }
+        Ok(o)
+    };
+    let atomic = match vi.opt_offset("atomic_long_t.counter")? {
+        Some(_) => off("atomic_long_t.counter")?,
+        None => 0,
+    };
 
     let prb_addr = tr.read_u64(&mem, vi.symbol("prb")?)?;
     let prb_size = vi.size("printk_ringbuffer")?;
@@ -48,10 +64,10 @@ pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
         return Err(bad("SIZE(printk_ringbuffer)", prb_size, "implausible"));
     }
     let prb = read(prb_addr, prb_size as usize)?;
-    let desc_ring = vi.offset("printk_ringbuffer.desc_ring")?;
-    let text_ring = vi.offset("printk_ringbuffer.text_data_ring")?;
+    let desc_ring = off("printk_ringbuffer.desc_ring")?;
+    let text_ring = off("printk_ringbuffer.text_data_ring")?;
 
-    let count_bits = u32_at(&prb, (desc_ring + vi.offset("prb_desc_ring.count_bits")?) as usize)
+    let count_bits = u32_at(&prb, (desc_ring + off("prb_desc_ring.count_bits")?) as usize)
         .ok_or_else(|| bad("OFFSET(prb_desc_ring.count_bits)", 0, "outside printk_ringbuffer"))?;
     if count_bits > MAX_COUNT_BITS {
         return Err(bad("prb_desc_ring.count_bits", count_bits as u64, "implausible"));
@@ -62,22 +78,25 @@ pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
     if desc_size > 256 || info_size > 1024 {
         return Err(bad("SIZE(prb_desc)/SIZE(printk_info)", desc_size.max(info_size), "implausible"));
     }
-    let descs_addr = field(&prb, desc_ring + vi.offset("prb_desc_ring.descs")?, "OFFSET(prb_desc_ring.descs)")?;
-    let infos_addr = field(&prb, desc_ring + vi.offset("prb_desc_ring.infos")?, "OFFSET(prb_desc_ring.infos)")?;
+    let descs_addr = field(&prb, desc_ring + off("prb_desc_ring.descs")?, "OFFSET(prb_desc_ring.descs)")?;
+    let infos_addr = field(&prb, desc_ring + off("prb_desc_ring.infos")?, "OFFSET(prb_desc_ring.infos)")?;
+    if count * desc_size.max(info_size) > MAX_ARRAY_BYTES {
+        return Err(bad("prb_desc_ring.count_bits", count_bits as u64, "descriptor arrays too large"));
+    }
     let descs = read(descs_addr, (count * desc_size) as usize)?;
     let infos = read(infos_addr, (count * info_size) as usize)?;
 
-    let size_bits = u32_at(&prb, (text_ring + vi.offset("prb_data_ring.size_bits")?) as usize)
+    let size_bits = u32_at(&prb, (text_ring + off("prb_data_ring.size_bits")?) as usize)
         .ok_or_else(|| bad("OFFSET(prb_data_ring.size_bits)", 0, "outside printk_ringbuffer"))?;
     if size_bits > MAX_DATA_BITS {
         return Err(bad("prb_data_ring.size_bits", size_bits as u64, "implausible"));
     }
     let data_size = 1u64 << size_bits;
-    let data_addr = field(&prb, text_ring + vi.offset("prb_data_ring.data")?, "OFFSET(prb_data_ring.data)")?;
+    let data_addr = field(&prb, text_ring + off("prb_data_ring.data")?, "OFFSET(prb_data_ring.data)")?;
     let data = read(data_addr, data_size as usize)?;
 
-    let tail = field(&prb, desc_ring + vi.offset("prb_desc_ring.tail_id")? + atomic, "OFFSET(prb_desc_ring.tail_id)")?;
-    let head = field(&prb, desc_ring + vi.offset("prb_desc_ring.head_id")? + atomic, "OFFSET(prb_desc_ring.head_id)")?;
+    let tail = field(&prb, desc_ring + off("prb_desc_ring.tail_id")? + atomic, "OFFSET(prb_desc_ring.tail_id)")?;
+    let head = field(&prb, desc_ring + off("prb_desc_ring.head_id")? + atomic, "OFFSET(prb_desc_ring.head_id)")?;
 
     let rec = Record {
         descs: &descs,
@@ -86,12 +105,12 @@ pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
         count,
         desc_size,
         info_size,
-        state_off: vi.offset("prb_desc.state_var")? + atomic,
-        lpos_off: vi.offset("prb_desc.text_blk_lpos")?,
-        begin_off: vi.offset("prb_data_blk_lpos.begin")?,
-        next_off: vi.offset("prb_data_blk_lpos.next")?,
-        ts_off: vi.offset("printk_info.ts_nsec")?,
-        len_off: vi.offset("printk_info.text_len")?,
+        state_off: off("prb_desc.state_var")? + atomic,
+        lpos_off: off("prb_desc.text_blk_lpos")?,
+        begin_off: off("prb_data_blk_lpos.begin")?,
+        next_off: off("prb_data_blk_lpos.next")?,
+        ts_off: off("printk_info.ts_nsec")?,
+        len_off: off("printk_info.text_len")?,
     };
     let mut out = String::new();
     // Every id from tail to head, the head included; at most one lap.

@@ -11,6 +11,8 @@ use crate::vmcoreinfo::VmcoreInfo;
 /// since Linux 4.13); the rest encodes the mem_map.
 const SECTION_MAP_MASK: u64 = !((1 << 5) - 1);
 const SECTION_MARKED_PRESENT: u64 = 1;
+/// Most sections we decode: 2^22 sections of 128 MiB cover 512 TiB.
+const MAX_SECTIONS: u64 = 1 << 22;
 
 /// The struct pages of pfns `[start_pfn, end_pfn)` start at virtual address
 /// `mem_map` (the struct page of `start_pfn`).
@@ -63,15 +65,22 @@ pub fn sections(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, max_mapnr: u64)
     // Only sections holding dumped memory matter (pages elsewhere are not
     // in the dump), and skipping the rest bounds the work a corrupt table
     // or a sparse physical map can cause.
-    let mut wanted: Vec<u64> = mem
+    let spans: Vec<(u64, u64)> = mem
         .loads()
         .iter()
-        .flat_map(|l| {
+        .map(|l| {
             let first = (l.paddr >> PAGE_SHIFT) / pages_per_section;
             let last = (l.paddr + l.memsz).div_ceil(1 << PAGE_SHIFT).div_ceil(pages_per_section);
-            first..last.min(num_sections)
+            (first, last.min(num_sections))
         })
         .collect();
+    let total: u64 = spans.iter().map(|(a, b)| b.saturating_sub(*a)).sum();
+    if total > MAX_SECTIONS {
+        return Err(Error::Inconsistent(format!(
+            "{total} memory sections to decode (SECTION_SIZE_BITS={section_bits}): implausible"
+        )));
+    }
+    let mut wanted: Vec<u64> = spans.into_iter().flat_map(|(a, b)| a..b).collect();
     wanted.sort_unstable();
     wanted.dedup();
     let decode = |table: u64| -> Result<Option<Vec<SectionMap>>> {

@@ -120,8 +120,9 @@ const INTERESTING_STR: [&str; 44] = [
 /// Values that always get tried on the keys the engine reads.
 const ALWAYS_STR: [&str; 5] = ["18446744073709551615", "-1", "0", "-9223372036854775808", "ffffffffffffffff"];
 
-/// The VMCOREINFO keys the engine reads (capture/src), tried with more values.
-const USED_KEYS: [&str; 36] = [
+/// The VMCOREINFO keys the engine reads (capture/src, dmesg.rs included),
+/// tried with more values.
+const USED_KEYS: [&str; 56] = [
     "OSRELEASE",
     "PAGESIZE",
     "CRASHTIME",
@@ -158,6 +159,26 @@ const USED_KEYS: [&str; 36] = [
     "LENGTH(zone.free_area)",
     "SYMBOL(_stext)",
     "NUMBER(KERNEL_IMAGE_SIZE)",
+    "SYMBOL(prb)",
+    "SIZE(printk_ringbuffer)",
+    "OFFSET(printk_ringbuffer.desc_ring)",
+    "OFFSET(printk_ringbuffer.text_data_ring)",
+    "OFFSET(prb_desc_ring.count_bits)",
+    "OFFSET(prb_desc_ring.descs)",
+    "OFFSET(prb_desc_ring.infos)",
+    "OFFSET(prb_desc_ring.head_id)",
+    "OFFSET(prb_desc_ring.tail_id)",
+    "SIZE(prb_desc)",
+    "OFFSET(prb_desc.state_var)",
+    "OFFSET(prb_desc.text_blk_lpos)",
+    "OFFSET(prb_data_blk_lpos.begin)",
+    "OFFSET(prb_data_blk_lpos.next)",
+    "SIZE(printk_info)",
+    "OFFSET(printk_info.ts_nsec)",
+    "OFFSET(printk_info.text_len)",
+    "OFFSET(prb_data_ring.size_bits)",
+    "OFFSET(prb_data_ring.data)",
+    "OFFSET(atomic_long_t.counter)",
 ];
 
 /// xorshift64: deterministic, seeded per generator.
@@ -1190,7 +1211,7 @@ fn elf_structure_mutations() {
 fn vmcoreinfo_mutations() {
     let mut cases = Vec::new();
     let mut rng = Rng::new(2);
-    vmcoreinfo_cases(MINI, &mut rng, 12, &mut cases);
+    vmcoreinfo_cases(MINI, &mut rng, 8, &mut cases);
     run("vmcoreinfo_mutations", cases, workers(), LIMIT);
 }
 
@@ -1199,9 +1220,9 @@ fn page_metadata_mutations() {
     let mut cases = Vec::new();
     let mut rng = Rng::new(3);
     page_table_cases(MINI, &mut rng, 6, &mut cases);
-    struct_page_cases(MINI, &mut rng, 450, &mut cases);
-    metadata_cases(MINI, &mut rng, 350, &mut cases);
-    multi_byte_cases(MINI, &mut rng, 150, &mut cases);
+    struct_page_cases(MINI, &mut rng, 300, &mut cases);
+    metadata_cases(MINI, &mut rng, 250, &mut cases);
+    multi_byte_cases(MINI, &mut rng, 120, &mut cases);
     run("page_metadata_mutations", cases, workers(), LIMIT);
 }
 
@@ -1261,6 +1282,59 @@ fn fuzz_regressions() {
         cases.push(case(MINI, format!("VMCOREINFO of {}", f.display()), vec![Edit::Info(lines)]));
     }
     run("fuzz_regressions", cases, 1, LIMIT);
+}
+
+/// Inputs that make the engine ask for absurd amounts of memory. An
+/// allocation failure aborts the process (it does not unwind), so they run
+/// in a child process of this test binary (`bounded_memory_child`) under
+/// `ulimit -v` (4 GiB) and `timeout` (60 s); this test fails if the child
+/// does.
+#[test]
+fn bounded_memory() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4194304 && exec timeout 60 \"$0\" \"$@\"")
+        .arg(&exe)
+        .args(["bounded_memory_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("run the test binary again");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("at ")).take(40).collect();
+    assert!(
+        out.status.success(),
+        "bounded_memory_child failed ({}; 124 = still running after 60 s):\n{}",
+        out.status,
+        tail.join("\n")
+    );
+}
+
+const CHILD_ENV: &str = "KEXDUMP_MUTATION_CHILD";
+
+/// Run by `bounded_memory` only (`--ignored`, with the environment set).
+#[test]
+#[ignore = "run by bounded_memory in a child process with a memory limit"]
+fn bounded_memory_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let b = &bases()[MINI];
+    let last = *b.phdrs.last().unwrap();
+    // One PT_LOAD of 64 TiB (p_filesz unchanged) with 8 KiB sections
+    // (NUMBER(SECTION_SIZE_BITS)=13, which the engine accepts): 2^33
+    // sections of dumped memory.
+    let mut lines = b.lines.clone();
+    for l in lines.iter_mut().filter(|l| key_of(l) == "NUMBER(SECTION_SIZE_BITS)") {
+        *l = "NUMBER(SECTION_SIZE_BITS)=13".into();
+    }
+    let image = apply(b, &[Edit::Info(lines), set_u64(last + 40, 1 << 46)]);
+    let vm = Vmcore::from_input(Input::from_bytes(image)).expect("parses");
+    let mem = vm.mem();
+    eprintln!("bounded_memory_child: PageWalk::new, 64 TiB PT_LOAD, SECTION_SIZE_BITS=13");
+    let t = Instant::now();
+    let r = kexdump_engine::select::PageWalk::new(&vm, &mem);
+    eprintln!("bounded_memory_child: {} after {:.1?}", if r.is_ok() { "ok" } else { "error" }, t.elapsed());
 }
 
 /// A PT_LOAD ending high in the physical address space makes max_mapnr

@@ -1,7 +1,8 @@
 //! Arbitrary bytes as a vmcore: the ELF parser, the note parser and
 //! VMCOREINFO must reject anything malformed with an error, never a panic.
 //! What parses is also put through the derived views (present pfns, page
-//! sources, translator, section table, utsname) and, when small, a save.
+//! sources, translator, section table, utsname, the printk ring) and, when
+//! small, a save.
 #![no_main]
 
 use kexdump_engine::input::Input;
@@ -27,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = mem.with_page(pfn, &mut scratch, |p| p.len());
     }
     let _ = kexdump_engine::writer::utsname(&vm);
+    let _ = kexdump_engine::dmesg::read_log(&vm);
     if let Ok(tr) = kexdump_engine::translate::Translator::new(&vm.info, &vm.elf.loads) {
         let _ = kexdump_engine::mem_map::sections(&vm.info, &mem, &tr, vm.max_mapnr.min(SAVE_MAX_MAPNR));
     }
