@@ -64,6 +64,20 @@ impl Bitmap {
         }
     }
 
+    /// Clear every pfn in `[from, to)` that lies in the window.
+    pub fn clear_range(&mut self, from: u64, to: u64) {
+        let (from, to) = (from.max(self.start()), to.min(self.end()));
+        let mut pfn = from;
+        while pfn < to {
+            let rel = pfn - self.start_pfn;
+            let bit = rel % 64;
+            let n = (64 - bit).min(to - pfn);
+            let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+            self.words[(rel / 64) as usize] &= !mask;
+            pfn += n;
+        }
+    }
+
     pub fn count(&self) -> u64 {
         self.words.iter().map(|w| w.count_ones() as u64).sum()
     }
@@ -126,6 +140,9 @@ mod tests {
         b.set_range(66, 200);
         assert!(!b.get(65) && b.get(66) && b.get(199) && !b.get(200));
         assert_eq!(b.count(), 134);
+        let mut c = b.clone();
+        c.clear_range(0, 130);
+        assert!(!c.get(129) && c.get(130) && c.count() == 70);
         assert!(b.clear(66));
         assert!(!b.clear(66));
         let bytes = b.to_bytes();

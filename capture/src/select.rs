@@ -102,9 +102,7 @@ impl Pass<'_> {
         for l in &self.sel.vm.elf.loads {
             let from = (l.paddr + l.filesz) >> PAGE_SHIFT;
             let to = (l.paddr + l.memsz).div_ceil(PAGE_SIZE);
-            for pfn in from.max(start)..to.min(start + len) {
-                keep.clear(pfn);
-            }
+            keep.clear_range(from, to);
         }
         if let Some(f) = &mut self.filter {
             f.apply(&mut keep)?;

@@ -3,7 +3,7 @@
 
 use crate::bitmap::Bitmap;
 use crate::elf::vmcore::{self as elfcore, VmcoreElf};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
 use crate::translate::START_KERNEL_MAP;
@@ -27,6 +27,21 @@ impl Vmcore {
     pub fn from_input(input: Input) -> Result<Vmcore> {
         let elf = elfcore::parse(&input)?;
         let info = elf.vmcoreinfo_note().map(|n| VmcoreInfo::parse(&n.desc)).unwrap_or_default();
+        // Memory beyond what the kernel can address is a corrupt header, and
+        // would make every pass walk (and every bitmap cover) a vast range.
+        if let Ok(Some(bits)) = info.opt_number("MAX_PHYSMEM_BITS") {
+            if (12..=52).contains(&bits) {
+                if let Some((i, l)) = elf.loads.iter().enumerate().find(|(_, l)| l.paddr + l.memsz > 1u64 << bits) {
+                    return Err(Error::Malformed {
+                        offset: elf.load_phdr_offsets.get(i).copied().unwrap_or(0),
+                        what: format!(
+                            "PT_LOAD at physical {:#x}+{:#x} ends beyond NUMBER(MAX_PHYSMEM_BITS)={bits}",
+                            l.paddr, l.memsz
+                        ),
+                    });
+                }
+            }
+        }
         let max_mapnr = elf.max_paddr().div_ceil(PAGE_SIZE);
         Ok(Vmcore { input, elf, info, max_mapnr })
     }

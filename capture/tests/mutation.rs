@@ -1325,8 +1325,13 @@ fn bounded_memory_child() {
     // (NUMBER(SECTION_SIZE_BITS)=13, which the engine accepts): 2^33
     // sections of dumped memory.
     let mut lines = b.lines.clone();
-    for l in lines.iter_mut().filter(|l| key_of(l) == "NUMBER(SECTION_SIZE_BITS)") {
-        *l = "NUMBER(SECTION_SIZE_BITS)=13".into();
+    for l in lines.iter_mut() {
+        match key_of(l) {
+            "NUMBER(SECTION_SIZE_BITS)" => *l = "NUMBER(SECTION_SIZE_BITS)=13".into(),
+            // So that the engine's MAX_PHYSMEM_BITS check lets it parse.
+            "NUMBER(MAX_PHYSMEM_BITS)" => *l = "NUMBER(MAX_PHYSMEM_BITS)=52".into(),
+            _ => {}
+        }
     }
     let image = apply(b, &[Edit::Info(lines), set_u64(last + 40, 1 << 46)]);
     let vm = Vmcore::from_input(Input::from_bytes(image)).expect("parses");

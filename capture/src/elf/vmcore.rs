@@ -30,6 +30,8 @@ pub struct Note {
 #[derive(Clone, Debug)]
 pub struct VmcoreElf {
     pub loads: Vec<Load>,
+    /// File offset of each load's program header, for error messages.
+    pub load_phdr_offsets: Vec<u64>,
     /// The PT_NOTE segments' bytes, concatenated, as copied into dumps.
     pub note_bytes: Vec<u8>,
     /// File offset of each PT_NOTE segment, for error messages.
@@ -94,6 +96,7 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     input.read_exact_at(phoff, &mut ph)?;
 
     let mut loads = Vec::new();
+    let mut load_phdr_offsets = Vec::new();
     let mut note_bytes = Vec::new();
     let mut note_offsets = Vec::new();
     let mut notes = Vec::new();
@@ -120,6 +123,7 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
                     return Err(Error::Truncated { offset, needed: filesz, file_size: input.size() });
                 }
                 loads.push(load);
+                load_phdr_offsets.push(hdr_off);
             }
             PT_NOTE => {
                 if filesz > MAX_NOTES {
@@ -137,7 +141,7 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     if loads.is_empty() {
         return Err(malformed(phoff, "no PT_LOAD segment"));
     }
-    Ok(VmcoreElf { loads, note_bytes, note_offsets, notes })
+    Ok(VmcoreElf { loads, load_phdr_offsets, note_bytes, note_offsets, notes })
 }
 
 /// Parse ELF notes from `buf`, which sits at `file_off` in the input.
