@@ -28,6 +28,7 @@ use kexdump_engine::sink::FlatSink;
 use kexdump_engine::translate::Translator;
 use kexdump_engine::writer::Progress;
 use kexdump_engine::{save, Format, SaveOptions, Vmcore};
+use kexdump_testgen::interesting::{INTERESTING_STR, INTERESTING_U16, INTERESTING_U32, INTERESTING_U64};
 use kexdump_testgen::{PageKind, SynthVmcore};
 use std::backtrace::Backtrace;
 use std::cell::RefCell;
@@ -42,81 +43,6 @@ use std::time::{Duration, Instant};
 
 const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
-const INTERESTING_U64: [u64; 24] = [
-    0,
-    1,
-    u64::MAX,
-    i64::MAX as u64,
-    1 << 63,
-    0xffff_ffff,
-    0x1_0000_0000,
-    0xfff,
-    0x1000,
-    0xffff_ffff_ffff_f000,
-    0x8000_0000_0000_00e3,
-    0x000f_ffff_ffff_f001,
-    0x000f_ffff_c000_0083,
-    0xffff_ffff_8000_0000,
-    0xffff_ffff_c000_0000,
-    1 << 52,
-    1 << 46,
-    0xffff_8880_0000_0000,
-    0x0000_0000_0010_0063,
-    0x0000_0000_0010_00e3,
-    0x0000_0000_0810_0063,
-    0xffff_ffff_ffff_fff0,
-    0x7fff_ffff_ffff_f000,
-    64,
-];
-const INTERESTING_U32: [u32; 14] =
-    [0, 1, 4, 11, 0xffff, 0x1_0000, 0xffff_ffff, 0xffff_fffe, 0x7fff_ffff, 0x8000_0000, 0x1000, 0xfff, 12, 56];
-const INTERESTING_U16: [u16; 10] = [0, 1, 2, 4, 5, 56, 64, 0x8000, 0xfffe, 0xffff];
-const INTERESTING_STR: [&str; 44] = [
-    "18446744073709551615",
-    "18446744073709551616",
-    "-1",
-    "-9223372036854775808",
-    "9223372036854775807",
-    "0",
-    "1",
-    "63",
-    "64",
-    "65",
-    "4095",
-    "4097",
-    "ffffffffffffffff",
-    "0xffffffffffffffff",
-    "fffffffffffffff8",
-    "ffffffff80000000",
-    "ffffffffbffff000",
-    "",
-    " ",
-    "x",
-    "12",
-    "13",
-    "40",
-    "52",
-    "27",
-    "46",
-    "1024",
-    "1025",
-    "4096",
-    "8",
-    "16",
-    "-129",
-    "-257",
-    "4294967296",
-    "2147483648",
-    "-2147483649",
-    "+5",
-    "1e3",
-    "0x10",
-    "ffff888000000000",
-    "ff11000000000000",
-    "100000000",
-    "-0",
-    "99999999999999999999999999",
-];
 /// Values that always get tried on the keys the engine reads.
 const ALWAYS_STR: [&str; 5] = ["18446744073709551615", "-1", "0", "-9223372036854775808", "ffffffffffffffff"];
 

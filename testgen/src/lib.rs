@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 mod elf;
+pub mod interesting;
 pub mod kernel;
 mod layout;
 mod model;
