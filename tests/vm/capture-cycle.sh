@@ -86,7 +86,7 @@ kx_stage_modules "$croot" "${KX_MODS_VIRTIO_BLK[@]}" "${KX_MODS_EXT4[@]}"
 strip -o "$work/kexdump-capture" "$capture_bin" 2>/dev/null ||
     objcopy --strip-all "$capture_bin" "$work/kexdump-capture"
 kx_stage_file "$croot" "$work/kexdump-capture" bin/kexdump-capture 755
-kx_stage_file "$croot" "$HERE/guest/capture-kexdump-init.sh" init 755
+kx_stage_init "$croot" "$HERE/guest/capture-kexdump-init.sh"
 cat >"$croot/etc/kxcapture.conf" <<EOF
 DUMP_SERIAL=kxdump
 DUMP_ARGS='$capture_args'

@@ -6,7 +6,8 @@
 #
 #   cache     KX_CACHE, KX_KVER, KX_KDIR, KX_VMLINUZ, KX_MODDIR, KX_VMLINUX,
 #             KX_VMCORES, KX_WORK          (all overridable from the env)
-#   staging   kx_stage_skeleton, kx_stage_busybox, kx_copy_bin, kx_stage_file
+#   staging   kx_stage_skeleton, kx_stage_busybox, kx_copy_bin, kx_stage_file,
+#             kx_stage_init
 #   modules   kx_mod_path, kx_mod_deps, kx_mod_closure, kx_stage_modules
 #   images    kx_make_cpio, kx_make_raw_disk, kx_make_ext4_disk, kx_seed_file
 #   qemu      kx_qemu_run (timeout, serial console stamped with host time)
@@ -104,6 +105,13 @@ kx_stage_file() {
     local root=$1 src=$2 dest=$3 mode=${4:-644}
     mkdir -p "$root/$(dirname "$dest")"
     install -m "$mode" "$src" "$root/$dest"
+}
+
+# kx_stage_init ROOT SCRIPT — a guest script as ROOT/init, with the helpers
+# every guest /init sources (guest/common.sh as /lib/kxvm-common.sh).
+kx_stage_init() {
+    kx_stage_file "$1" "$2" init 755
+    kx_stage_file "$1" "$(dirname "${BASH_SOURCE[0]}")/guest/common.sh" lib/kxvm-common.sh
 }
 
 # kx_copy_bin ROOT BIN [DEST] — copy a (possibly dynamic) executable to
@@ -372,7 +380,7 @@ kx_build_primary() {
     command -v kexec >/dev/null && kx_copy_bin "$proot" "$(command -v kexec)" /sbin/kexec
     kx_stage_file "$proot" "$KX_VMLINUZ" boot/vmlinuz
     kx_stage_file "$proot" "$capture_initrd" boot/capture.img
-    kx_stage_file "$proot" "$here/guest/primary-init.sh" init 755
+    kx_stage_init "$proot" "$here/guest/primary-init.sh"
     cat >"$proot/etc/kxvm.conf" <<EOF
 KEXEC_FLAGS='$kexec_flags'
 CAPTURE_APPEND='$KX_CAPTURE_APPEND'

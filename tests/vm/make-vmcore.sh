@@ -77,7 +77,7 @@ if [[ -z $capture_initrd ]]; then
     kx_stage_skeleton "$croot"
     kx_stage_busybox "$croot"
     kx_stage_modules "$croot" "${KX_MODS_VIRTIO_BLK[@]}"
-    kx_stage_file "$croot" "$HERE/guest/capture-init.sh" init 755
+    kx_stage_init "$croot" "$HERE/guest/capture-init.sh"
     kx_make_cpio "$croot" "$work/capture.img" zstd
     capture_initrd=$work/capture.img
 fi

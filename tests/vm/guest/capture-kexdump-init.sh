@@ -11,18 +11,12 @@
 # Lines starting with "KXVM:" are markers the host parses (capture-cycle.sh
 # times the phases from them); keep them stable. Any failure prints
 # "KXVM: FAIL <what>" and still reboots, so a broken run ends in seconds.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t devtmpfs dev /dev 2>/dev/null
-exec </dev/console >/dev/console 2>&1
-mount -t proc proc /proc
-mount -t sysfs sys /sys
+. /lib/kxvm-common.sh
 
 DUMP_SERIAL=kxdump
 DUMP_ARGS=""
 [ -f /etc/kxcapture.conf ] && . /etc/kxcapture.conf
 
-up() { cut -d' ' -f1 /proc/uptime; }
-mark() { echo "KXVM: $* (uptime $(up))"; }
 finish() {
     sync
     grep -q ' /mnt ' /proc/mounts && { umount /mnt || mark "umount /mnt failed"; }
@@ -37,24 +31,9 @@ mark "capture init $(uname -r) cmdline: $(cat /proc/cmdline)"
 [ -e /proc/vmcore ] || die "no /proc/vmcore (not a capture kernel?)"
 mark "capture vmcore $(stat -c %s /proc/vmcore) bytes, $(grep MemTotal /proc/meminfo | tr -s ' ')"
 
-n=0
-for m in $(cat /lib/modules/load-order); do
-    insmod /lib/modules/$m.ko || die "insmod $m"
-    n=$((n + 1))
-done
+load_modules
 mark "capture modules loaded ($n)"
 
-# disk_by_serial SERIAL -> vdX (virtio-blk exposes QEMU's serial= value)
-disk_by_serial() {
-    i=0
-    while [ $i -lt 50 ]; do
-        for b in /sys/block/vd*; do
-            [ -e "$b/serial" ] && [ "$(cat $b/serial)" = "$1" ] && { echo "${b##*/}"; return 0; }
-        done
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
 disk=$(disk_by_serial "$DUMP_SERIAL") || die "no disk with serial $DUMP_SERIAL"
 mount -t ext4 /dev/$disk /mnt || die "mount -t ext4 /dev/$disk /mnt"
 mark "capture mounted /dev/$disk on /mnt"

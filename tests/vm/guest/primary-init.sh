@@ -2,38 +2,18 @@
 # /init of the primary (crashing) kernel in kexdump's VM harness.
 # busybox sh. Config comes from /etc/kxvm.conf (written by make-vmcore.sh).
 # Lines starting with "KXVM:" are markers the host parses; keep them stable.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t devtmpfs dev /dev 2>/dev/null
-exec </dev/console >/dev/console 2>&1
-mount -t proc proc /proc
-mount -t sysfs sys /sys
+. /lib/kxvm-common.sh
 mount -t tmpfs -o size=90% tmp /tmp
 . /etc/kxvm.conf
 
-up() { cut -d' ' -f1 /proc/uptime; }
-mark() { echo "KXVM: $* (uptime $(up))"; }
-fail() { echo "KXVM: FAIL $*"; sync; poweroff -f; sleep 5; reboot -f; }
 
 mark "primary init $(uname -r) cmdline: $(cat /proc/cmdline)"
 
-for m in $(cat /lib/modules/load-order); do
-    insmod /lib/modules/$m.ko || fail "insmod $m"
-done
+load_modules
 mark "modules loaded"
 
-# disk_by_serial SERIAL -> vdX (virtio-blk exposes the QEMU serial= value)
-disk_by_serial() {
-    i=0
-    while [ $i -lt 50 ]; do
-        for b in /sys/block/vd*; do
-            [ -e "$b/serial" ] && [ "$(cat $b/serial)" = "$1" ] && { echo "${b##*/}"; return 0; }
-        done
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
-work=$(disk_by_serial kxwork) || fail "no disk with serial kxwork"
-mount -t ext4 /dev/$work /mnt || fail "mount /dev/$work"
+work=$(disk_by_serial kxwork) || die "no disk with serial kxwork"
+mount -t ext4 /dev/$work /mnt || die "mount /dev/$work"
 mark "work disk /dev/$work mounted"
 
 # ---- workload: every page class a dump level can filter must exist ----
@@ -67,13 +47,13 @@ mark "workload done"
 
 # ---- arm the capture kernel and crash ----
 if [ -x /boot/arm.sh ]; then
-    /boot/arm.sh || fail "arm.sh"
+    /boot/arm.sh || die "arm.sh"
 else
     kexec $KEXEC_FLAGS -p /boot/vmlinuz --initrd=/boot/capture.img \
-        --append="$CAPTURE_APPEND" || fail "kexec -p $KEXEC_FLAGS"
+        --append="$CAPTURE_APPEND" || die "kexec -p $KEXEC_FLAGS"
 fi
-[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "kexec_crash_loaded != 1"
+[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || die "kexec_crash_loaded != 1"
 mark "armed (kexec_crash_size $(cat /sys/kernel/kexec_crash_size))"
 mark "crashing now"
 echo c >/proc/sysrq-trigger
-fail "still alive after sysrq-trigger"
+die "still alive after sysrq-trigger"
