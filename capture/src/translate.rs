@@ -18,6 +18,20 @@ const PTE_PRESENT: u64 = 1;
 const PTE_PSE: u64 = 1 << 7;
 const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
+/// Where the kernel image sits in physical memory relative to its link
+/// address: NUMBER(phys_base) (signed: KASLR makes it negative), else
+/// derived from the kernel-text PT_LOAD.
+pub fn phys_base(vi: &VmcoreInfo, loads: &[Load]) -> Result<u64> {
+    match vi.opt_number("phys_base")? {
+        Some(v) => Ok(v as u64),
+        None => loads
+            .iter()
+            .find(|l| l.vaddr >= START_KERNEL_MAP)
+            .map(|l| l.paddr.wrapping_sub(l.vaddr - START_KERNEL_MAP))
+            .ok_or_else(|| Error::MissingKey("NUMBER(phys_base) (and no kernel-text PT_LOAD)".into())),
+    }
+}
+
 pub struct Translator {
     phys_base: u64,
     /// Physical address of the top-level page table.
@@ -32,14 +46,7 @@ pub struct Translator {
 
 impl Translator {
     pub fn new(vi: &VmcoreInfo, loads: &[Load]) -> Result<Translator> {
-        let phys_base = match vi.opt_number("phys_base")? {
-            Some(v) => v as u64,
-            None => loads
-                .iter()
-                .find(|l| l.vaddr >= START_KERNEL_MAP)
-                .map(|l| l.paddr.wrapping_sub(l.vaddr - START_KERNEL_MAP))
-                .ok_or_else(|| Error::MissingKey("NUMBER(phys_base) (and no kernel-text PT_LOAD)".into()))?,
-        };
+        let phys_base = phys_base(vi, loads)?;
         let pgt = vi.symbol("init_top_pgt")?;
         if !(START_KERNEL_MAP..KERNEL_IMAGE_END).contains(&pgt) {
             return Err(Error::BadValue {
@@ -72,14 +79,6 @@ impl Translator {
             page_offset,
             last: Cell::new(None),
         })
-    }
-
-    pub fn phys_base(&self) -> u64 {
-        self.phys_base
-    }
-
-    pub fn levels(&self) -> u32 {
-        self.levels
     }
 
     pub fn is_kernel_addr(&self, vaddr: u64) -> bool {

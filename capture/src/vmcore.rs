@@ -6,7 +6,6 @@ use crate::elf::vmcore::{self as elfcore, VmcoreElf};
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
-use crate::translate::START_KERNEL_MAP;
 use crate::vmcoreinfo::VmcoreInfo;
 use std::path::Path;
 
@@ -59,11 +58,6 @@ impl Vmcore {
             bm.set_range(l.paddr >> PAGE_SHIFT, end.div_ceil(PAGE_SIZE).min(self.max_mapnr));
         }
         bm
-    }
-
-    /// The PT_LOADs that describe RAM (not the kernel-text alias).
-    pub fn is_text_load(vaddr: u64) -> bool {
-        vaddr >= START_KERNEL_MAP
     }
 
     /// The number of CPUs, from the NT_PRSTATUS notes.

@@ -34,8 +34,6 @@ pub struct VmcoreElf {
     pub load_phdr_offsets: Vec<u64>,
     /// The PT_NOTE segments' bytes, concatenated, as copied into dumps.
     pub note_bytes: Vec<u8>,
-    /// File offset of each PT_NOTE segment, for error messages.
-    pub note_offsets: Vec<u64>,
     pub notes: Vec<Note>,
 }
 
@@ -98,7 +96,6 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     let mut loads = Vec::new();
     let mut load_phdr_offsets = Vec::new();
     let mut note_bytes = Vec::new();
-    let mut note_offsets = Vec::new();
     let mut notes = Vec::new();
     for i in 0..phnum as usize {
         let at = |f: usize| u64_at(&ph, i * PHDR_SIZE + f).unwrap_or(0);
@@ -132,7 +129,6 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
                 let mut buf = vec![0u8; filesz as usize];
                 input.read_exact_at(offset, &mut buf)?;
                 parse_notes(&buf, offset, note_bytes.len() as u64, &mut notes)?;
-                note_offsets.push(offset);
                 note_bytes.extend_from_slice(&buf);
             }
             _ => {}
@@ -141,7 +137,7 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     if loads.is_empty() {
         return Err(malformed(phoff, "no PT_LOAD segment"));
     }
-    Ok(VmcoreElf { loads, load_phdr_offsets, note_bytes, note_offsets, notes })
+    Ok(VmcoreElf { loads, load_phdr_offsets, note_bytes, notes })
 }
 
 /// Parse ELF notes from `buf`, which sits at `file_off` in the input.

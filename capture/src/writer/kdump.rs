@@ -13,6 +13,7 @@ use crate::filter::level;
 use crate::memory::PAGE_SIZE;
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
+use crate::translate;
 
 /// The byte layout of one kdump-compressed file.
 #[derive(Clone, Copy, Debug)]
@@ -212,7 +213,7 @@ fn write_headers(sel: &Selector, sink: &mut dyn Sink, layout: &Layout, compressi
 
     let notes = &vm.elf.note_bytes;
     let mut s = vec![0u8; (layout.sub_hdr_blocks * BLOCK_SIZE) as usize];
-    let phys_base = vm.info.opt_number("phys_base").ok().flatten().unwrap_or(0) as u64;
+    let phys_base = translate::phys_base(&vm.info, &vm.elf.loads).unwrap_or(0);
     put(&mut s, kh::PHYS_BASE, phys_base.to_le_bytes());
     put(&mut s, kh::DUMP_LEVEL, (sel.level as i32).to_le_bytes());
     let offset_note = BLOCK_SIZE + kh::SIZE as u64;
