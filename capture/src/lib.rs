@@ -9,6 +9,7 @@
 
 pub mod bitmap;
 pub mod bytes;
+pub mod capture_config;
 pub mod compress;
 pub mod dmesg;
 pub mod elf;
@@ -19,6 +20,7 @@ pub mod mem_map;
 pub mod memory;
 mod mmap;
 pub mod output;
+pub mod pid1;
 pub mod save;
 pub mod select;
 pub mod sink;

@@ -14,6 +14,9 @@ pub struct AtomicFile {
     pub file: File,
     tmp: PathBuf,
     dest: PathBuf,
+    /// Whether `commit` may replace an existing `dest` (records such as
+    /// kexdump.json are rewritten; dumps never are).
+    replace: bool,
 }
 
 /// O_NOFOLLOW from <fcntl.h> (x86_64 value), so we need no libc crate.
@@ -27,6 +30,17 @@ impl AtomicFile {
         if fs::symlink_metadata(dest).is_ok() {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", dest.display())));
         }
+        Self::open_tmp(dest, false)
+    }
+
+    /// Like [`AtomicFile::create`], but `commit` atomically replaces an
+    /// existing `dest` (the rename swaps the directory entry; a symlink at
+    /// `dest` is replaced, not followed).
+    pub fn replacing(dest: &Path) -> io::Result<AtomicFile> {
+        Self::open_tmp(dest, true)
+    }
+
+    fn open_tmp(dest: &Path, replace: bool) -> io::Result<AtomicFile> {
         let mut tmp = dest.as_os_str().to_owned();
         tmp.push(INCOMPLETE_SUFFIX);
         let tmp = PathBuf::from(tmp);
@@ -38,7 +52,7 @@ impl AtomicFile {
             .custom_flags(O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", tmp.display())))?;
-        Ok(AtomicFile { file, tmp, dest: dest.to_owned() })
+        Ok(AtomicFile { file, tmp, dest: dest.to_owned(), replace })
     }
 
     pub fn tmp_path(&self) -> &Path {
@@ -48,7 +62,7 @@ impl AtomicFile {
     /// fsync the data, rename into place, fsync the directory.
     pub fn commit(self) -> io::Result<PathBuf> {
         self.file.sync_all()?;
-        if fs::symlink_metadata(&self.dest).is_ok() {
+        if !self.replace && fs::symlink_metadata(&self.dest).is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("{} appeared meanwhile", self.dest.display()),
@@ -82,5 +96,10 @@ mod tests {
         let dest2 = d.path().join("other");
         std::os::unix::fs::symlink("/etc/passwd", d.path().join("other.incomplete")).unwrap();
         assert!(AtomicFile::create(&dest2).is_err(), "a planted symlink is not followed");
+
+        let mut r = AtomicFile::replacing(&dest).unwrap();
+        r.file.write_all(b"y").unwrap();
+        r.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"y", "replacing swaps the record in");
     }
 }

@@ -1,7 +1,9 @@
-//! `kexdump-capture`: the static binary of the capture initramfs. Today it
-//! streams a vmcore through the engine into a dump file (the capture
-//! kernel's job once /init has mounted the target); PID 1 duties (mounts,
-//! module loading, finding the target, the final reboot) are issue 3's.
+//! `kexdump-capture`: the static binary of the capture initramfs.
+//!
+//! As PID 1 (the initramfs's `/init`) it does the whole capture as
+//! /etc/kexdump-capture.conf says and reboots (`kexdump_engine::pid1`);
+//! arguments are ignored then, since the kernel passes unknown command-line
+//! words to init. Run any other way it streams one vmcore into a dump:
 //!
 //!   kexdump-capture [--level N] [--compress zstd|zlib|snappy|none]
 //!                   [--format kdump|elf] [VMCORE] OUT
@@ -11,8 +13,8 @@
 
 use kexdump_engine::compress::Compression;
 use kexdump_engine::output::AtomicFile;
+use kexdump_engine::pid1::{self, console::ConsoleProgress};
 use kexdump_engine::sink::FileSink;
-use kexdump_engine::writer::Progress;
 use kexdump_engine::{save, Format, SaveOptions, Vmcore};
 use std::io::Write;
 use std::path::PathBuf;
@@ -54,34 +56,13 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args { opts, vmcore, out })
 }
 
-/// Console progress: a line every 10%, readable on a serial console.
-struct Console {
-    started: Instant,
-    next_pct: u64,
-}
-
-impl Progress for Console {
-    fn update(&mut self, done: u64, total: u64, bytes: u64) {
-        let pct = (done * 100).checked_div(total).unwrap_or(100);
-        if pct >= self.next_pct {
-            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-            eprintln!(
-                "kexdump-capture: {pct:3}%  {:.1} MB written  {:.1} MB/s",
-                bytes as f64 / 1e6,
-                bytes as f64 / 1e6 / secs
-            );
-            self.next_pct = pct / 10 * 10 + 10;
-        }
-    }
-}
-
 fn run(a: Args) -> Result<(), String> {
     let started = Instant::now();
     let vm = Vmcore::open(&a.vmcore).map_err(|e| format!("{}: {e}", a.vmcore.display()))?;
     let out = AtomicFile::create(&a.out).map_err(|e| e.to_string())?;
     let file = out.file.try_clone().map_err(|e| e.to_string())?;
     let mut sink = FileSink::new(file);
-    let mut progress = Console { started, next_pct: 0 };
+    let mut progress = ConsoleProgress::new();
     let report = save(&vm, &mut sink, &a.opts, &mut progress, &mut |m| eprintln!("kexdump-capture: WARNING: {m}"))
         .map_err(|e| format!("writing {} (left as {}): {e}", a.out.display(), out.tmp_path().display()))?;
     let path = out.commit().map_err(|e| format!("committing {}: {e}", a.out.display()))?;
@@ -99,6 +80,9 @@ fn run(a: Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    if pid1::sys::is_pid1() {
+        pid1::run();
+    }
     match parse_args().and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

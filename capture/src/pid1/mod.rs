@@ -1,0 +1,509 @@
+//! `kexdump-capture` as PID 1 of the capture kernel: the whole job between
+//! the crash and the reboot, with no shell, udev or libc beyond this
+//! static binary.
+//!
+//! 1. mount devtmpfs, proc, sysfs; read /etc/kexdump-capture.conf
+//! 2. load the target's modules (dependencies first) with finit_module
+//! 3. find the target by UUID, LABEL or device path, waiting for it
+//! 4. mount it; make `<path>/<crash time>-<hostname>/` (0700, no symlinks)
+//! 5. save `dmesg.txt` first (small, and the most useful part), then a
+//!    `kexdump.json` saying "saving", then the dump, then the final
+//!    `kexdump.json` with sizes, CRC32 and times
+//! 6. sync, unmount, and the final action (or the failure action)
+//!
+//! Every file is written as `NAME.incomplete`, fsynced and renamed. What is
+//! saved stays saved when a later step fails: a full disk leaves the dump
+//! as `vmcore.incomplete` (flagged INCOMPLETE in its header) and a record
+//! saying so.
+
+pub mod blockdev;
+pub mod console;
+pub mod record;
+pub mod sys;
+
+use crate::capture_config::{self, Action, CaptureConfig};
+use crate::output::AtomicFile;
+use crate::sink::FileSink;
+use crate::{dmesg, save, writer, Format, SaveOptions, Vmcore};
+use console::{Console, ConsoleProgress};
+use record::{DumpInfo, Record, Status};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+const VMCORE: &str = "/proc/vmcore";
+const MOUNT_POINT: &str = "/mnt";
+/// Space kept for the final kexdump.json: the placeholder is padded to
+/// this size, so rewriting it in place needs no new blocks on a full disk.
+const RECORD_RESERVE: usize = 4096;
+
+/// Run the capture and end the machine's life as configured. Never returns.
+pub fn run() -> ! {
+    let mut con = Console::new();
+    install_panic_hook();
+    mount_pseudo_filesystems(&mut con);
+    con.attach();
+    let mut run = Run { con, mounted: None, started: Instant::now() };
+    let (ok, actions) = match run.capture() {
+        Ok(a) => (true, a),
+        Err((msg, a)) => {
+            run.con.error(&msg);
+            (false, a)
+        }
+    };
+    run.finish(if ok { actions.final_action } else { actions.failure_action })
+}
+
+/// A panic in PID 1 would leave the machine panicking with nothing said;
+/// say it, sync what was written, and reboot.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("{}: ERROR: internal error: {info}; rebooting", console::PREFIX);
+        sys::sync();
+        let _ = sys::reboot(libc::RB_AUTOBOOT);
+    }));
+}
+
+fn mount_pseudo_filesystems(con: &mut Console) {
+    for (fstype, dir) in [("devtmpfs", "/dev"), ("proc", "/proc"), ("sysfs", "/sys")] {
+        let _ = fs::create_dir_all(dir);
+        match sys::mount(fstype, Path::new(dir), fstype, 0, "") {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) => con.warn(&e.to_string()),
+        }
+    }
+}
+
+/// The actions in force: the defaults until the configuration is read.
+#[derive(Clone, Copy)]
+struct Actions {
+    failure_action: Action,
+    final_action: Action,
+}
+
+type StepError = (String, Actions);
+
+struct Run {
+    con: Console,
+    mounted: Option<PathBuf>,
+    started: Instant,
+}
+
+impl Run {
+    fn capture(&mut self) -> Result<Actions, StepError> {
+        let defaults = Actions { failure_action: Action::Reboot, final_action: Action::Reboot };
+        let conf_path = Path::new("/").join(capture_config::PATH_IN_IMAGE);
+        let text =
+            fs::read_to_string(&conf_path).map_err(|e| (format!("reading {}: {e}", conf_path.display()), defaults))?;
+        let cfg = CaptureConfig::parse(&text).map_err(|e| (format!("{}: {e}", conf_path.display()), defaults))?;
+        let actions = Actions { failure_action: cfg.failure_action, final_action: cfg.final_action };
+        let fail = |msg: String| (msg, actions);
+
+        self.con.say(&format!(
+            "kexdump {} capture: target {} path /{} level {} {} {}",
+            env!("CARGO_PKG_VERSION"),
+            cfg.target,
+            cfg.path,
+            cfg.level,
+            format_name(cfg.format),
+            cfg.compression.name()
+        ));
+        if !Path::new(VMCORE).exists() {
+            return Err(fail(format!(
+                "no {VMCORE}: this kernel was not booted by a crash (kexec -p); nothing to capture"
+            )));
+        }
+        let mut durations = Vec::new();
+
+        let t = Instant::now();
+        let loaded = self.load_modules(&cfg.modules);
+        durations.push(("modules", t.elapsed().as_secs_f64()));
+        self.con.say(&format!(
+            "loaded {loaded} of {} modules in {:.2} s",
+            cfg.modules.len(),
+            t.elapsed().as_secs_f64()
+        ));
+
+        let t = Instant::now();
+        self.con.say(&format!("waiting up to {} s for {}", cfg.wait_seconds, cfg.target));
+        let (sys_dir, dev_dir) = (Path::new("/sys"), Path::new("/dev"));
+        let mut con = std::mem::take(&mut self.con);
+        let found =
+            blockdev::wait_for(&cfg.target, sys_dir, dev_dir, Duration::from_secs(cfg.wait_seconds.into()), &mut |s| {
+                if s % 5 == 0 {
+                    con.say(&format!("still waiting for {} ({s} s)", cfg.target))
+                }
+            });
+        self.con = con;
+        let found = found.ok_or_else(|| {
+            fail(format!(
+                "dump target {} not found after {} s; block devices: {}",
+                cfg.target,
+                cfg.wait_seconds,
+                blockdev::describe_devices(sys_dir, dev_dir)
+            ))
+        })?;
+        durations.push(("find_target", t.elapsed().as_secs_f64()));
+
+        let t = Instant::now();
+        let fstype = cfg
+            .fstype
+            .clone()
+            .or_else(|| found.fs.as_ref().map(|f| f.fstype.to_owned()))
+            .ok_or_else(|| fail(format!("{}: no file system recognised; set fstype", found.device.display())))?;
+        let mnt = PathBuf::from(MOUNT_POINT);
+        let _ = fs::create_dir_all(&mnt);
+        let dev = found.device.to_string_lossy().into_owned();
+        sys::mount(&dev, &mnt, &fstype, libc::MS_NOATIME, &cfg.mount_options).map_err(|e| fail(e.to_string()))?;
+        self.mounted = Some(mnt.clone());
+        durations.push(("mount", t.elapsed().as_secs_f64()));
+        self.con.say(&format!("mounted {dev} ({fstype}) on {MOUNT_POINT}"));
+
+        let base = private_dirs(&mnt, &cfg.path).map_err(|e| fail(e.to_string()))?;
+        let vm = Vmcore::open(Path::new(VMCORE)).map_err(|e| fail(format!("{VMCORE}: {e}")))?;
+        let uts = writer::utsname(&vm);
+        let crash_time = vm.info.crash_time().ok().flatten();
+        let capture_time = unix_now();
+        let dir = unique_dir(
+            &base,
+            &format!("{}-{}", record::compact_time(crash_time.unwrap_or(capture_time)), record::safe_name(&uts[1])),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        self.con.say(&format!("saving into {}", dir.display()));
+
+        let mut rec = Record {
+            status: Status::Saving,
+            error: None,
+            kernel_release: uts[2].clone(),
+            hostname: uts[1].clone(),
+            machine: uts[4].clone(),
+            crash_time,
+            capture_time,
+            panic_message: None,
+            vmcore_bytes: fs::metadata(VMCORE).map(|m| m.len()).unwrap_or(0),
+            dmesg_file: None,
+            dmesg_bytes: 0,
+            dump: None,
+            durations: Vec::new(),
+            capture_kernel: fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
+            test_id: cfg.test_id.clone(),
+        };
+
+        // 1. dmesg.txt: small, and often all an operator needs.
+        let t = Instant::now();
+        match dmesg::read_log(&vm) {
+            Ok(log) => {
+                rec.panic_message = record::panic_message(&String::from_utf8_lossy(&log));
+                match write_file(&dir.join("dmesg.txt"), &log) {
+                    Ok(()) => {
+                        rec.dmesg_file = Some("dmesg.txt".into());
+                        rec.dmesg_bytes = log.len() as u64;
+                        self.con.say(&format!("saved dmesg.txt ({} bytes)", log.len()));
+                    }
+                    Err(e) => self.con.warn(&format!("dmesg.txt not saved: {e}")),
+                }
+            }
+            Err(e) => self.con.warn(&format!("no kernel log in the vmcore: {e}")),
+        }
+        if let Some(m) = &rec.panic_message {
+            self.con.say(&format!("panic: {m}"));
+        }
+        durations.push(("dmesg", t.elapsed().as_secs_f64()));
+
+        // 2. the record, padded so the final one fits on a full disk.
+        let record_path = dir.join("kexdump.json");
+        let mut placeholder = rec.to_json().into_bytes();
+        placeholder.resize(placeholder.len().max(RECORD_RESERVE), b' ');
+        if let Err(e) = write_file(&record_path, &placeholder) {
+            self.con.warn(&format!("kexdump.json not written: {e}"));
+        }
+
+        // 3. the dump.
+        let t = Instant::now();
+        let (mut dump, dump_err) = self.save_dump(&vm, &cfg, &dir);
+        durations.push(("dump", t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        match crc32_of(&dir.join(&dump.file)) {
+            Ok(c) => dump.crc32 = Some(c),
+            Err(e) => self.con.warn(&format!("CRC32 of {}: {e}", dump.file)),
+        }
+        durations.push(("crc32", t.elapsed().as_secs_f64()));
+        durations.push(("total", self.started.elapsed().as_secs_f64()));
+        rec.status = match (&dump_err, dump.bytes) {
+            (None, _) => Status::Complete,
+            (Some(_), 0) => Status::Failed,
+            (Some(_), _) => Status::Incomplete,
+        };
+        rec.error = dump_err.clone();
+        rec.dump = Some(dump);
+        rec.durations = durations;
+
+        // 4. the final record: atomically if the disk allows, else over
+        //    the reserved placeholder.
+        let json = rec.to_json();
+        if let Err(e) = write_record(&record_path, json.as_bytes()) {
+            self.con.error(&format!("{}: {e}", record_path.display()));
+        }
+        sys::sync();
+        match dump_err {
+            None => {
+                self.con.say(&format!("capture complete in {:.1} s", self.started.elapsed().as_secs_f64()));
+                Ok(actions)
+            }
+            Some(e) => Err(fail(format!("the dump is {}: {e}", rec.status.as_str()))),
+        }
+    }
+
+    /// Load each module; a failure is reported and the rest still tried
+    /// (the target may not need the one that failed).
+    fn load_modules(&mut self, names: &[String]) -> usize {
+        let dir = Path::new("/").join(capture_config::MODULES_DIR_IN_IMAGE);
+        let mut loaded = 0;
+        for name in names {
+            let path = dir.join(format!("{name}.ko"));
+            let r = File::open(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+                .and_then(|f| sys::finit_module(&f, name));
+            match r {
+                Ok(_) => loaded += 1,
+                Err(e) => self.con.warn(&e.to_string()),
+            }
+        }
+        loaded
+    }
+
+    /// Write the dump as `vmcore` (via `vmcore.incomplete`). On failure the
+    /// partial file keeps its `.incomplete` name; the error says why.
+    fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpInfo, Option<String>) {
+        let opts = SaveOptions { level: cfg.level, format: cfg.format, compression: cfg.compression };
+        let mut info = DumpInfo {
+            file: "vmcore".into(),
+            format: format_name(cfg.format).into(),
+            compression: if cfg.format == Format::Kdump { cfg.compression.name().into() } else { "none".into() },
+            level_requested: cfg.level,
+            level: cfg.level,
+            ..Default::default()
+        };
+        let dest = dir.join("vmcore");
+        let out = match AtomicFile::create(&dest) {
+            Ok(o) => o,
+            Err(e) => return (info, Some(e.to_string())),
+        };
+        let tmp_name = out.tmp_path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = match out.file.try_clone() {
+            Ok(f) => f,
+            Err(e) => return (info, Some(e.to_string())),
+        };
+        let mut sink = FileSink::new(file);
+        let mut progress = ConsoleProgress::new();
+        let mut warnings = Vec::new();
+        self.con.say(&format!(
+            "saving the dump ({} MB of memory)",
+            fs::metadata(VMCORE).map(|m| m.len() >> 20).unwrap_or(0)
+        ));
+        let result = save(vm, &mut sink, &opts, &mut progress, &mut |m| warnings.push(m.to_owned()));
+        for w in &warnings {
+            self.con.warn(w);
+        }
+        let size_of = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        match result {
+            Ok(report) => {
+                info.level = report.level;
+                info.fallback = report.fallback;
+                info.pages_present = report.stats.pages_present;
+                info.pages_written = report.stats.pages_written;
+                match out.commit() {
+                    Ok(p) => {
+                        info.bytes = size_of(&p);
+                        self.con.say(&format!(
+                            "saved vmcore: {} pages of {}, {:.1} MB",
+                            info.pages_written,
+                            info.pages_present,
+                            info.bytes as f64 / 1e6
+                        ));
+                        (info, None)
+                    }
+                    Err(e) => {
+                        info.file = tmp_name;
+                        info.bytes = size_of(&dir.join(&info.file));
+                        (info, Some(format!("committing {}: {e}", dest.display())))
+                    }
+                }
+            }
+            Err(e) => {
+                info.file = tmp_name;
+                let partial = dir.join(&info.file);
+                info.bytes = size_of(&partial);
+                (info, Some(format!("writing {}: {e}", partial.display())))
+            }
+        }
+    }
+
+    fn finish(&mut self, action: Action) -> ! {
+        sys::sync();
+        if let Some(m) = self.mounted.take() {
+            if let Err(e) = sys::umount(&m, false) {
+                self.con.warn(&format!("{e}; detaching it"));
+                let _ = sys::umount(&m, true);
+            }
+        }
+        sys::sync();
+        self.con.say(&format!("{action} (after {:.1} s)", self.started.elapsed().as_secs_f64()));
+        let cmd = match action {
+            Action::Reboot => libc::RB_AUTOBOOT,
+            Action::Poweroff => libc::RB_POWER_OFF,
+            Action::Halt => libc::RB_HALT_SYSTEM,
+        };
+        let e = sys::reboot(cmd);
+        // Exiting PID 1 panics the kernel, and the capture command line's
+        // panic=10 then reboots: a last resort, never a hang.
+        self.con.error(&format!("{action} failed: {e}; exiting, the kernel will panic and reboot"));
+        std::process::exit(1)
+    }
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Kdump => "kdump",
+        Format::Elf => "elf",
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `base/rel`, creating missing directories 0700 and refusing symlinks and
+/// non-directories anywhere on the way (the target may have been prepared
+/// by someone else).
+pub fn private_dirs(base: &Path, rel: &str) -> io::Result<PathBuf> {
+    let mut p = base.to_path_buf();
+    for comp in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        p.push(comp);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io::Error::other(format!("{} is a symlink; refusing to follow it", p.display())))
+            }
+            Ok(m) if !m.is_dir() => return Err(io::Error::other(format!("{} is not a directory", p.display()))),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&p)
+                .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", p.display())))?,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        }
+    }
+    Ok(p)
+}
+
+/// A new 0700 directory `base/name`, or `name.1`, `name.2`, ... when a
+/// capture of the same second exists (never reusing one).
+pub fn unique_dir(base: &Path, name: &str) -> io::Result<PathBuf> {
+    for i in 0..100 {
+        let p = if i == 0 { base.join(name) } else { base.join(format!("{name}.{i}")) };
+        match fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("creating {}: {e}", p.display()))),
+        }
+    }
+    Err(io::Error::other(format!("{}: 100 directories named {name}* exist", base.display())))
+}
+
+fn write_file(dest: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = AtomicFile::create(dest)?;
+    f.file.write_all(data).map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", f.tmp_path().display())))?;
+    f.commit().map(|_| ())
+}
+
+/// Replace the record atomically; if the disk is full, overwrite the
+/// padded placeholder in place (its blocks are already allocated).
+pub fn write_record(dest: &Path, data: &[u8]) -> io::Result<()> {
+    let atomic = AtomicFile::replacing(dest).and_then(|mut f| {
+        let tmp = f.tmp_path().to_owned();
+        let r = f.file.write_all(data).and_then(|()| f.commit().map(|_| ()));
+        if r.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        r
+    });
+    let Err(e) = atomic else { return Ok(()) };
+    if data.len() > RECORD_RESERVE {
+        return Err(e);
+    }
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags_nofollow()
+        .open(dest)
+        .map_err(|e2| io::Error::new(e2.kind(), format!("{e}; rewriting in place: {e2}")))?;
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(data, 0)?;
+    f.set_len(data.len() as u64)?;
+    f.sync_all()
+}
+
+trait NoFollow {
+    fn custom_flags_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for fs::OpenOptions {
+    fn custom_flags_nofollow(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NOFOLLOW)
+    }
+}
+
+fn crc32_of(path: &Path) -> io::Result<u32> {
+    let mut f = File::open(path)?;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(h.finalize()),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_dirs_are_0700_and_refuse_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = private_dirs(d.path(), "var/crash").unwrap();
+        assert_eq!(p, d.path().join("var/crash"));
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o700);
+        std::os::unix::fs::symlink("/etc", d.path().join("evil")).unwrap();
+        let e = private_dirs(d.path(), "evil/x").unwrap_err();
+        assert!(e.to_string().contains("is a symlink"), "{e}");
+        fs::write(d.path().join("file"), b"").unwrap();
+        assert!(private_dirs(d.path(), "file/x").unwrap_err().to_string().contains("not a directory"));
+
+        let a = unique_dir(&p, "20261122-000000-h").unwrap();
+        let b = unique_dir(&p, "20261122-000000-h").unwrap();
+        assert_eq!(b, p.join("20261122-000000-h.1"));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn record_is_replaced_and_survives_a_failed_atomic_write() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("kexdump.json");
+        write_file(&dest, &[b' '; RECORD_RESERVE]).unwrap();
+        write_record(&dest, b"{\"a\": 1}\n").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"{\"a\": 1}\n");
+        // A planted kexdump.json.incomplete makes the atomic path fail
+        // (O_EXCL); the in-place fallback still lands the record.
+        fs::write(d.path().join("kexdump.json.incomplete"), b"x").unwrap();
+        write_record(&dest, b"{\"b\": 2}\n").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"{\"b\": 2}\n");
+    }
+}
