@@ -5,17 +5,20 @@
 #      6.1 kernel and its debug vmlinux, into ~/.cache/kexdump)
 #   2. build the host CLI `kexdump` and the static `kexdump-capture`
 #   3. crash a VM and capture it: Debian's kernel boots in QEMU (software
-#      emulation, KASLR on), runs a workload, arms a capture kernel, panics;
-#      the capture kernel runs kexdump-capture, which saves a filtered,
-#      zstd-compressed dump to an ext4 disk, and reboots
-#   4. copy the dump out of the disk image and read its headers
+#      emulation, KASLR on) with crashkernel=, runs a workload; `kexdump
+#      initramfs` has built the capture initramfs and `kexdump arm` loads it
+#      (kexec_file_load); `echo c > /proc/sysrq-trigger` panics it. In the
+#      capture kernel the static kexdump-capture is PID 1: it loads the disk
+#      modules, finds the dump disk by LABEL, saves dmesg.txt, a filtered,
+#      zstd-compressed dump and kexdump.json, and reboots
+#   4. read the dump disk back and show what was saved
 #   5. open it with crash 8.0.2: sys, bt, log
 #
 #   bash scripts/demo.sh [options]
 #     --mem SIZE           guest RAM (default 1G)
 #     --crashkernel SIZE   the capture kernel's reservation (default 256M)
 #     --sweep              afterwards, also try crashkernel=128M and 96M
-#                          (one more VM cycle each, ~70 s) and report which work
+#                          (one more VM cycle each, ~90 s) and report which work
 #     --no-deps            skip step 1 (scripts/deps.sh)
 #
 # Everything downloaded, built or produced lives under ~/.cache/kexdump
@@ -84,24 +87,24 @@ say "cache: $CACHE"
 step "Build: the host CLI (kexdump) and the static capture binary (kexdump-capture)"
 say "cargo build --release"
 cargo build --release 2>&1 | indent || die "cargo build --release failed"
-say "RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p kexdump-engine --bin kexdump-capture --target $TARGET"
-RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release -p kexdump-engine --bin kexdump-capture --target "$TARGET" 2>&1 | indent ||
-    die "building kexdump-capture failed"
+say "bash scripts/build-capture.sh   (static, stripped)"
+bash scripts/build-capture.sh 2>&1 >/dev/null | indent || die "building kexdump-capture failed"
 [[ -x target/release/kexdump && -x $CAPTURE_BIN ]] || die "a binary is missing after the build"
 say "target/release/kexdump: $(stat -c %s target/release/kexdump) bytes"
-say "$(file -b "$CAPTURE_BIN" | cut -d, -f1-2,4) ($(stat -c %s "$CAPTURE_BIN") bytes unstripped)"
+say "$(file -b "$CAPTURE_BIN" | cut -d, -f1-2,4) ($(stat -c %s "$CAPTURE_BIN") bytes)"
 
 # ------------------------------------------------------------------------
 step "Crash a VM and capture it (QEMU TCG, $mem guest, crashkernel=$ck, KASLR on)"
 cat <<EOF
-  The primary kernel boots, fills memory (page cache, tmpfs, anonymous and
-  free pages), arms the capture kernel with 'kexec -s -p' and crashes with
-  'echo c > /proc/sysrq-trigger'. The capture kernel's /init loads virtio +
-  ext4, mounts the dump disk and runs
-      kexdump-capture /proc/vmcore /mnt/crash/<timestamp>/vmcore
-  (dump level 31, zstd), then reboots; QEMU exits. This takes ~1-2 minutes.
-  Lines stamped [seconds] are the VM's serial console, in host seconds.
+  Host:    kexdump initramfs --target LABEL=kxdump --fstype ext4 --bus virtio ...
+           (kexdump-capture as /init + virtio/ext4 modules, zstd cpio)
+  Primary: workload (page cache, tmpfs, anonymous and free pages), then
+           kexdump arm --kernel /boot/vmlinuz --initrd /boot/capture.img
+           echo c > /proc/sysrq-trigger
+  Capture: kexdump-capture (PID 1) mounts the disk labelled kxdump and saves
+           crash/<time>-<host>/{dmesg.txt,vmcore,kexdump.json}, then reboots.
+  This takes ~1-2 minutes. Lines stamped [seconds] are the VM's serial
+  console, in host seconds.
 
 EOF
 run=$OUT/crashkernel-$ck
@@ -109,16 +112,23 @@ bash tests/vm/capture-cycle.sh "$run" --mem "$mem" --crashkernel "$ck" 2>&1 | in
     die "the capture cycle failed (serial log: $run/serial.log)"
 # shellcheck disable=SC1091
 source "$run/cycle.env"
+[[ $STATUS == complete ]] || die "the capture did not complete (status '$STATUS'); see $run/serial.log"
+DUMP=$DUMP_DIR/vmcore
 
 # ------------------------------------------------------------------------
-step "The saved dump, on the host"
-say "copied out of the guest's ext4 image with: debugfs -R 'rdump /crash $run' dump.ext4"
-say "$(ls -l "$DUMP")"
-say "directory mode in the guest: $DUMP_DIR_MODE"
+step "What the capture kernel saved (read back from the guest's disk with debugfs)"
+say "$ ls -l $DUMP_DIR"
+(cd "$DUMP_DIR" && ls -l) | indent
+echo
+say "kexdump.json:"
+indent <"$DUMP_DIR/kexdump.json"
+echo
+say "dmesg.txt, the last 8 lines:"
+tail -8 "$DUMP_DIR/dmesg.txt" | indent
 echo
 python3 tests/vm/kdump-info.py "$DUMP" | sed 's/^  /  /' || die "kdump-info.py: the dump is marked incomplete"
-echo
-say "bitmaps (tests/tools/kdump_pfns.py): $(python3 tests/tools/kdump_pfns.py "$DUMP")"
+VMCORE_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vmcore_bytes"])' "$DUMP_DIR/kexdump.json")
+DUMP_BYTES=$(stat -c %s "$DUMP")
 say "/proc/vmcore was $(num "$VMCORE_BYTES") bytes; the dump is $(num "$DUMP_BYTES") bytes ($(awk -v a="$DUMP_BYTES" -v b="$VMCORE_BYTES" 'BEGIN{printf "%.1f", 100*a/b}')%)"
 
 # ------------------------------------------------------------------------
@@ -146,9 +156,10 @@ if ((sweep)); then
     for size in 128M 96M; do
         say "crashkernel=$size ..."
         if bash tests/vm/capture-cycle.sh "$OUT/crashkernel-$size" --mem "$mem" --crashkernel "$size" \
-            >"$OUT/crashkernel-$size.log" 2>&1; then
+            >"$OUT/crashkernel-$size.log" 2>&1 &&
+            grep -q '^STATUS=complete' "$OUT/crashkernel-$size/cycle.env"; then
             ( source "$OUT/crashkernel-$size/cycle.env"
-              say "crashkernel=$size: dump saved ($(num "$DUMP_BYTES") bytes), panic -> saved ${T_PANIC_TO_SAVED} s, capture kernel MemTotal ${CAPTURE_MEMTOTAL_KB} kB" )
+              say "crashkernel=$size: dump saved, panic -> saved ${T_PANIC_TO_SAVED} s" )
             smallest=$size
         else
             say "crashkernel=$size: FAILED: $(grep -m1 -E 'ERROR|FAIL' "$OUT/crashkernel-$size.log" | sed 's/^\[vm [0-9:]*\] //')"
@@ -162,16 +173,16 @@ fi
 # ------------------------------------------------------------------------
 step "Summary"
 cat <<EOF
-  capture initramfs      $(num "$CAPTURE_IMG_BYTES") bytes zstd ($(num "$CAPTURE_CPIO_BYTES") unpacked): busybox /init,
-                         kexdump-capture ($(num "$CAPTURE_BIN_BYTES") bytes), ${CAPTURE_MODULES// /, }
-  capture kernel RAM     $CAPTURE_MEMTOTAL_KB kB MemTotal (crashkernel=$CRASHKERNEL)
-  panic -> capture /init ${T_PANIC_TO_INIT} s   (capture kernel boot, under TCG)
+  capture initramfs      $(num "$CAPTURE_IMG_BYTES") bytes zstd ($(num "$CAPTURE_CPIO_BYTES") unpacked)
+  crashkernel=           $CRASHKERNEL
+  panic -> capture init  ${T_PANIC_TO_INIT} s   (capture kernel boot, under TCG)
   module load            ${T_MODULES} s
   find disk + mount      ${T_MOUNT} s
-  save (kexdump-capture) ${T_SAVE} s   ($(num "$VMCORE_BYTES") bytes of /proc/vmcore read, ~${SAVE_MBPS_IN} MB/s)
-  sync + umount          ${T_UMOUNT} s
+  dmesg.txt              ${T_DMESG} s
+  dump                   ${T_DUMP} s
+  record, sync, umount   ${T_FINISH} s
   panic -> dump saved    ${T_PANIC_TO_SAVED} s
-  panic -> VM gone       ${T_PANIC_TO_EXIT} s
+  panic -> reboot        ${T_PANIC_TO_END} s
   the dump               $DUMP
   serial console         $run/serial.log
   crash's output         $crash_out

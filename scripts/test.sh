@@ -6,7 +6,8 @@
 #   3. the fast tier: unit and synthetic-vmcore tests (no VM, no root)
 #   4. the static capture binary builds and is static
 #   5. the VM tier: real vmcores from a kdump cycle in QEMU (TCG), read back
-#      by makedumpfile, crash and gdb (tests/vm/engine-tests.sh)
+#      by makedumpfile, crash and gdb (tests/vm/engine-tests.sh); the capture
+#      path end to end, one crash cycle per scenario (tests/vm/capture-tests.sh)
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --fast     steps 2-4 only (no downloads beyond crates)
@@ -35,14 +36,7 @@ fast_summary=$(grep -E '^test result:' /tmp/kexdump-cargo-test.log |
 
 step "release build and the static capture binary"
 cargo build --release --locked
-RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked -p kexdump-engine --bin kexdump-capture --target x86_64-unknown-linux-gnu
-cap=target/x86_64-unknown-linux-gnu/release/kexdump-capture
-if ldd "$cap" 2>&1 | grep -q '=>'; then
-    echo "FAIL: $cap links shared libraries:"; ldd "$cap"
-    exit 1
-fi
-echo "kexdump-capture is static: $(ldd "$cap" 2>&1 | head -1 | xargs)"
+bash scripts/build-capture.sh >/dev/null
 
 if ((fast)); then
     echo "fast tier: $fast_summary"
@@ -50,8 +44,11 @@ if ((fast)); then
 fi
 
 step "VM tier: the engine against makedumpfile, crash and gdb on real vmcores"
-bash tests/vm/engine-tests.sh | tee /tmp/kexdump-vm-tier.log
-vm_summary=$(tail -1 /tmp/kexdump-vm-tier.log)
+bash tests/vm/engine-tests.sh | tee /tmp/kexdump-vm-engine.log
+step "VM tier: the capture path, one real crash cycle per scenario"
+bash tests/vm/capture-tests.sh | tee /tmp/kexdump-vm-capture.log
+vm_summary=$(cat /tmp/kexdump-vm-engine.log /tmp/kexdump-vm-capture.log | grep -E '^[0-9]+ passed, [0-9]+ failed$' |
+    awk '{p += $1; f += $3} END {printf "%d passed, %d failed", p, f}')
 
 step "summary"
 echo "fast tier (cargo test): $fast_summary"

@@ -20,6 +20,18 @@ pub enum Command {
     /// as `makedumpfile --dump-dmesg` does. Reads ELF vmcores (/proc/vmcore
     /// or a copy); kdump-compressed input comes with the dump reader.
     Dmesg(DmesgArgs),
+    /// Load the capture kernel into the crashkernel= reservation: from now
+    /// on a panic boots it and it saves the dump. Needs root.
+    #[command(after_help = ARM_EXAMPLES)]
+    Arm(ArmArgs),
+    /// Unload the capture kernel: a panic no longer saves a dump. The
+    /// reservation stays set aside until reboot. Needs root.
+    Disarm(DisarmArgs),
+    /// Build the capture initramfs: the static kexdump-capture as /init,
+    /// the dump target's configuration, and the kernel modules the target
+    /// needs (disk driver, file system), zstd-compressed.
+    #[command(after_help = INITRAMFS_EXAMPLES)]
+    Initramfs(InitramfsArgs),
 }
 
 #[derive(Args)]
@@ -88,4 +100,193 @@ pub struct SaveArgs {
     /// No progress indicator, even on a terminal.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+const ARM_EXAMPLES: &str = "\
+Examples:
+  kexdump arm --initrd /boot/kexdump-capture.img --dry-run     # show what would be loaded
+  kexdump arm --initrd /boot/kexdump-capture.img               # the running kernel's image
+  kexdump arm --initrd capture.img --cmdline-append console=ttyS0,115200 --cmdline-remove numa
+  kexdump disarm
+
+The capture kernel's command line starts from /proc/cmdline. Options that hurt
+a capture kernel are dropped (crashkernel=, quiet, root=, hugepages=, resume=,
+init=, rd.*, systemd.*, ...; --dry-run lists each with its reason), the rest is
+kept in order (every console= in particular), and options that let a kernel
+boot in a small reservation are added: nr_cpus=1 irqpoll reset_devices
+panic=10 cgroup_disable=memory mce=off numa=off transparent_hugepage=never
+cma=0 hugetlb_cma=0 module_blacklist=<GPU and KVM drivers>.
+--cmdline-append strings come last, so they win where the kernel takes the
+last value.
+
+The images are loaded with kexec_file_load(2), which checks the kernel's
+signature under Secure Boot / lockdown. kexec-tools (`kexec -p`) is used only
+where that system call does not exist, never to get around a refusal.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KexecMethod {
+    /// kexec_file_load(2); kexec-tools only where the call does not exist (ENOSYS)
+    Auto,
+    /// kexec_file_load(2) only
+    Syscall,
+    /// kexec-tools' `kexec -p` only (kexec-tools must be installed)
+    KexecTools,
+}
+
+#[derive(Args)]
+pub struct ArmArgs {
+    /// The capture kernel image (a bzImage on x86_64). The running kernel's
+    /// own image is the usual choice: the initramfs's modules match it.
+    /// [default: /boot/vmlinuz-<uname -r>]
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// The capture initramfs, whose /init saves the dump after a panic.
+    #[arg(long, value_name = "PATH")]
+    pub initrd: PathBuf,
+    /// Add options at the end of the capture command line (after kexdump's
+    /// own, so they override them). Repeatable; quote values with spaces.
+    #[arg(long, value_name = "STR")]
+    pub cmdline_append: Vec<String>,
+    /// Leave option KEY (both `KEY` and `KEY=...`) out of the capture
+    /// command line, whether /proc/cmdline or kexdump's defaults have it.
+    /// Repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub cmdline_remove: Vec<String>,
+    /// Use exactly this capture command line: nothing is taken from
+    /// /proc/cmdline, dropped or added.
+    #[arg(long, value_name = "FULL", conflicts_with_all = ["cmdline_append", "cmdline_remove"])]
+    pub cmdline: Option<String>,
+    /// How to load the images.
+    #[arg(long, value_enum, default_value_t = KexecMethod::Auto)]
+    pub method: KexecMethod,
+    /// Check everything and print what would be loaded (and which options
+    /// of /proc/cmdline are dropped, and why); load nothing. Needs no root.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct DisarmArgs {
+    /// How to unload the capture kernel.
+    #[arg(long, value_enum, default_value_t = KexecMethod::Auto)]
+    pub method: KexecMethod,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const INITRAMFS_EXAMPLES: &str = "\
+Examples:
+  kexdump initramfs -o /boot/kexdump-capture.img --target UUID=0f3c...e1 --fstype ext4 --bus virtio
+  kexdump initramfs -o capture.img --target LABEL=crash --fstype xfs --bus nvme \\
+      --modules-dir /lib/modules/6.1.0-56-amd64 --level 31 --compress zstd
+  kexdump initramfs -o capture.img --target /dev/sdb1 --fstype ext4 --driver mpt3sas --driver sd_mod
+
+Find the target's file system UUID and type with `blkid`, and its disk's
+driver with `ls -l /sys/class/block/<disk>/device/driver` (or `lspci -k`).
+Each module is included with everything it needs (depends= and softdep=
+from the module itself, or modules.dep/modules.softdep when depmod ran);
+modules built into the kernel are skipped. The image is written to
+FILE.incomplete, fsynced and renamed over FILE, mode 0600.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BusArg {
+    /// virtio-blk disks (QEMU/KVM `if=virtio`, most clouds): virtio_pci + virtio_blk
+    Virtio,
+    /// virtio-scsi disks: virtio_pci + virtio_scsi + sd_mod
+    VirtioScsi,
+    /// NVMe disks: nvme (nvme-core, t10-pi and CRC modules follow)
+    Nvme,
+    /// SATA disks on an AHCI controller (alias: scsi): ahci + sd_mod (libata, scsi_mod follow)
+    #[value(alias = "scsi")]
+    Ahci,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaptureFormat {
+    /// kdump-compressed: crash, makedumpfile and drgn read it
+    Kdump,
+    /// ELF core: gdb, crash and drgn read it
+    Elf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaptureAction {
+    /// restart into the normal kernel
+    Reboot,
+    /// power the machine off
+    Poweroff,
+    /// stop, leaving the console readable
+    Halt,
+}
+
+#[derive(Args)]
+pub struct InitramfsArgs {
+    /// The image to write, e.g. /boot/kexdump-capture.img (replaced if it exists).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The file system the capture kernel saves dumps to: UUID=<fs uuid> or
+    /// LABEL=<fs label> (both survive disk renumbering; see `blkid`), or a
+    /// block device such as /dev/vdb1.
+    #[arg(long, value_name = "UUID=..|LABEL=..|/dev/..")]
+    pub target: kexdump_engine::capture_config::Target,
+    /// The target's file system type, e.g. ext4 or xfs: its module (and the
+    /// crc32c it needs) is included. Any file system whose module has the
+    /// same name works. Without it the capture kernel mounts whatever the
+    /// superblock says, with built-in drivers or --module.
+    #[arg(long, value_name = "TYPE")]
+    pub fstype: Option<String>,
+    /// A module the target's disk needs, e.g. virtio_blk, nvme, mpt3sas
+    /// (repeatable). Its dependencies come along.
+    #[arg(long = "driver", value_name = "NAME")]
+    pub drivers: Vec<String>,
+    /// A preset of disk drivers for a common bus (repeatable); combines with --driver.
+    #[arg(long, value_enum, value_name = "BUS")]
+    pub bus: Vec<BusArg>,
+    /// Any other module to include, by name or alias (repeatable).
+    #[arg(long = "module", value_name = "NAME")]
+    pub modules: Vec<String>,
+    /// The modules of the kernel the capture kernel runs [default: /lib/modules/<running release>].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<PathBuf>,
+    /// The static capture binary, stored as /init [default: kexdump-capture
+    /// next to this kexdump, then /usr/lib/kexdump/kexdump-capture].
+    #[arg(long, value_name = "PATH")]
+    pub capture_bin: Option<PathBuf>,
+    /// Directory on the target, relative to its root, that receives one
+    /// <timestamp>-<hostname>/ per crash.
+    #[arg(long, value_name = "DIR", default_value = "crash")]
+    pub path: String,
+    /// Dump level 0-31: which page classes to leave out (1 zero, 2 cache
+    /// without private data, 4 all cache, 8 user, 16 free; as makedumpfile -d).
+    #[arg(short = 'd', long, default_value_t = 31, value_parser = clap::value_parser!(u8).range(0..=31))]
+    pub level: u8,
+    /// Page compression of the dump the capture kernel writes (not of this image: see --no-compress).
+    #[arg(short = 'c', long, value_enum, default_value_t = CompressArg::Zstd)]
+    pub compress: CompressArg,
+    /// Level for --compress (zstd -7..=22 except 0, default 1; zlib 1-9, default 1).
+    #[arg(long, value_name = "N")]
+    pub compress_level: Option<i32>,
+    /// Format of the dump the capture kernel writes.
+    #[arg(short = 'f', long, value_enum, default_value_t = CaptureFormat::Kdump)]
+    pub format: CaptureFormat,
+    /// How long the capture kernel waits for the target to appear before giving up.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub wait_seconds: u32,
+    /// What the capture kernel does when saving the dump fails.
+    #[arg(long, value_enum, default_value_t = CaptureAction::Reboot)]
+    pub failure_action: CaptureAction,
+    /// What the capture kernel does after saving the dump.
+    #[arg(long, value_enum, default_value_t = CaptureAction::Reboot)]
+    pub final_action: CaptureAction,
+    /// Write the image as a plain cpio archive instead of zstd level 19
+    /// (larger; for capture kernels without CONFIG_RD_ZSTD, before Linux 5.9).
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,7 +1,12 @@
 //! `kexdump`: the operator's command. This file only dispatches.
 
+mod arm;
+mod bzimage;
 mod cli;
+mod cmdline;
 mod dmesg;
+mod initramfs_cmd;
+mod kexec;
 mod progress;
 mod save;
 
@@ -13,6 +18,9 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Save(a) => save::run(a),
         cli::Command::Dmesg(a) => dmesg::run(a),
+        cli::Command::Arm(a) => arm::run_arm(a),
+        cli::Command::Disarm(a) => arm::run_disarm(a),
+        cli::Command::Initramfs(a) => initramfs_cmd::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,32 +1,44 @@
 #!/usr/bin/env bash
-# tests/vm/capture-cycle.sh — one full kdump cycle in QEMU (TCG) where the
-# DUMP ENGINE RUNS IN THE CAPTURE KERNEL: Debian's 6.1 kernel boots, runs the
-# workload, arms a capture kernel with `kexec -s -p`, crashes with
-# `echo c > /proc/sysrq-trigger`; the capture kernel's /init
-# (guest/capture-kexdump-init.sh) mounts an ext4 disk and runs
-# `kexdump-capture /proc/vmcore /mnt/crash/<timestamp>/vmcore`, then
-# `reboot -f` (QEMU runs with -no-reboot and exits). The host then copies
-# /crash out of the disk image with debugfs (no mount, no root).
+# tests/vm/capture-cycle.sh — one full kdump cycle in QEMU (TCG), the way an
+# operator's machine runs it: Debian's 6.1 kernel boots (KASLR on) with
+# crashkernel=, runs a workload, and `kexdump arm` loads the capture kernel
+# with the capture initramfs that `kexdump initramfs` built (kexec_file_load);
+# then `echo c > /proc/sysrq-trigger`. In the capture kernel the static
+# `kexdump-capture` is PID 1: it loads the disk and file-system modules,
+# finds the dump disk by LABEL/UUID, saves dmesg.txt, the dump and
+# kexdump.json under crash/<time>-<host>/, and reboots (QEMU runs with
+# -no-reboot and exits). The host then reads the dump disk back (debugfs for
+# ext4, a read-back VM for xfs: no mount, no root).
 #
 #   tests/vm/capture-cycle.sh OUTDIR [options]
 #     --mem SIZE            guest RAM (default 1G)
 #     --crashkernel SIZE    crashkernel= reservation (default 256M)
-#     --nokaslr             boot the primary with nokaslr; KASLR is on otherwise
+#     --nokaslr             boot the primary with nokaslr
 #     --smp N               vCPUs of the primary (default 2)
+#     --fs ext4|xfs         the dump disk's file system (default ext4)
+#     --bus virtio|nvme     the dump disk's controller (default virtio)
+#     --disk-size SIZE      the sparse dump disk (default 1G)
+#     --no-disk             no dump disk at all (the target is missing)
+#     --target SPEC         what the capture looks for (default LABEL=kxdump;
+#                           the disk has that label and UUID $KX_DUMP_UUID)
+#     --wait SECS           how long the capture waits for it (default 30)
+#     --failure-action A    reboot|poweroff|halt (default reboot)
+#     --initramfs-args ARGS more options for `kexdump initramfs`, one string
+#                           (e.g. "--level 1 --compress zlib")
+#     --kexdump FILE        the host CLI (default target/release/kexdump)
 #     --capture-bin FILE    the static kexdump-capture (default
 #                           target/x86_64-unknown-linux-gnu/release/kexdump-capture)
-#     --capture-args ARGS   options for kexdump-capture, one string
-#                           (default: none, i.e. level 31, zstd, kdump format)
-#     --disk-size SIZE      the sparse ext4 dump disk (default 1G)
 #     --timeout SECS        QEMU time limit (default 900)
-#     --keep-work           keep the work directory (disk image, initramfs trees)
+#     --keep-work           keep the work directory (disk images, initramfs)
 #
 # Results in OUTDIR (emptied first):
-#   crash/<timestamp>/vmcore  the dump as kexdump-capture wrote it in the guest
-#   vmcore                    symlink to it
-#   serial.log                the stamped serial console (host seconds)
-#   cycle.env                 KEY=VALUE facts: sizes and phase times
-# Exit status 0 only when the guest saved a dump and the host extracted it.
+#   fs/                   the dump disk's files, as the capture left them
+#   dump                  symlink to fs/crash/<time>-<host>/ (when one exists)
+#   serial.log            the stamped serial console (host seconds)
+#   initramfs.txt         `kexdump initramfs` report
+#   cycle.env             KEY=VALUE facts: sizes, phase times, the status
+# Exit status 0 when the VM ran to its end (rebooted or powered off) and the
+# disk was read back; what was saved is for the caller to judge.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -36,17 +48,25 @@ source "$HERE/lib.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 
 outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
+fs=ext4 bus=virtio disk=1 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
+kexdump=$ROOT/target/release/kexdump
 capture_bin=$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture
-capture_args=""
 while (($#)); do
     case $1 in
     --mem) mem=$2; shift 2 ;;
     --crashkernel) ck=$2; shift 2 ;;
     --nokaslr) kaslr=0; shift ;;
     --smp) smp=$2; shift 2 ;;
-    --capture-bin) capture_bin=$2; shift 2 ;;
-    --capture-args) capture_args=$2; shift 2 ;;
+    --fs) fs=$2; shift 2 ;;
+    --bus) bus=$2; shift 2 ;;
     --disk-size) disk_size=$2; shift 2 ;;
+    --no-disk) disk=0; shift ;;
+    --target) target=$2; shift 2 ;;
+    --wait) wait=$2; shift 2 ;;
+    --failure-action) failure_action=$2; shift 2 ;;
+    --initramfs-args) initramfs_args=$2; shift 2 ;;
+    --kexdump) kexdump=$(realpath "$2"); shift 2 ;;
+    --capture-bin) capture_bin=$(realpath "$2"); shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --keep-work) keep=1; shift ;;
     -h | --help) usage 0 ;;
@@ -59,16 +79,16 @@ mem_mib=$(kx_to_mib "$mem")
 ck_mib=$(kx_to_mib "$ck")
 ((mem_mib > ck_mib + 256)) || kx_die "--mem $mem leaves too little beside crashkernel=$ck"
 
-kx_need_cmds "$KX_QEMU" cpio zstd mkfs.ext4 debugfs python3 objcopy file timeout ldd kexec
+kx_need_cmds "$KX_QEMU" cpio zstd mkfs.ext4 debugfs python3 objcopy file timeout ldd tar
+[[ $fs == xfs ]] && kx_need_cmds mkfs.xfs
 kx_need_kernel
+[[ -x $kexdump ]] || kx_die "no kexdump at $kexdump (cargo build --release)"
 [[ -x $capture_bin ]] || kx_die "no kexdump-capture at $capture_bin; build it with:
-  RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p kexdump-engine --bin kexdump-capture --target x86_64-unknown-linux-gnu"
-file -L "$capture_bin" | grep -qE 'static(-pie| pie)? linked|statically linked' ||
-    kx_die "$capture_bin is not statically linked (build with RUSTFLAGS='-C target-feature=+crt-static')"
+  bash scripts/build-capture.sh"
 
 mkdir -p "$outdir"
 outdir=$(realpath "$outdir")
-rm -rf "${outdir:?}"/{crash,vmcore,serial.log,cycle.env}
+rm -rf "${outdir:?}"/{fs,dump,serial.log,cycle.env,initramfs.txt}
 name=cycle-$(basename "$outdir")
 work=$KX_WORK/$name
 rm -rf "$work"; mkdir -p "$work"
@@ -79,132 +99,125 @@ primary_append="console=ttyS0 crashkernel=$ck"
 
 # ------------------------------------------------------------------ build --
 kx_phase_begin build
-croot=$work/capture-root
-kx_stage_skeleton "$croot"
-kx_stage_busybox "$croot"
-kx_stage_modules "$croot" "${KX_MODS_VIRTIO_BLK[@]}" "${KX_MODS_EXT4[@]}"
-strip -o "$work/kexdump-capture" "$capture_bin" 2>/dev/null ||
-    objcopy --strip-all "$capture_bin" "$work/kexdump-capture"
-kx_stage_file "$croot" "$work/kexdump-capture" bin/kexdump-capture 755
-kx_stage_init "$croot" "$HERE/guest/capture-kexdump-init.sh"
-cat >"$croot/etc/kxcapture.conf" <<EOF
-DUMP_SERIAL=kxdump
-DUMP_ARGS='$capture_args'
-EOF
-# A 1 MiB zstd window: unpacking then needs ~5 MiB less of the reservation
-# (KX_CAPTURE_WLOG= empty: zstd's default, a window as large as the archive).
-kx_make_cpio "$croot" "$work/capture.img" zstd "${KX_CAPTURE_WLOG-20}"
+# The capture initramfs, built by kexdump itself from Debian's module tree.
+# shellcheck disable=SC2086 # initramfs_args is a word list on purpose
+"$kexdump" initramfs --output "$work/capture.img" --target "$target" --fstype "$fs" --bus "$bus" \
+    --modules-dir "$KX_MODDIR" --capture-bin "$capture_bin" --wait-seconds "$wait" \
+    --failure-action "$failure_action" $initramfs_args >"$outdir/initramfs.txt" 2>&1 ||
+    kx_die "kexdump initramfs failed: $(cat "$outdir/initramfs.txt")"
+sed 's/^/  | /' "$outdir/initramfs.txt" >&2
 capture_img_bytes=$(stat -c %s "$work/capture.img")
 capture_cpio_bytes=$(zstd -qdc "$work/capture.img" | wc -c)
-capture_bin_bytes=$(stat -c %s "$work/kexdump-capture")
-capture_mods=$(paste -sd' ' "$croot/lib/modules/load-order")
 
-kx_build_primary "$work" "$work/capture.img" "$mem_mib" "$ck_mib" -s
-kx_make_dump_disk "$work/dump.ext4" "$disk_size" kxdump
+# The primary gets the host CLI (dynamic; its libraries come along) and an
+# arm.sh that names the machine and runs `kexdump arm`.
+overlay=$work/overlay
+mkdir -p "$overlay/boot"
+kx_copy_bin "$overlay" "$kexdump" /usr/bin/kexdump
+cat >"$overlay/boot/arm.sh" <<'EOF'
+#!/bin/sh
+hostname kxvm-primary
+/usr/bin/kexdump arm --kernel /boot/vmlinuz --initrd /boot/capture.img
+EOF
+chmod 755 "$overlay/boot/arm.sh"
+kx_build_primary "$work" "$work/capture.img" "$mem_mib" "$ck_mib" -s "$overlay"
+disk_args=()
+if ((disk)); then
+    kx_make_dump_disk "$work/dump.img" "$disk_size" kxdump "$fs"
+    disk_args=(--disk "$work/dump.img,kxdump,$bus")
+fi
 kx_phase_end build
-kx_log "capture initramfs: $capture_img_bytes bytes zstd ($capture_cpio_bytes unpacked): busybox, kexdump-capture ($capture_bin_bytes bytes stripped), modules: $capture_mods"
-kx_log "primary initramfs: $(stat -c %s "$work/primary.img") bytes"
+kx_log "capture initramfs: $capture_img_bytes bytes zstd ($capture_cpio_bytes unpacked)"
 
 # -------------------------------------------------------------------- run --
-kx_log "booting: -m $mem -smp $smp, append: $primary_append"
+kx_log "booting: -m $mem -smp $smp, append: $primary_append; dump disk: $( ((disk)) && echo "$fs on $bus, $disk_size" || echo none)"
 log=$work/serial.log
 kx_phase_begin qemu
 t_qemu0=$(kx_now)
 rc=0
 kx_qemu_run --log "$log" --timeout "$timeout" --mem "$mem" --smp "$smp" \
     --initrd "$work/primary.img" --append "$primary_append" \
-    --disk "$work/work.ext4,kxwork" --disk "$work/dump.ext4,kxdump" || rc=$?
+    --disk "$work/work.ext4,kxwork" "${disk_args[@]}" || rc=$?
 t_qemu_exit=$(awk -v a="$t_qemu0" -v b="$(kx_now)" 'BEGIN{printf "%.2f", b-a}')
 kx_phase_end qemu
 cp "$log" "$outdir/serial.log"
-grep -E 'KXVM:|kexdump-capture' "$log" >&2 || true
-((rc == 0)) || kx_die "QEMU exited $rc; see $outdir/serial.log"
+grep -E 'KXVM:|kexdump-capture:|kexdump arm|armed' "$log" >&2 || true
+((rc == 0)) || kx_die "QEMU exited $rc (124: timed out after ${timeout}s); see $outdir/serial.log"
 if grep -q 'KXVM: FAIL' "$log"; then
     grep -B15 -m1 'KXVM: FAIL' "$log" | sed 's/^/  | /' >&2
     kx_die "guest failed: $(grep -m1 'KXVM: FAIL' "$log")"
 fi
-if ! grep -q 'KXVM: capture init' "$log"; then
+if ! grep -q 'kexdump-capture: kexdump .* capture:' "$log"; then
     grep -q 'Kernel panic - not syncing' "$log" || kx_die "the primary never crashed; see $outdir/serial.log"
     if awk '/Kernel panic - not syncing/ {p = 1} p && /Out of memory|out_of_memory|deadlocked on memory/ {f = 1} END {exit !f}' "$log"; then
         kx_die "the capture kernel ran out of memory before /init (crashkernel=$ck is too small); see $outdir/serial.log"
     fi
-    kx_die "the capture kernel never reached /init; see $outdir/serial.log"
+    kx_die "the capture kernel never started kexdump-capture; see $outdir/serial.log"
 fi
-grep -q 'KXVM: capture unmounted' "$log" || kx_die "the capture /init did not finish; see $outdir/serial.log"
+end_line=$(grep -m1 -E 'kexdump-capture: (reboot|poweroff|halt) \(after' "$log" || true)
+[[ -n $end_line ]] || kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
 
-# In-guest phases, from the host stamps on the serial log.
+# Phases, from the host stamps on the serial log.
 mt() { kx_log_marker_time "$log" "$1"; }
-t_init=$(mt 'KXVM: primary init')
-t_wl=$(mt 'KXVM: workload done')
+sub() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}' || echo ""; }
 t_armed=$(mt 'KXVM: armed')
 t_panic=$(mt 'Kernel panic - not syncing')
-t_cinit=$(mt 'KXVM: capture init')
-t_mods=$(mt 'KXVM: capture modules loaded')
-t_mount=$(mt 'KXVM: capture mounted')
-t_save0=$(mt 'KXVM: capture saving')
-t_saved=$(mt 'KXVM: capture saved')
-t_umount=$(mt 'KXVM: capture unmounted')
-t_reboot=$(mt 'KXVM: capture rebooting')
-sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
-vmcore_bytes=$(sed -n 's/.*KXVM: capture vmcore \([0-9]*\) bytes.*/\1/p' "$log" | head -n1)
-capture_memtotal_kb=$(sed -n 's/.*KXVM: capture vmcore .*MemTotal: \([0-9]*\) kB.*/\1/p' "$log" | head -n1)
-capture_line=$(grep -m1 'kexdump-capture: saved' "$log" | sed 's/^\[ *[0-9.]*\] //')
-save_s=$(sub "$t_save0" "$t_saved")
-
-kx_phase_record "  boot to primary /init" "$t_init"
-kx_phase_record "  workload" "$(sub "$t_init" "$t_wl")"
-kx_phase_record "  kexec -s -p (arm)" "$(sub "$t_wl" "$t_armed")"
-kx_phase_record "  panic -> capture /init" "$(sub "$t_panic" "$t_cinit")"
-kx_phase_record "  capture module load" "$(sub "$t_cinit" "$t_mods")"
-kx_phase_record "  find disk + mount ext4" "$(sub "$t_mods" "$t_mount")"
-kx_phase_record "  save (kexdump-capture)" "$save_s"
-kx_phase_record "  sync + umount" "$(sub "$t_saved" "$t_umount")"
-kx_phase_record "  reboot -> QEMU exit" "$(sub "$t_reboot" "$t_qemu_exit")"
-kx_phase_record "  panic -> dump saved" "$(sub "$t_panic" "$t_saved")"
-kx_phase_record "  panic -> QEMU exit" "$(sub "$t_panic" "$t_qemu_exit")"
+t_cinit=$(mt 'kexdump-capture: kexdump .* capture:')
+t_mods=$(mt 'kexdump-capture: loaded [0-9]+ of')
+t_mount=$(mt 'kexdump-capture: mounted')
+t_dmesg=$(mt 'kexdump-capture: saved dmesg.txt')
+t_saved=$(mt 'kexdump-capture: (saved vmcore|ERROR: the dump)')
+t_end=$(mt 'kexdump-capture: (reboot|poweroff|halt) \(after')
+kx_phase_record "  panic -> capture init" "$(sub "$t_panic" "$t_cinit")"
+kx_phase_record "  module load" "$(sub "$t_cinit" "$t_mods")"
+kx_phase_record "  find disk + mount" "$(sub "$t_mods" "$t_mount")"
+kx_phase_record "  dmesg.txt" "$(sub "$t_mount" "$t_dmesg")"
+kx_phase_record "  dump" "$(sub "$t_dmesg" "$t_saved")"
+kx_phase_record "  record, sync, umount" "$(sub "$t_saved" "$t_end")"
+kx_phase_record "  final action -> QEMU exit" "$(sub "$t_end" "$t_qemu_exit")"
+kx_phase_record "  panic -> final action" "$(sub "$t_panic" "$t_end")"
 
 # ---------------------------------------------------------------- extract --
-kx_phase_begin extract
-debugfs -R "rdump /crash $outdir" "$work/dump.ext4" 2>"$work/debugfs.err" ||
-    kx_die "debugfs rdump failed: $(cat "$work/debugfs.err")"
-mapfile -t dumps < <(find "$outdir/crash" -type f -name vmcore | LC_ALL=C sort)
-((${#dumps[@]} == 1)) || kx_die "expected one crash/*/vmcore in the disk image, found ${#dumps[@]}: $(find "$outdir/crash" | tr '\n' ' ')"
-leftover=$(find "$outdir/crash" -name '*.incomplete' | head -n1)
-[[ -z $leftover ]] || kx_die "an incomplete dump was left behind: $leftover"
-dump=${dumps[0]}
-ln -sfn "${dump#"$outdir"/}" "$outdir/vmcore"
-dump_bytes=$(stat -c %s "$dump")
-kx_phase_end extract
+dump_dir=""
+status=""
+if ((disk)); then
+    kx_phase_begin extract
+    kx_read_back "$work/dump.img" "$fs" "$outdir/fs"
+    mapfile -t dirs < <(find "$outdir/fs/crash" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | LC_ALL=C sort)
+    if ((${#dirs[@]} == 1)); then
+        dump_dir=${dirs[0]}
+        ln -sfn "${dump_dir#"$outdir"/}" "$outdir/dump"
+        [[ -f $dump_dir/kexdump.json ]] &&
+            status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$dump_dir/kexdump.json")
+    elif ((${#dirs[@]} > 1)); then
+        kx_die "expected one crash/* directory, found: ${dirs[*]}"
+    fi
+    kx_phase_end extract
+fi
 
 cat >"$outdir/cycle.env" <<EOF
-DUMP=$dump
-DUMP_BYTES=$dump_bytes
-DUMP_DIR_MODE=$(debugfs -R "stat /crash/$(basename "$(dirname "$dump")")" "$work/dump.ext4" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')
-VMCORE_BYTES=$vmcore_bytes
+DUMP_DIR=$dump_dir
+STATUS=$status
+END_LINE='${end_line//\'/}'
 MEM=$mem
 CRASHKERNEL=$ck
-KASLR=$kaslr
-CAPTURE_MEMTOTAL_KB=$capture_memtotal_kb
+FS=$fs
+BUS=$bus
 CAPTURE_IMG_BYTES=$capture_img_bytes
 CAPTURE_CPIO_BYTES=$capture_cpio_bytes
-CAPTURE_BIN_BYTES=$capture_bin_bytes
-CAPTURE_MODULES='$capture_mods'
-CAPTURE_LINE='$capture_line'
-T_BOOT_PRIMARY=$t_init
-T_WORKLOAD=$(sub "$t_init" "$t_wl")
-T_ARM=$(sub "$t_wl" "$t_armed")
+T_ARMED=$t_armed
 T_PANIC_TO_INIT=$(sub "$t_panic" "$t_cinit")
 T_MODULES=$(sub "$t_cinit" "$t_mods")
 T_MOUNT=$(sub "$t_mods" "$t_mount")
-T_SAVE=$save_s
-T_UMOUNT=$(sub "$t_saved" "$t_umount")
-T_REBOOT=$(sub "$t_reboot" "$t_qemu_exit")
+T_DMESG=$(sub "$t_mount" "$t_dmesg")
+T_DUMP=$(sub "$t_dmesg" "$t_saved")
+T_FINISH=$(sub "$t_saved" "$t_end")
 T_PANIC_TO_SAVED=$(sub "$t_panic" "$t_saved")
+T_PANIC_TO_END=$(sub "$t_panic" "$t_end")
 T_PANIC_TO_EXIT=$(sub "$t_panic" "$t_qemu_exit")
-SAVE_MBPS_IN=$(awk -v b="$vmcore_bytes" -v s="$save_s" 'BEGIN{ if (s > 0) printf "%.0f", b/1e6/s; else print "?" }')
 EOF
 
-((keep)) || rm -rf "$work/primary-root" "$work/capture-root" "$work/work.ext4" "$work/primary.img" "$work/dump.ext4"
-kx_log "dump: $dump ($dump_bytes bytes, from a $vmcore_bytes-byte /proc/vmcore)"
-kx_log "guest: $capture_line"
+((keep)) || rm -rf "$work"
+kx_log "end: ${end_line#*] }"
+[[ -n $dump_dir ]] && kx_log "saved: $(cd "$dump_dir" && ls -l | tail -n +2 | awk '{print $1, $5, $9}' | paste -sd';')"
 kx_phase_summary >&2

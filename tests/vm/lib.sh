@@ -12,7 +12,7 @@
 #   images    kx_make_cpio, kx_make_raw_disk, kx_make_ext4_disk, kx_seed_file
 #   qemu      kx_qemu_run (timeout, serial console stamped with host time)
 #   cycle     kx_to_mib, KX_CAPTURE_APPEND, kx_build_primary (the crashing
-#             guest: workload, arm, echo c), kx_make_dump_disk
+#             guest: workload, arm, echo c), kx_make_dump_disk, kx_read_back
 #   vmcore    kx_elf_core_size, kx_vmcoreinfo, kx_log_marker_time
 #   timing    kx_phase_begin, kx_phase_end, kx_phase_summary
 #
@@ -305,10 +305,17 @@ kx_qemu_run() {
           -serial stdio -monitor none
           -kernel "$kernel" -append "$append")
     [[ -n $initrd ]] && args+=(-initrd "$initrd")
-    local i=0 d
+    # --disk FILE,SERIAL[,nvme]: a raw image on virtio-blk (default) or on
+    # an NVMe controller; the guest finds it by SERIAL.
+    local i=0 d file serial bus
     for d in "${disks[@]}"; do
-        args+=(-drive "file=${d%%,*},format=raw,if=none,id=kxd$i,cache=unsafe"
-               -device "virtio-blk-pci,drive=kxd$i,serial=${d#*,}")
+        IFS=, read -r file serial bus <<<"$d"
+        args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,cache=unsafe")
+        case ${bus:-virtio} in
+        virtio) args+=(-device "virtio-blk-pci,drive=kxd$i,serial=$serial") ;;
+        nvme) args+=(-device "nvme,drive=kxd$i,serial=$serial") ;;
+        *) kx_die "kx_qemu_run: unknown disk bus $bus" ;;
+        esac
         i=$((i + 1))
     done
     printf '%q ' "$KX_QEMU" "${args[@]}" >"$log.cmd"; echo >>"$log.cmd"
@@ -398,13 +405,58 @@ EOF
 
 # kx_make_dump_disk OUT SIZE [LABEL] — an empty sparse ext4 image for dumps,
 # fully initialised on the host (no lazy inode-table init in the guest).
+# The dump target's file system UUID (fixed, so a test can name it).
+KX_DUMP_UUID=6b657864-756d-7000-0000-000000000003
 kx_make_dump_disk() {
-    local out=$1 size=$2 label=${3:-kxdump}
+    local out=$1 size=$2 label=${3:-kxdump} fstype=${4:-ext4}
     rm -f "$out" && truncate -s "$size" "$out"
-    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L "$label" \
-        -U 6b657864-756d-7000-0000-000000000003 \
-        -E hash_seed=6b657864-756d-7000-0000-000000000004,lazy_itable_init=0,lazy_journal_init=0,nodiscard \
-        "$out" >/dev/null
+    case $fstype in
+    ext4)
+        E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L "$label" -U "$KX_DUMP_UUID" \
+            -E hash_seed=6b657864-756d-7000-0000-000000000004,lazy_itable_init=0,lazy_journal_init=0,nodiscard \
+            "$out" >/dev/null ;;
+    xfs) mkfs.xfs -q -f -L "$label" -m uuid="$KX_DUMP_UUID" -K "$out" >/dev/null ;;
+    *) kx_die "kx_make_dump_disk: unsupported file system $fstype" ;;
+    esac
+}
+
+# kx_read_back IMAGE FSTYPE OUTDIR — copy the whole file system in IMAGE
+# to OUTDIR without mounting it on the host (no root, no loop devices):
+# debugfs for ext4; for other file systems a short VM boot whose busybox
+# /init (guest/read-back-init.sh) mounts it read-only and tars it onto a
+# raw disk, which the host untars (modes kept).
+kx_read_back() {
+    local img=$1 fstype=$2 outdir=$3 work here
+    mkdir -p "$outdir"
+    if [[ $fstype == ext4 ]]; then
+        debugfs -R "rdump / $outdir" "$img" 2>"$outdir.debugfs.err" ||
+            kx_die "debugfs rdump of $img failed: $(cat "$outdir.debugfs.err")"
+        rm -f "$outdir.debugfs.err"
+        return
+    fi
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    work=$KX_WORK/read-back-$fstype
+    rm -rf "$work"; mkdir -p "$work"
+    kx_stage_skeleton "$work/root"
+    kx_stage_busybox "$work/root"
+    local -a mods=("${KX_MODS_VIRTIO_BLK[@]}")
+    case $fstype in
+    xfs) mods+=(crc32c_generic xfs) ;;
+    *) kx_die "kx_read_back: unsupported file system $fstype" ;;
+    esac
+    kx_stage_modules "$work/root" "${mods[@]}"
+    kx_stage_init "$work/root" "$here/guest/read-back-init.sh"
+    echo "FSTYPE=$fstype" >"$work/root/etc/kxread.conf"
+    kx_make_cpio "$work/root" "$work/read.img" zstd
+    kx_make_raw_disk "$work/tar.raw" "$(stat -c %s "$img")"
+    kx_qemu_run --log "$work/serial.log" --timeout 300 --mem 512M --smp 1 \
+        --initrd "$work/read.img" --append "console=ttyS0 quiet" \
+        --disk "$img,kxdump" --disk "$work/tar.raw,kxout" ||
+        kx_die "the read-back VM failed; see $work/serial.log"
+    grep -q 'KXVM: read-back done' "$work/serial.log" ||
+        kx_die "the read-back VM did not finish: $(grep -m1 'KXVM: FAIL' "$work/serial.log")"
+    tar -xf "$work/tar.raw" -C "$outdir" || kx_die "untarring the read-back of $img failed"
+    rm -rf "$work"
 }
 
 # ---------------------------------------------------------------- vmcore --
@@ -465,4 +517,14 @@ with open(sys.argv[1], "rb") as f:
             off = doff + ((descsz + 3) & ~3)
 sys.exit("no VMCOREINFO note")
 EOF
+}
+
+# kx_crash_ok DUMP: crash -s with the debug vmlinux: sys, bt and log run, the panic is named, no error lines.
+kx_crash_ok() {
+    local out
+    out=$(printf 'sys\nbt\nlog\nq\n' | timeout 600 crash -s "$KX_VMLINUX" "$1" 2>&1) || { echo "$out" | tail; return 1; }
+    echo "$out" | grep -q 'PANIC: "Kernel panic - not syncing: sysrq triggered crash"' || { echo "$out" | head -30; return 1; }
+    echo "$out" | grep -q 'sysrq_handle_crash' || { echo "no sysrq_handle_crash in bt"; return 1; }
+    echo "$out" | grep -q 'Kernel panic - not syncing: sysrq triggered crash' || return 1
+    if echo "$out" | grep -E '^(crash: |bt: |log: )' | grep -v 'WARNING'; then return 1; fi
 }

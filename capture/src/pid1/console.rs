@@ -32,6 +32,10 @@ impl Console {
     }
 
     pub fn attach(&mut self) {
+        // Writes to /dev/kmsg are rate-limited by default (10 per 5 s) and
+        // a capture says more than that in a few seconds; the excess would
+        // be dropped silently, the final "reboot" line among it.
+        let _ = std::fs::write("/proc/sys/kernel/printk_devkmsg", "on\n");
         self.kmsg = OpenOptions::new().write(true).open("/dev/kmsg").ok();
         self.console_loglevel = std::fs::read_to_string("/proc/sys/kernel/printk")
             .ok()

@@ -1,5 +1,5 @@
 # /lib/kxvm-common.sh — sourced first by every busybox /init of the VM
-# harness (primary-init.sh, capture-init.sh, capture-kexdump-init.sh):
+# harness (primary-init.sh, capture-init.sh, read-back-init.sh):
 # console and pseudo file systems, "KXVM:" markers (the host parses them;
 # keep them stable), failure handling, module loading, disks by serial.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin

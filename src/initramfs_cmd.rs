@@ -1,0 +1,252 @@
+//! `kexdump initramfs`: build the capture initramfs from command-line
+//! choices (kexdump_initramfs::image does the work) and print its report.
+
+use crate::cli::{BusArg, CaptureAction, CaptureFormat, CompressArg, InitramfsArgs};
+use anyhow::{bail, Context, Result};
+use kexdump_engine::capture_config::{Action, CaptureConfig};
+use kexdump_engine::compress::Compression as PageCompression;
+use kexdump_engine::Format;
+use kexdump_initramfs::image::{self, Bus, Compression, Report, Spec, SIZE_WARNING_BYTES};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Where a packaged capture binary lives when it is not next to kexdump.
+const PACKAGED_CAPTURE_BIN: &str = "/usr/lib/kexdump/kexdump-capture";
+
+pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
+    let capture_bin = match &a.capture_bin {
+        Some(p) => p.clone(),
+        None => find_capture_bin()?,
+    };
+    let modules_dir = match &a.modules_dir {
+        Some(d) => d.clone(),
+        None => default_modules_dir(Path::new("/"))?,
+    };
+
+    let mut config = CaptureConfig::new(a.target.clone());
+    config.fstype = a.fstype.clone();
+    config.path = a.path.clone();
+    config.level = a.level;
+    config.format = match a.format {
+        CaptureFormat::Kdump => Format::Kdump,
+        CaptureFormat::Elf => Format::Elf,
+    };
+    config.compression = match a.compress {
+        CompressArg::Zstd => PageCompression::Zstd { level: PageCompression::DEFAULT_ZSTD_LEVEL },
+        CompressArg::Zlib => PageCompression::Zlib { level: 1 },
+        CompressArg::Snappy => PageCompression::Snappy,
+        CompressArg::None => PageCompression::None,
+    }
+    .with_level(a.compress_level)?;
+    config.wait_seconds = a.wait_seconds;
+    config.failure_action = action(a.failure_action);
+    config.final_action = action(a.final_action);
+
+    let mut notes = Vec::new();
+    let mut roots: Vec<String> = Vec::new();
+    let mut add = |m: &str| {
+        if !roots.iter().any(|r| r == m) {
+            roots.push(m.to_owned());
+        }
+    };
+    a.drivers.iter().for_each(|m| add(m));
+    for b in &a.bus {
+        bus(*b).modules().iter().for_each(|m| add(m));
+    }
+    match &a.fstype {
+        Some(fs) => image::fs_modules(fs).iter().for_each(|m| add(m)),
+        None => notes.push(
+            "no --fstype: no file-system module is included; the capture kernel must have it built in \
+             (or name it with --module)"
+                .to_string(),
+        ),
+    }
+    a.modules.iter().for_each(|m| add(m));
+    if a.drivers.is_empty() && a.bus.is_empty() {
+        notes.push("no --driver or --bus: the capture kernel must find the disk with built-in drivers".to_string());
+    }
+
+    let mut spec = Spec::new(capture_bin, config, modules_dir, a.output.clone());
+    spec.roots = roots;
+    if a.no_compress {
+        spec.compression = Compression::None;
+    }
+    let report = image::build(&spec).with_context(|| format!("building {}", a.output.display()))?;
+
+    if report.compressed_bytes > SIZE_WARNING_BYTES {
+        notes.push(format!(
+            "the image is {}, over {}: the crashkernel= reservation holds it and, while it unpacks, its {} \
+             copy; a stripped capture binary or fewer modules make it smaller",
+            size(report.compressed_bytes),
+            size(SIZE_WARNING_BYTES),
+            size(report.uncompressed_bytes)
+        ));
+    }
+    for (m, s) in &report.unresolved_softdeps {
+        notes.push(format!("{m} asks for {s} (softdep), which no module provides: left out"));
+    }
+    // Written, not println!ed: a closed pipe is an error, not a panic.
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&json(&spec, &report, &notes))?)?;
+    } else {
+        print_human(&mut out, &spec, &report)?;
+        for n in &notes {
+            eprintln!("kexdump: WARNING: {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn action(a: CaptureAction) -> Action {
+    match a {
+        CaptureAction::Reboot => Action::Reboot,
+        CaptureAction::Poweroff => Action::Poweroff,
+        CaptureAction::Halt => Action::Halt,
+    }
+}
+
+fn bus(b: BusArg) -> Bus {
+    match b {
+        BusArg::Virtio => Bus::Virtio,
+        BusArg::VirtioScsi => Bus::VirtioScsi,
+        BusArg::Nvme => Bus::Nvme,
+        BusArg::Ahci => Bus::Ahci,
+    }
+}
+
+/// `kexdump-capture` next to the running kexdump (a build tree, or an
+/// install putting both in one directory), then the packaged location.
+fn find_capture_bin() -> Result<PathBuf> {
+    let mut looked = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            looked.push(dir.join("kexdump-capture"));
+        }
+    }
+    looked.push(PathBuf::from(PACKAGED_CAPTURE_BIN));
+    if let Some(p) = looked.iter().find(|p| p.is_file()) {
+        return Ok(p.clone());
+    }
+    let list: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+    bail!(
+        "no capture binary: looked for {}; pass --capture-bin, or build the static one with \
+         RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p kexdump-engine --bin kexdump-capture \
+         --target x86_64-unknown-linux-gnu",
+        list.join(" and ")
+    )
+}
+
+/// `<root>/lib/modules/<running kernel release>`.
+fn default_modules_dir(root: &Path) -> Result<PathBuf> {
+    let f = root.join("proc/sys/kernel/osrelease");
+    let release =
+        std::fs::read_to_string(&f).with_context(|| format!("reading the kernel release from {}", f.display()))?;
+    let release = release.trim();
+    if release.is_empty() || release.contains('/') {
+        bail!("{}: unexpected kernel release {release:?}", f.display());
+    }
+    Ok(root.join("lib/modules").join(release))
+}
+
+/// Human-readable size: bytes below 1 KiB, else KiB or MiB.
+fn size(b: u64) -> String {
+    match b {
+        0..1024 => format!("{b} B"),
+        1024..1_048_576 => format!("{:.1} KiB", b as f64 / 1024.0),
+        _ => format!("{:.2} MiB", b as f64 / 1_048_576.0),
+    }
+}
+
+fn compression_text(c: Compression) -> String {
+    match c {
+        Compression::None => "uncompressed cpio".into(),
+        Compression::Zstd { level, window_log } => format!("zstd level {level}, {} window", size(1 << window_log)),
+    }
+}
+
+fn print_human(out: &mut impl Write, spec: &Spec, r: &Report) -> std::io::Result<()> {
+    let modules_dir = &spec.modules_dir;
+    writeln!(out, "kexdump: wrote {} ({})", r.output.display(), compression_text(spec.compression))?;
+    writeln!(out, "  {:<24} {:>12}  {}", "/init", size(r.binary_bytes), spec.capture_bin.display())?;
+    if r.modules.is_empty() {
+        writeln!(out, "  (no modules)")?;
+    }
+    for m in &r.modules {
+        let src = m.source.strip_prefix(modules_dir).unwrap_or(&m.source);
+        writeln!(out, "  {:<24} {:>12}  {}", format!("{}.ko", m.name), size(m.bytes), src.display())?;
+    }
+    if !r.builtin.is_empty() {
+        writeln!(out, "  built into the kernel, not needed: {}", r.builtin.join(" "))?;
+    }
+    writeln!(
+        out,
+        "  image {} ({} bytes), unpacked {} ({} bytes); {} modules, resolved in {:.3} s",
+        size(r.compressed_bytes),
+        r.compressed_bytes,
+        size(r.uncompressed_bytes),
+        r.uncompressed_bytes,
+        r.modules.len(),
+        r.closure_time.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  load order: {}",
+        if r.config.modules.is_empty() { "-".into() } else { r.config.modules.join(" ") }
+    )?;
+    writeln!(
+        out,
+        "  target {} (fstype {})",
+        r.config.target,
+        r.config.fstype.as_deref().unwrap_or("from the superblock")
+    )?;
+    Ok(())
+}
+
+fn json(spec: &Spec, r: &Report, warnings: &[String]) -> serde_json::Value {
+    let (compression, level, window_log) = match spec.compression {
+        Compression::None => ("none", None, None),
+        Compression::Zstd { level, window_log } => ("zstd", Some(level), Some(window_log)),
+    };
+    serde_json::json!({
+        "output": r.output,
+        "compression": compression,
+        "zstd_level": level,
+        "zstd_window_log": window_log,
+        "compressed_bytes": r.compressed_bytes,
+        "uncompressed_bytes": r.uncompressed_bytes,
+        "capture_bin": { "path": spec.capture_bin, "bytes": r.binary_bytes },
+        "modules_dir": spec.modules_dir,
+        "modules": r.modules.iter().map(|m| serde_json::json!({
+            "name": m.name,
+            "source": m.source,
+            "bytes": m.bytes,
+        })).collect::<Vec<_>>(),
+        "builtin": r.builtin,
+        "unresolved_softdeps": r.unresolved_softdeps.iter().map(|(m, s)| serde_json::json!({
+            "module": m,
+            "softdep": s,
+        })).collect::<Vec<_>>(),
+        "config": r.config.to_text(),
+        "closure_seconds": r.closure_time.as_secs_f64(),
+        "warnings": warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_dir_comes_from_the_running_release() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("proc/sys/kernel")).unwrap();
+        std::fs::write(d.path().join("proc/sys/kernel/osrelease"), "6.1.0-56-amd64\n").unwrap();
+        assert_eq!(default_modules_dir(d.path()).unwrap(), d.path().join("lib/modules/6.1.0-56-amd64"));
+        std::fs::write(d.path().join("proc/sys/kernel/osrelease"), "../x\n").unwrap();
+        assert!(default_modules_dir(d.path()).is_err());
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(4 << 20), "4.00 MiB");
+    }
+}
