@@ -158,7 +158,7 @@ end_line=$(grep -m1 -E 'kexdump-capture: (reboot|poweroff|halt) \(after' "$log" 
 [[ -n $end_line ]] || kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
 
 # Phases, from the host stamps on the serial log.
-mt() { kx_log_marker_time "$log" "$1"; }
+mt() { kx_log_marker_time "$log" "$1" || true; }  # "" when the step never ran
 sub() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}' || echo ""; }
 t_armed=$(mt 'KXVM: armed')
 t_panic=$(mt 'Kernel panic - not syncing')
