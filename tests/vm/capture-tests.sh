@@ -8,8 +8,8 @@
 #   xfs-virtio    xfs on virtio-blk, found by UUID
 #   ext4-nvme     ext4 on an NVMe controller, found by LABEL
 #   too-small     a 32 MB ext4 disk: dmesg.txt and kexdump.json survive, the
-#                 dump stays vmcore.incomplete flagged INCOMPLETE, and the
-#                 machine still reboots
+#                 dump stays vmcore.incomplete flagged INCOMPLETE (crash
+#                 opens it and says so), and the machine still reboots
 #   missing       no dump disk: the failure action (poweroff) runs after the
 #                 wait, no hang
 #
@@ -84,6 +84,12 @@ incomplete_ok() {
     info=$(python3 "$HERE/kdump-info.py" "$1/vmcore.incomplete")
     echo "$info" | grep -E '^ *status +INCOMPLETE'
 }
+# crash_sees_incomplete DUMP — crash opens the partial dump and warns.
+crash_sees_incomplete() {
+    local out
+    out=$(printf 'q\n' | timeout 300 crash -s "$KX_VMLINUX" "$1" 2>&1)
+    echo "$out" | grep -q 'This dumpfile is incomplete' || { echo "$out" | head -20; return 1; }
+}
 ended_with() { grep -qE "kexdump-capture: $2 \(after" "$1/serial.log"; }
 
 # cycle NAME ARGS... — run one cycle into $OUT/NAME; FAIL when it breaks.
@@ -119,6 +125,7 @@ for s in "${scenarios[@]}"; do
             check "$s: dmesg.txt saved before the disk filled" dmesg_ok "$d"
             check "$s: kexdump.json says incomplete, CRC32 matches" record_ok "$d" incomplete
             check "$s: the dump stays vmcore.incomplete, flagged INCOMPLETE" incomplete_ok "$d"
+            check "$s: crash opens the partial dump and says it is incomplete" crash_sees_incomplete "$d/vmcore.incomplete"
             check "$s: files 0600 in a 0700 directory" modes_ok "$d"
             check "$s: the failure action (reboot) ran" ended_with "$OUT/$s" reboot
         fi ;;

@@ -334,6 +334,9 @@ impl Run {
                 }
             }
             Err(e) => {
+                if let crate::Error::Incomplete { pages_written, .. } = &e {
+                    info.pages_written = *pages_written;
+                }
                 info.file = tmp_name;
                 let partial = dir.join(&info.file);
                 info.bytes = size_of(&partial);
