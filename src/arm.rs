@@ -134,6 +134,9 @@ pub enum ArmError {
     StillLoaded { path: PathBuf },
     /// kexec is switched off until reboot (`kernel.kexec_load_disabled`).
     LoadDisabled { path: PathBuf, op: &'static str, source: io::Error },
+    /// EPERM with no lockdown in force: the process lacks CAP_SYS_BOOT
+    /// (a container, or a unit with a capability bounding set).
+    NoCapability { op: &'static str, source: io::Error },
     /// The kernel refused the image: lockdown / Secure Boot signature check.
     Refused { kernel: PathBuf, source: io::Error, lockdown: Option<(PathBuf, String)> },
     /// ENOMEM, EADDRNOTAVAIL, EINVAL: no room, or an image the kernel rejects.
@@ -202,6 +205,12 @@ impl fmt::Display for ArmError {
                 "{op} refused ({source}): {} is 1 (sysctl kernel.kexec_load_disabled), which stays set until the \
                  next reboot; arm at boot, before that sysctl is applied",
                 path.display()
+            ),
+            ArmError::NoCapability { op, source } => write!(
+                f,
+                "{op} refused ({source}) although running as root and with no kernel lockdown in force: this \
+                 process lacks CAP_SYS_BOOT (a container, or a systemd unit with CapabilityBoundingSet= or \
+                 NoNewPrivileges restrictions); run kexdump on the host with full root capabilities"
             ),
             ArmError::Refused { kernel, source, lockdown } => {
                 write!(
@@ -448,6 +457,9 @@ pub fn explain_load_error(root: &Path, err: io::Error, plan: &Plan) -> Failure {
             op: "kexec_file_load",
             source: err,
         }),
+        libc::EPERM if !lockdown_active(root) => {
+            Failure::Fatal(ArmError::NoCapability { op: "kexec_file_load", source: err })
+        }
         libc::EPERM | libc::EKEYREJECTED | libc::EBADMSG | libc::ENOKEY | libc::ENODATA => {
             Failure::Fatal(ArmError::Refused { kernel, source: err, lockdown: lockdown(root) })
         }
@@ -468,12 +480,26 @@ pub fn explain_unload_error(root: &Path, err: io::Error) -> Failure {
             op: "unloading with kexec_file_load",
             source: err,
         }),
+        Some(libc::EPERM) => {
+            Failure::Fatal(ArmError::NoCapability { op: "unloading with kexec_file_load", source: err })
+        }
         _ => Failure::Fatal(ArmError::Syscall { op: "unloading with kexec_file_load", source: err }),
     }
 }
 
 fn load_disabled(root: &Path) -> bool {
     read_text(root, LOAD_DISABLED).is_ok_and(|(_, t)| t.trim() == "1")
+}
+
+/// Whether a lockdown mode other than `none` is active. Unknown (no
+/// securityfs, or no lockdown LSM) counts as active when the kernel was
+/// built to check signatures: we cannot tell, so the signature
+/// explanation, which names the file to check, is the safer one.
+fn lockdown_active(root: &Path) -> bool {
+    match lockdown(root) {
+        Some((_, mode)) => !mode.contains("[none]"),
+        None => true,
+    }
 }
 
 /// The lockdown state, when the kernel reports one.
@@ -941,6 +967,20 @@ mod tests {
         let Failure::Fatal(e) = explain_unload_error(t.root(), errno(libc::EPERM)) else { panic!() };
         assert!(matches!(e, ArmError::LoadDisabled { .. }));
         assert!(matches!(explain_unload_error(t.root(), errno(libc::ENOSYS)), Failure::Unsupported(_)));
+    }
+
+    #[test]
+    fn eperm_without_lockdown_is_a_missing_capability() {
+        let t = Tree::new();
+        let p = t.plan().expect("plan");
+        t.write(LOCKDOWN, "[none] integrity confidentiality\n");
+        let Failure::Fatal(e) = explain_load_error(t.root(), errno(libc::EPERM), &p) else { panic!() };
+        assert!(matches!(e, ArmError::NoCapability { .. }), "{e:?}");
+        assert!(e.to_string().contains("CAP_SYS_BOOT"), "{e}");
+        let Failure::Fatal(e) = explain_load_error(t.root(), errno(libc::EKEYREJECTED), &p) else { panic!() };
+        assert!(matches!(e, ArmError::Refused { .. }), "a rejected key is a signature refusal whatever the mode");
+        let Failure::Fatal(e) = explain_unload_error(t.root(), errno(libc::EPERM)) else { panic!() };
+        assert!(matches!(e, ArmError::NoCapability { .. }), "{e:?}");
     }
 
     #[test]

@@ -115,7 +115,7 @@ init=, rd.*, systemd.*, ...; --dry-run lists each with its reason), the rest is
 kept in order (every console= in particular), and options that let a kernel
 boot in a small reservation are added: nr_cpus=1 irqpoll reset_devices
 panic=10 cgroup_disable=memory mce=off numa=off transparent_hugepage=never
-cma=0 hugetlb_cma=0 module_blacklist=<GPU and KVM drivers>.
+cma=0 hugetlb_cma=0 printk.devkmsg=on module_blacklist=<GPU and KVM drivers>.
 --cmdline-append strings come last, so they win where the kernel takes the
 last value.
 

@@ -104,6 +104,10 @@ const ADD: &[(&str, &str)] = &[
     // No contiguous memory areas carved out of the reservation.
     ("cma=0", "no contiguous memory area"),
     ("hugetlb_cma=0", "no huge page contiguous memory area"),
+    // /dev/kmsg drops lines beyond 10 per 5 s by default, and a primary's
+    // `printk.devkmsg=` would lock that; the capture's step messages and
+    // its final error must all reach the log.
+    ("printk.devkmsg=on", "every capture message reaches the log"),
 ];
 
 /// Drivers blacklisted in the capture kernel. The capture initramfs loads
@@ -238,6 +242,8 @@ pub fn capture_cmdline(primary: &str, remove: &[String], append: &[String]) -> C
             Some(REPLACED)
         } else if appended.contains(&option) {
             Some("given again by --cmdline-append, added last")
+        } else if option.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+            Some("an unterminated quote would swallow every option added after it")
         } else {
             None
         };
@@ -270,7 +276,7 @@ mod tests {
     use super::*;
 
     const ADDED: &str = "nr_cpus=1 irqpoll reset_devices panic=10 cgroup_disable=memory mce=off numa=off \
-        transparent_hugepage=never cma=0 hugetlb_cma=0 \
+        transparent_hugepage=never cma=0 hugetlb_cma=0 printk.devkmsg=on \
         module_blacklist=kvm,kvm_intel,kvm_amd,nouveau,amdgpu,radeon,i915";
 
     fn trim(primary: &str) -> String {
@@ -406,13 +412,21 @@ mod tests {
         assert_eq!(
             got.line,
             "console=ttyS0 bar=2 nr_cpus=1 irqpoll reset_devices panic=10 cgroup_disable=memory mce=off \
-             transparent_hugepage=never cma=0 hugetlb_cma=0"
+             transparent_hugepage=never cma=0 hugetlb_cma=0 printk.devkmsg=on"
         );
         let whys: Vec<_> = got.dropped.iter().map(|d| (d.option.as_str(), d.why)).collect();
         assert_eq!(
             whys,
             [("foo", "--cmdline-remove"), ("foo=1", "--cmdline-remove"), ("intel_iommu=on", "--cmdline-remove")]
         );
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_dropped() {
+        let got = capture_cmdline("console=ttyS0 foo=\"bar", &[], &[]);
+        assert_eq!(got.line, format!("console=ttyS0 {ADDED}"));
+        assert_eq!(got.dropped.len(), 1);
+        assert_eq!(got.dropped[0].option, "foo=\"bar");
     }
 
     #[test]

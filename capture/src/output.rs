@@ -19,9 +19,6 @@ pub struct AtomicFile {
     replace: bool,
 }
 
-/// O_NOFOLLOW from <fcntl.h> (x86_64 value), so we need no libc crate.
-const O_NOFOLLOW: i32 = 0o400000;
-
 impl AtomicFile {
     /// Create `dest.incomplete`. Fails if `dest` already exists (we never
     /// overwrite a dump) or if the temporary name exists (a symlink planted
@@ -36,7 +33,21 @@ impl AtomicFile {
     /// Like [`AtomicFile::create`], but `commit` atomically replaces an
     /// existing `dest` (the rename swaps the directory entry; a symlink at
     /// `dest` is replaced, not followed).
+    /// A `dest.incomplete` left by an interrupted earlier run is removed
+    /// first (unlink does not follow a symlink), or every later rebuild
+    /// would fail.
     pub fn replacing(dest: &Path) -> io::Result<AtomicFile> {
+        let mut tmp = dest.as_os_str().to_owned();
+        tmp.push(INCOMPLETE_SUFFIX);
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("removing a stale {}: {e}", PathBuf::from(&tmp).display()),
+                ))
+            }
+            _ => {}
+        }
         Self::open_tmp(dest, true)
     }
 
@@ -49,7 +60,7 @@ impl AtomicFile {
             .read(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", tmp.display())))?;
         Ok(AtomicFile { file, tmp, dest: dest.to_owned(), replace })
@@ -101,5 +112,10 @@ mod tests {
         r.file.write_all(b"y").unwrap();
         r.commit().unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"y", "replacing swaps the record in");
+        fs::write(d.path().join("dump.incomplete"), b"stale").unwrap();
+        let mut r = AtomicFile::replacing(&dest).unwrap();
+        r.file.write_all(b"z").unwrap();
+        r.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"z", "a stale temporary file does not block replacing");
     }
 }

@@ -298,6 +298,12 @@ fn checked_config(config: CaptureConfig) -> Result<CaptureConfig, Error> {
         }
     }
     let back = CaptureConfig::parse(&config.to_text()).map_err(|e| Error::Config(e.to_string()))?;
+    if back.target != config.target {
+        return Err(Error::Config(format!(
+            "target {} does not survive the config file (leading or trailing spaces?)",
+            config.target
+        )));
+    }
     if back.modules != config.modules {
         return Err(Error::Config(format!("module names {:?} do not survive the config file", config.modules)));
     }
@@ -316,6 +322,10 @@ fn write_archive<W: Write>(
         a.dir(d, 0o755)?;
     }
     a.char_dev("dev/console", 0o600, 5, 1)?;
+    // If the kernel cannot open the console, PID 1 starts with fds 0-2
+    // closed and Rust's runtime opens /dev/null for them, before we mount
+    // devtmpfs: without the node it aborts and the capture never starts.
+    a.char_dev("dev/null", 0o666, 1, 3)?;
     a.file("init", 0o755, binary)?;
     a.file(PATH_IN_IMAGE, 0o644, conf.as_bytes())?;
     for (name, _, data) in mods {
@@ -646,7 +656,8 @@ mod tests {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let list = String::from_utf8_lossy(&out.stdout);
         let names: Vec<&str> = list.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
-        let mut expected = vec!["dev", "proc", "sys", "mnt", "tmp", "etc", "lib", "lib/modules", "dev/console", "init"];
+        let mut expected =
+            vec!["dev", "proc", "sys", "mnt", "tmp", "etc", "lib", "lib/modules", "dev/console", "dev/null", "init"];
         expected.push(PATH_IN_IMAGE);
         let mods: Vec<String> = LOAD_ORDER.iter().map(|m| format!("lib/modules/{m}.ko")).collect();
         expected.extend(mods.iter().map(String::as_str));

@@ -226,7 +226,7 @@ mod tests {
         let t = Instant::now();
         let none =
             wait_for(&Target::Label("nope".into()), &sys, &dev, Duration::from_millis(1200), &mut |_| ticks += 1);
-        assert!(none.is_none() && ticks == 1 && t.elapsed() >= Duration::from_millis(1200));
+        assert!(none.is_none() && ticks <= 1 && t.elapsed() >= Duration::from_millis(1200));
         let s = describe_devices(&sys, &dev);
         assert!(s.contains("vda (no known file system)") && s.contains("vdb (ext4 UUID=abababab-"), "{s}");
     }

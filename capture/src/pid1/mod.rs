@@ -326,6 +326,13 @@ impl Run {
                         ));
                         (info, None)
                     }
+                    // The rename happened but a later fsync failed: the dump
+                    // is whole under its final name; say what failed.
+                    Err(e) if dest.exists() && !dir.join(&tmp_name).exists() => {
+                        info.bytes = size_of(&dest);
+                        self.con.warn(&format!("{} saved, but {e}", dest.display()));
+                        (info, None)
+                    }
                     Err(e) => {
                         info.file = tmp_name;
                         info.bytes = size_of(&dir.join(&info.file));
@@ -503,9 +510,10 @@ mod tests {
         write_file(&dest, &[b' '; RECORD_RESERVE]).unwrap();
         write_record(&dest, b"{\"a\": 1}\n").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"{\"a\": 1}\n");
-        // A planted kexdump.json.incomplete makes the atomic path fail
-        // (O_EXCL); the in-place fallback still lands the record.
-        fs::write(d.path().join("kexdump.json.incomplete"), b"x").unwrap();
+        // Something unremovable at kexdump.json.incomplete (here a
+        // directory) makes the atomic path fail; the in-place fallback
+        // still lands the record.
+        fs::create_dir(d.path().join("kexdump.json.incomplete")).unwrap();
         write_record(&dest, b"{\"b\": 2}\n").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"{\"b\": 2}\n");
     }
