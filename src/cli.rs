@@ -32,6 +32,15 @@ pub enum Command {
     /// needs (disk driver, file system), zstd-compressed.
     #[command(after_help = INITRAMFS_EXAMPLES)]
     Initramfs(InitramfsArgs),
+    /// Check the configuration file (/etc/kexdump.toml) and print the
+    /// configuration in effect, defaults filled in. Exits 1 on an invalid
+    /// file, naming the line and the key.
+    #[command(after_help = CONFIG_EXAMPLES)]
+    Config(ConfigArgs),
+    /// Show or change the crashkernel= reservation: the memory the kernel
+    /// sets aside at boot for the capture kernel (`kexdump arm` loads it
+    /// there).
+    Crashkernel(CrashkernelArgs),
 }
 
 #[derive(Args)]
@@ -289,4 +298,126 @@ pub struct InitramfsArgs {
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  kexdump config                          # check /etc/kexdump.toml, print it as TOML
+  kexdump config --json                   # the same as one JSON object
+  kexdump config --config ./kexdump.toml  # check another file
+
+A missing /etc/kexdump.toml means all defaults; a file named with --config
+must exist. Unknown keys and bad values are errors such as
+  /etc/kexdump.toml:12: key dump.level: 40 is not a dump level (0-31)
+A directory target (target = \"/var/crash\") is resolved here to its file
+system's UUID, as the image builder will; the TOML output says what it found.
+The documented example with every key is etc/kexdump.toml in the sources.";
+
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// The configuration file [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print the configuration as one JSON object instead of TOML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CrashkernelArgs {
+    #[command(subcommand)]
+    pub command: CrashkernelCommand,
+}
+
+#[derive(Subcommand)]
+pub enum CrashkernelCommand {
+    /// Print the crashkernel= options the kernel booted with, what they
+    /// reserve on this RAM, what is reserved and where, and whether a
+    /// capture kernel is loaded.
+    ///
+    /// Also prints the crashkernel= the boot loader configuration holds for
+    /// the next boot. Needs no root, but /proc/iomem shows the addresses of
+    /// the reservation only to root.
+    Show(CrashkernelShowArgs),
+    /// Put crashkernel=SIZE in the boot loader's configuration, for the
+    /// next boot. Needs root (except with --dry-run).
+    #[command(after_help = CRASHKERNEL_SET_HELP)]
+    Set(CrashkernelSetArgs),
+}
+
+#[derive(Args)]
+pub struct CrashkernelShowArgs {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Read proc/, sys/ and etc/ under this directory instead of / (for tests).
+    #[arg(long, hide = true, default_value = "/")]
+    pub root: PathBuf,
+}
+
+const CRASHKERNEL_SET_HELP: &str = "\
+Examples:
+  kexdump crashkernel set auto --dry-run     # show the change, write nothing
+  kexdump crashkernel set auto
+  kexdump crashkernel set 192M --bootloader kernel-cmdline
+  kexdump crashkernel set 2G-16G:128M,16G-:256M
+
+SIZE forms (as the kernel reads them; K, M, G, T suffixes, powers of 1024):
+  192M                       always 192 MiB, where the kernel finds room
+  192M@16M                   at physical address 16M
+  1G-4G:128M,4G-:192M[@OFF]  by RAM: START-[END]:SIZE, END excluded, no END
+                             is no limit; the first range holding the RAM counts
+  1G,high                    anywhere (also above 4 GiB), plus a default low
+                             part below 4 GiB for devices that need it
+A bare number counts bytes and a leading 0 means octal to the kernel: both
+are refused here. 88M was the smallest that captured a dump in kexdump's
+measurements; `kexdump arm` says whether the capture kernel fits.
+
+`auto` writes crashkernel=1G-4G:128M,4G-64G:192M,64G-:256M. The capture
+kernel must hold its own image (Debian 6.1's asks for 63.6 MiB once
+loaded), the capture initramfs, and room to unpack it and run: 88M was the
+smallest reservation that captured a 2 GiB guest with kexdump's 1.3 MB
+initramfs. kexdump-capture uses under 9 MB whatever the RAM; bigger
+machines need more for their drivers and device queues. So: 128M from
+1 GiB (45% above that floor), 192M from 4 GiB, 256M from 64 GiB; nothing
+under 1 GiB (give a size there). The kernel picks the line matching the
+RAM at every boot, so the setting follows memory upgrades.
+
+With GRUB (/etc/default/grub exists) the option replaces the crashkernel= of
+GRUB_CMDLINE_LINUX_DEFAULT or GRUB_CMDLINE_LINUX, else is added to
+GRUB_CMDLINE_LINUX; the rest of the file, quotes included, stays as it was.
+Then update-grub rebuilds the boot menu. Without GRUB, /etc/kernel/cmdline
+(kernel-install, systemd-boot) is edited. The file as it was is kept as
+FILE.kexdump-bak; the new one is written to a temporary file, fsynced and
+renamed over it, with the same mode and owner. The running kernel keeps its
+reservation: the new one takes effect at the next boot.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BootloaderArg {
+    /// GRUB when /etc/default/grub exists, else /etc/kernel/cmdline
+    Auto,
+    /// /etc/default/grub, then update-grub
+    Grub,
+    /// /etc/kernel/cmdline (kernel-install: systemd-boot, unified kernel images)
+    KernelCmdline,
+}
+
+#[derive(Args)]
+pub struct CrashkernelSetArgs {
+    /// The reservation: a size such as 192M, a range table such as
+    /// 1G-4G:128M,4G-:192M, or SIZE@OFFSET, SIZE,high (see below); `auto`
+    /// for kexdump's table by RAM.
+    #[arg(value_name = "SIZE|auto", value_parser = crate::crashkernel::parse_set_value)]
+    pub size: crate::crashkernel::SetValue,
+    /// Print the change as a diff of the file and what it reserves on this
+    /// machine; write nothing, run nothing. Needs no root.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Which boot loader configuration to edit.
+    #[arg(long, value_enum, default_value_t = BootloaderArg::Auto)]
+    pub bootloader: BootloaderArg,
+    /// Edit etc/ under this directory instead of / (for tests and chroots:
+    /// no root check, no update-grub).
+    #[arg(long, hide = true, default_value = "/")]
+    pub root: PathBuf,
 }

@@ -1,12 +1,18 @@
 //! `kexdump`: the operator's command. This file only dispatches.
 
 mod arm;
+mod bootcfg;
 mod bzimage;
 mod cli;
 mod cmdline;
+mod config;
+mod config_cmd;
+mod crashkernel;
+mod crashkernel_cmd;
 mod dmesg;
 mod initramfs_cmd;
 mod kexec;
+mod mounts;
 mod progress;
 mod save;
 
@@ -21,6 +27,11 @@ fn main() -> ExitCode {
         cli::Command::Arm(a) => arm::run_arm(a),
         cli::Command::Disarm(a) => arm::run_disarm(a),
         cli::Command::Initramfs(a) => initramfs_cmd::run(a),
+        cli::Command::Config(a) => config_cmd::run(a),
+        cli::Command::Crashkernel(a) => match a.command {
+            cli::CrashkernelCommand::Show(a) => crashkernel_cmd::run_show(a),
+            cli::CrashkernelCommand::Set(a) => crashkernel_cmd::run_set(a),
+        },
     };
     match result {
         Ok(code) => code,

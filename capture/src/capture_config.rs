@@ -227,10 +227,14 @@ impl CaptureConfig {
 /// A relative path without `..`: the dump directory stays on the target.
 fn check_path(v: &str) -> Result<String, String> {
     let p = v.trim_matches('/');
+    if p.is_empty() || p == "." {
+        // The target's root directory.
+        return Ok(".".into());
+    }
     if p.split('/').any(|c| c == ".." || c == ".") {
         return Err(format!("{v:?} may not contain . or .."));
     }
-    Ok(if p.is_empty() { ".".into() } else { p.to_owned() })
+    Ok(p.to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +286,10 @@ mod tests {
         assert_eq!(e.to_string(), "key `target`: missing");
         assert!(CaptureConfig::parse("target = sda1\n").unwrap_err().msg.contains("UUID="));
         assert!(CaptureConfig::parse("target = UUID=1234\n").is_err());
+        let mut root = CaptureConfig::new(Target::Label("x".into()));
+        root.path = CaptureConfig::parse("target = LABEL=x\npath = /\n").unwrap().path;
+        assert_eq!(root.path, ".");
+        assert_eq!(CaptureConfig::parse(&root.to_text()).unwrap(), root, "the root directory round-trips");
         let e = CaptureConfig::parse("target = LABEL=x\npath = ../etc\n").unwrap_err();
         assert_eq!(e.key, "path");
         let e = CaptureConfig::parse("target = LABEL=x\ncompression = snappy\ncompression_level = 3\n").unwrap_err();
