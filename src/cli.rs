@@ -291,6 +291,15 @@ pub struct InitramfsArgs {
     /// What the capture kernel does after saving the dump.
     #[arg(long, value_enum, default_value_t = CaptureAction::Reboot)]
     pub final_action: CaptureAction,
+    /// Retention, applied by the capture kernel after a successful capture:
+    /// keep at most N dumps under --path, deleting the oldest (0: keep all).
+    /// The dump just written is never deleted.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep: u32,
+    /// Retention: delete the oldest dumps until this much is free on the
+    /// target (e.g. 1G, 512M; 0: no minimum).
+    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_byte_size)]
+    pub min_free: u64,
     /// Write the image as a plain cpio archive instead of zstd level 19
     /// (larger; for capture kernels without CONFIG_RD_ZSTD, before Linux 5.9).
     #[arg(long)]
@@ -420,4 +429,9 @@ pub struct CrashkernelSetArgs {
     /// no root check, no update-grub).
     #[arg(long, hide = true, default_value = "/")]
     pub root: PathBuf,
+}
+
+/// A byte size such as 1G, 512M, 4096 (for clap).
+fn parse_byte_size(s: &str) -> Result<u64, String> {
+    crate::config::parse_size(s).ok_or_else(|| format!("{s:?} is not a size such as 1G, 512M or 0"))
 }

@@ -385,6 +385,8 @@ impl Config {
         c.wait_seconds = p.wait_seconds;
         c.failure_action = p.failure_action;
         c.final_action = p.final_action;
+        c.keep = u32::try_from(self.retention.keep).unwrap_or(0);
+        c.min_free_bytes = parse_size(&self.retention.min_free).unwrap_or(0);
         Ok(c)
     }
 

@@ -42,6 +42,8 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
     config.wait_seconds = a.wait_seconds;
     config.failure_action = action(a.failure_action);
     config.final_action = action(a.final_action);
+    config.keep = a.keep;
+    config.min_free_bytes = a.min_free;
 
     let mut notes = Vec::new();
     let mut roots: Vec<String> = Vec::new();

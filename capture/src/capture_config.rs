@@ -114,6 +114,10 @@ pub struct CaptureConfig {
     /// Set by `kexdump test`: recorded in kexdump.json so the primary can
     /// tell that its self-test arrived.
     pub test_id: Option<String>,
+    /// Retention after a successful capture: dumps kept (0: all) and bytes
+    /// to leave free on the target (0: no minimum).
+    pub keep: u32,
+    pub min_free_bytes: u64,
 }
 
 impl CaptureConfig {
@@ -131,6 +135,8 @@ impl CaptureConfig {
             failure_action: Action::Reboot,
             final_action: Action::Reboot,
             test_id: None,
+            keep: 0,
+            min_free_bytes: 0,
         }
     }
 
@@ -165,6 +171,8 @@ impl CaptureConfig {
         kv("failure_action", &self.failure_action.to_string());
         kv("final_action", &self.final_action.to_string());
         kv("test_id", self.test_id.as_deref().unwrap_or(""));
+        kv("keep", &self.keep.to_string());
+        kv("min_free_bytes", &self.min_free_bytes.to_string());
         s
     }
 
@@ -209,6 +217,8 @@ impl CaptureConfig {
                 "failure_action" => c.failure_action = v.parse().map_err(err)?,
                 "final_action" => c.final_action = v.parse().map_err(err)?,
                 "test_id" => c.test_id = Some(v.to_owned()).filter(|s| !s.is_empty()),
+                "keep" => c.keep = v.parse().map_err(|_| err(format!("{v:?} is not a number")))?,
+                "min_free_bytes" => c.min_free_bytes = v.parse().map_err(|_| err(format!("{v:?} is not a number")))?,
                 _ => return Err(err("unknown key".into())),
             }
         }
@@ -268,6 +278,8 @@ mod tests {
         c.format = Format::Elf;
         c.failure_action = Action::Poweroff;
         c.test_id = Some("t-1".into());
+        c.keep = 5;
+        c.min_free_bytes = 1 << 30;
         c.path = "var/crash".into();
         let back = CaptureConfig::parse(&c.to_text()).unwrap();
         assert_eq!(back, c);

@@ -19,6 +19,8 @@
 #     --bus virtio|nvme     the dump disk's controller (default virtio)
 #     --disk-size SIZE      the sparse dump disk (default 1G)
 #     --no-disk             no dump disk at all (the target is missing)
+#     --seed-dumps N        put N earlier captures (crash/2020010<i>-000000-old/,
+#                           1 MB each) on the ext4 disk, for retention tests
 #     --target SPEC         what the capture looks for (default LABEL=kxdump;
 #                           the disk has that label and UUID $KX_DUMP_UUID)
 #     --wait SECS           how long the capture waits for it (default 30)
@@ -48,7 +50,7 @@ source "$HERE/lib.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 
 outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
-fs=ext4 bus=virtio disk=1 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
+fs=ext4 bus=virtio disk=1 seed_dumps=0 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
 kexdump=$ROOT/target/release/kexdump
 capture_bin=$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture
 while (($#)); do
@@ -61,6 +63,7 @@ while (($#)); do
     --bus) bus=$2; shift 2 ;;
     --disk-size) disk_size=$2; shift 2 ;;
     --no-disk) disk=0; shift ;;
+    --seed-dumps) seed_dumps=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     --wait) wait=$2; shift 2 ;;
     --failure-action) failure_action=$2; shift 2 ;;
@@ -123,7 +126,19 @@ chmod 755 "$overlay/boot/arm.sh"
 kx_build_primary "$work" "$work/capture.img" "$mem_mib" "$ck_mib" -s "$overlay"
 disk_args=()
 if ((disk)); then
-    kx_make_dump_disk "$work/dump.img" "$disk_size" kxdump "$fs"
+    seed=""
+    if ((seed_dumps > 0)); then
+        seed=$work/seed
+        install -d -m 700 "$seed/crash"
+        for i in $(seq 1 "$seed_dumps"); do
+            d=$seed/crash/2020010$i-000000-old
+            install -d -m 700 "$d"
+            printf '{"schema": "kexdump.capture/1", "status": "complete"}\n' >"$d/kexdump.json"
+            head -c 1048576 /dev/zero >"$d/vmcore"
+            chmod 600 "$d/kexdump.json" "$d/vmcore"
+        done
+    fi
+    kx_make_dump_disk "$work/dump.img" "$disk_size" kxdump "$fs" "$seed"
     disk_args=(--disk "$work/dump.img,kxdump,$bus")
 fi
 kx_phase_end build
@@ -183,7 +198,7 @@ status=""
 if ((disk)); then
     kx_phase_begin extract
     kx_read_back "$work/dump.img" "$fs" "$outdir/fs"
-    mapfile -t dirs < <(find "$outdir/fs/crash" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | LC_ALL=C sort)
+    mapfile -t dirs < <(find "$outdir/fs/crash" -mindepth 1 -maxdepth 1 -type d ! -name '*-old' 2>/dev/null | LC_ALL=C sort)
     if ((${#dirs[@]} == 1)); then
         dump_dir=${dirs[0]}
         ln -sfn "${dump_dir#"$outdir"/}" "$outdir/dump"

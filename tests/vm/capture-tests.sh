@@ -11,6 +11,9 @@
 #                 dump stays vmcore.incomplete flagged INCOMPLETE (crash
 #                 opens it and says so), and the failure action (poweroff)
 #                 still ends the capture
+#   retention     three earlier dumps on the disk and `--keep 2`: after the
+#                 capture the two oldest are gone, the newest earlier one and
+#                 the new dump stay
 #   missing       no dump disk: the failure action (poweroff) runs after the
 #                 wait, no hang
 #
@@ -30,7 +33,7 @@ kx_need_cmds crash python3
 OUT=$KX_CACHE/capture-tests
 mkdir -p "$OUT"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small missing)
+((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing)
 
 passed=0 failed=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
@@ -129,6 +132,14 @@ for s in "${scenarios[@]}"; do
             check "$s: crash opens the partial dump and says it is incomplete" crash_sees_incomplete "$d/vmcore.incomplete"
             check "$s: files 0600 in a 0700 directory" modes_ok "$d"
             check "$s: the failure action (poweroff, not the final reboot) ran" ended_with "$OUT/$s" poweroff
+        fi ;;
+    retention)
+        if cycle "$s" --fs ext4 --seed-dumps 3 --initramfs-args "--keep 2"; then
+            check "$s: the new dump is complete" record_ok "$OUT/$s/dump" complete
+            check "$s: only the newest earlier dump and the new one remain" \
+                bash -c '[[ "$(cd "$1/fs/crash" && ls | paste -sd" ")" == "20200103-000000-old $(basename "$(readlink -f "$1/dump")")" ]] || { ls "$1/fs/crash"; exit 1; }' _ "$OUT/$s"
+            check "$s: the capture kernel said what it deleted" \
+                grep -q 'kexdump-capture: retention (keep 2, min free 0 MB): deleted 20200102-000000-old' "$OUT/$s/serial.log"
         fi ;;
     missing)
         if cycle "$s" --no-disk --wait 8 --failure-action poweroff; then

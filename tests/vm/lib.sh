@@ -407,12 +407,17 @@ EOF
 # fully initialised on the host (no lazy inode-table init in the guest).
 # The dump target's file system UUID (fixed, so a test can name it).
 KX_DUMP_UUID=6b657864-756d-7000-0000-000000000003
+# kx_make_dump_disk OUT SIZE [LABEL [FSTYPE [SEED_DIR]]] — SEED_DIR's files
+# are copied in (ext4 only), e.g. earlier dumps for a retention test.
 kx_make_dump_disk() {
-    local out=$1 size=$2 label=${3:-kxdump} fstype=${4:-ext4}
+    local out=$1 size=$2 label=${3:-kxdump} fstype=${4:-ext4} seed=${5:-}
+    local -a populate=()
+    [[ -n $seed ]] && populate=(-d "$seed")
+    [[ -n $seed && $fstype != ext4 ]] && kx_die "kx_make_dump_disk: seeding needs ext4"
     rm -f "$out" && truncate -s "$size" "$out"
     case $fstype in
     ext4)
-        E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L "$label" -U "$KX_DUMP_UUID" \
+        E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L "$label" -U "$KX_DUMP_UUID" "${populate[@]}" \
             -E hash_seed=6b657864-756d-7000-0000-000000000004,lazy_itable_init=0,lazy_journal_init=0,nodiscard \
             "$out" >/dev/null ;;
     xfs) mkfs.xfs -q -f -L "$label" -m uuid="$KX_DUMP_UUID" -K "$out" >/dev/null ;;

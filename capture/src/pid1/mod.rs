@@ -19,6 +19,7 @@
 pub mod blockdev;
 pub mod console;
 pub mod record;
+pub mod retention;
 pub mod sys;
 
 use crate::capture_config::{self, Action, CaptureConfig};
@@ -251,10 +252,35 @@ impl Run {
         match dump_err {
             None => {
                 self.con.say(&format!("capture complete in {:.1} s", self.started.elapsed().as_secs_f64()));
+                let current = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                self.apply_retention(&base, &cfg, &current);
                 Ok(actions)
             }
             Some(e) => Err(fail(format!("the dump is {}: {e}", rec.status.as_str()))),
         }
+    }
+
+    /// After a successful capture only: delete the oldest dumps beyond the
+    /// policy. Problems are reported, never fatal: the new dump is saved.
+    fn apply_retention(&mut self, base: &Path, cfg: &CaptureConfig, current: &str) {
+        if cfg.keep == 0 && cfg.min_free_bytes == 0 {
+            return;
+        }
+        let (saved, free) = match (retention::scan(base), sys::free_bytes(base)) {
+            (Ok(s), Ok(f)) => (s, f),
+            (Err(e), _) | (_, Err(e)) => return self.con.warn(&format!("retention skipped: {e}")),
+        };
+        for name in retention::plan(&saved, cfg.keep, cfg.min_free_bytes, free, current) {
+            match retention::remove(base, &name) {
+                Ok(()) => self.con.say(&format!(
+                    "retention (keep {}, min free {} MB): deleted {name}",
+                    cfg.keep,
+                    cfg.min_free_bytes >> 20
+                )),
+                Err(e) => self.con.warn(&format!("retention: {name}: {e}")),
+            }
+        }
+        sys::sync();
     }
 
     /// Load each module; a failure is reported and the rest still tried

@@ -87,6 +87,22 @@ pub fn reboot(cmd: libc::c_int) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// Bytes available to root on the file system holding `path` (statvfs:
+/// f_bfree, which counts root's reserved blocks, as the capture runs as root).
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let p = cstr(path.as_os_str().as_bytes(), "the path")?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `p` is a valid NUL-terminated string; `st` points to writable
+    // memory of the right type, which the kernel fills on success.
+    let rc = unsafe { libc::statvfs(p.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(last_error(format!("statvfs {}", path.display())));
+    }
+    // SAFETY: statvfs returned 0, so it initialised the whole struct.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_bfree.saturating_mul(st.f_frsize))
+}
+
 pub fn is_pid1() -> bool {
     std::process::id() == 1
 }
