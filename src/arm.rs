@@ -5,18 +5,29 @@
 //! tree in tests) and are separate from the loading itself, which needs
 //! root and a kernel: `kexec_file_load(2)` (kexec.rs), or kexec-tools'
 //! `kexec -p` where that system call does not exist.
+//!
+//! Without `--initrd`, [`prepare`] first brings the configuration's
+//! capture initramfs up to date (capture_image.rs). After a load, the
+//! arming is recorded in `/var/lib/kexdump/armed.json` ([`Armed`]);
+//! `disarm` removes it.
 
 use crate::bzimage;
+use crate::capture_image::{self, Decision};
 use crate::cli::{ArmArgs, DisarmArgs, KexecMethod};
 use crate::cmdline::{self, Dropped};
-use crate::kexec;
-use anyhow::Result;
+use crate::config::Config;
+use crate::{initramfs_cmd, kexec};
+use anyhow::{Context, Result};
+use kexdump_initramfs::image::Report;
+use serde::{Deserialize, Serialize};
 use std::ffi::{CString, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::SystemTime;
 
 const MIB: u64 = 1 << 20;
 
@@ -46,6 +57,8 @@ pub const PROC_CMDLINE: &str = "proc/cmdline";
 const LOAD_DISABLED: &str = "proc/sys/kernel/kexec_load_disabled";
 /// The kernel lockdown mode, the active one in brackets.
 const LOCKDOWN: &str = "sys/kernel/security/lockdown";
+/// What is armed ([`Armed`]), written after each load, removed by disarm.
+pub const ARMED_RECORD: &str = "var/lib/kexdump/armed.json";
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / MIB as f64)
@@ -395,6 +408,9 @@ pub enum CmdlineSource {
 pub struct Request {
     pub kernel: PathBuf,
     pub initrd: PathBuf,
+    /// The initrd's size when `initrd` is not there yet (a dry run before
+    /// the image's first build); `None`: the file's size.
+    pub initrd_bytes: Option<u64>,
     pub cmdline: CmdlineSource,
 }
 
@@ -420,7 +436,10 @@ pub fn plan(root: &Path, req: &Request) -> Result<Plan, ArmError> {
         }
     };
     let (kernel_file, header) = kernel_image(&req.kernel)?;
-    let initrd_size = file_size(&req.initrd)?;
+    let initrd_size = match req.initrd_bytes {
+        Some(n) => n,
+        None => file_size(&req.initrd)?,
+    };
     let kernel_load = header.and_then(|h| h.init_size).map_or(kernel_file, |s| kernel_file.max(u64::from(s)));
     let sizes = Sizes {
         crash_size,
@@ -614,7 +633,21 @@ fn unload(root: &Path, method: KexecMethod) -> Result<Loader, ArmError> {
     Ok(Loader::KexecTools)
 }
 
-fn request(root: &Path, a: &ArmArgs) -> Result<Request> {
+/// The capture command line's source: `--cmdline`, or /proc/cmdline with
+/// the configuration's removals and additions, then the command line's
+/// (which come last, so they win).
+fn cmdline_source(a: &ArmArgs, remove: &[String], append: &[String]) -> CmdlineSource {
+    match &a.cmdline {
+        Some(full) => CmdlineSource::Full(full.clone()),
+        None => CmdlineSource::Derived {
+            remove: remove.iter().chain(&a.cmdline_remove).cloned().collect(),
+            append: append.iter().chain(&a.cmdline_append).cloned().collect(),
+        },
+    }
+}
+
+/// With `--initrd`: what to load, as given (no configuration is read).
+fn request(root: &Path, a: &ArmArgs, initrd: &Path) -> Result<Request> {
     let kernel = match &a.kernel {
         Some(k) => k.clone(),
         None => {
@@ -622,16 +655,138 @@ fn request(root: &Path, a: &ArmArgs) -> Result<Request> {
             default_kernel(root, &release)
         }
     };
-    let cmdline = match &a.cmdline {
-        Some(full) => CmdlineSource::Full(full.clone()),
-        None => CmdlineSource::Derived { remove: a.cmdline_remove.clone(), append: a.cmdline_append.clone() },
+    Ok(Request { kernel, initrd: initrd.to_path_buf(), initrd_bytes: None, cmdline: cmdline_source(a, &[], &[]) })
+}
+
+/// The configuration's capture initramfs, as [`prepare`] left it.
+#[derive(Debug)]
+pub struct ImageState {
+    pub path: PathBuf,
+    /// [`capture_image::Inputs::digest`] of its current inputs.
+    pub digest: String,
+    /// Why it was rebuilt (or, in a dry run, would be); empty: reused.
+    pub rebuild: Vec<String>,
+    /// What the builder wrote, when it ran.
+    pub report: Option<Report>,
+}
+
+/// Everything `kexdump arm` does before loading.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    /// `None` with `--initrd`.
+    pub image: Option<ImageState>,
+}
+
+/// What `kexdump arm` does before the load: with `--initrd`, check what
+/// was given; else read the configuration, reuse its capture initramfs or
+/// (unless `--dry-run`) rebuild it, and plan the load. Files are read
+/// under `root`; in a dry run nothing is written.
+pub fn prepare(root: &Path, a: &ArmArgs) -> Result<Prepared> {
+    if let Some(initrd) = &a.initrd {
+        return Ok(Prepared { plan: plan(root, &request(root, a, initrd)?)?, image: None });
+    }
+    // No reservation: say so before building anything.
+    crash_size(root)?;
+    let config = Config::load(root, a.config.as_deref())?;
+    let bin = match &a.capture_bin {
+        Some(p) => p.clone(),
+        None => initramfs_cmd::find_capture_bin()?,
     };
-    Ok(Request { kernel, initrd: a.initrd.clone(), cmdline })
+    let sources = capture_image::sources(root, &config, a.kernel.as_deref(), bin)?;
+    let inputs = capture_image::inputs(&sources)?;
+    let (rebuild, report, initrd_bytes) = match capture_image::decide(&sources.image, &inputs, a.rebuild) {
+        Decision::UpToDate(_) => (Vec::new(), None, None),
+        // The current image's size stands in for the new one's, if there is one.
+        Decision::Rebuild(why) if a.dry_run => (why, None, (!sources.image.is_file()).then_some(0)),
+        Decision::Rebuild(why) => (why, Some(capture_image::build(&sources, &inputs)?.1), None),
+    };
+    let k = &config.kernel;
+    let req = Request {
+        kernel: sources.kernel.clone(),
+        initrd: sources.image.clone(),
+        initrd_bytes,
+        cmdline: cmdline_source(a, &k.cmdline_remove, &k.cmdline_append),
+    };
+    let image = ImageState { path: sources.image, digest: inputs.digest(), rebuild, report };
+    Ok(Prepared { plan: plan(root, &req)?, image: Some(image) })
+}
+
+/// `/var/lib/kexdump/armed.json`: what was loaded, when and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Armed {
+    /// UTC, `2026-11-22T03:04:05Z`.
+    pub time: String,
+    pub time_unix: i64,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub initrd_bytes: u64,
+    pub cmdline: String,
+    /// `kexec_file_load` or `kexec-tools`.
+    pub method: String,
+    /// The capture initramfs's inputs digest; `None` for an `--initrd`.
+    pub inputs_digest: Option<String>,
+    pub kexdump_version: String,
+}
+
+impl Armed {
+    pub fn new(p: &Prepared, loader: Loader, now: SystemTime) -> Armed {
+        let t = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        Armed {
+            time: kexdump_engine::pid1::record::iso8601(t),
+            time_unix: t,
+            kernel: p.plan.sizes.kernel.clone(),
+            initrd: p.plan.sizes.initrd.clone(),
+            initrd_bytes: p.plan.sizes.initrd_size,
+            cmdline: p.plan.cmdline.clone(),
+            method: loader.name().to_owned(),
+            inputs_digest: p.image.as_ref().map(|i| i.digest.clone()),
+            kexdump_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// Write `<root>/var/lib/kexdump/armed.json` (its directory made 0700 if
+/// missing; the file 0600, replaced atomically).
+pub fn write_armed(root: &Path, armed: &Armed) -> Result<PathBuf> {
+    let path = root.join(ARMED_RECORD);
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    capture_image::write_json(&path, armed)?;
+    Ok(path)
+}
+
+/// Remove the record of what is armed; whether there was one.
+pub fn remove_armed(root: &Path) -> io::Result<bool> {
+    match std::fs::remove_file(root.join(ARMED_RECORD)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn run_arm(a: ArmArgs) -> Result<ExitCode> {
-    let root = Path::new("/");
-    let plan = plan(root, &request(root, &a)?)?;
+    arm_command(Path::new("/"), &a, false)
+}
+
+/// Disarm (when armed), then arm with the same options. The image is
+/// brought up to date and everything checked first, so a mistake in the
+/// configuration leaves the capture kernel loaded before armed.
+pub fn run_rearm(a: ArmArgs) -> Result<ExitCode> {
+    arm_command(Path::new("/"), &a, true)
+}
+
+fn arm_command(root: &Path, a: &ArmArgs, rearm: bool) -> Result<ExitCode> {
+    if !a.dry_run {
+        require_root()?;
+    }
+    let prepared = prepare(root, a)?;
+    let plan = &prepared.plan;
     let s = &plan.sizes;
     if tight(s) {
         eprintln!(
@@ -641,12 +796,31 @@ pub fn run_arm(a: ArmArgs) -> Result<ExitCode> {
             s.suggested_crashkernel()
         );
     }
-    let (armed, loader) = if a.dry_run {
-        let loader = if a.method == KexecMethod::KexecTools { Loader::KexecTools } else { Loader::Syscall };
-        (crash_loaded(root)?, loader)
+    if let Some(r) = prepared.image.as_ref().and_then(|i| i.report.as_ref()) {
+        for (m, sd) in &r.unresolved_softdeps {
+            eprintln!("kexdump: WARNING: {m} asks for {sd} (softdep), which no module provides: left out");
+        }
+    }
+    let was_armed = (a.dry_run || rearm) && crash_loaded(root)?;
+    let mut disarmed = false;
+    let mut record = None;
+    let loader = if a.dry_run {
+        if a.method == KexecMethod::KexecTools {
+            Loader::KexecTools
+        } else {
+            Loader::Syscall
+        }
     } else {
-        require_root()?;
-        let loader = match load(root, &plan, a.method) {
+        if rearm {
+            if was_armed {
+                unload(root, a.method).and_then(|_| check_unloaded(root)).context("disarming before arming again")?;
+                disarmed = true;
+            }
+            if let Err(e) = remove_armed(root) {
+                eprintln!("kexdump: WARNING: cannot remove {}: {e}", root.join(ARMED_RECORD).display());
+            }
+        }
+        let loader = match load(root, plan, a.method) {
             Ok(l) => l,
             // A failed kexec_file_load has already unloaded the previous
             // capture kernel (the new one goes into the same memory); a
@@ -661,10 +835,25 @@ pub fn run_arm(a: ArmArgs) -> Result<ExitCode> {
             }
         };
         check_loaded(root)?;
-        (true, loader)
+        // Armed: failing to record it is worth a warning, not a failure.
+        match write_armed(root, &Armed::new(&prepared, loader, SystemTime::now())) {
+            Ok(p) => record = Some(p),
+            Err(e) => eprintln!("kexdump: WARNING: armed, but not recorded: {e:#}"),
+        }
+        loader
     };
+    let armed = if a.dry_run { was_armed } else { true };
     if a.json {
-        let j = serde_json::json!({
+        let image = prepared.image.as_ref().map(|i| {
+            serde_json::json!({
+                "path": i.path,
+                "up_to_date": i.rebuild.is_empty(),
+                "rebuilt": i.report.is_some(),
+                "reasons": i.rebuild,
+                "inputs_digest": i.digest,
+            })
+        });
+        let mut j = serde_json::json!({
             "armed": armed,
             "dry_run": a.dry_run,
             "method": loader.name(),
@@ -672,27 +861,65 @@ pub fn run_arm(a: ArmArgs) -> Result<ExitCode> {
             "initrd": s.initrd.display().to_string(),
             "cmdline": plan.cmdline,
             "crash_size": s.crash_size,
+            "initramfs": image,
+            "record": record,
         });
+        if rearm {
+            j["disarmed_first"] = serde_json::json!(disarmed);
+        }
         println!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(i) = &prepared.image {
+        let p = i.path.display();
+        match (&i.report, i.rebuild.is_empty()) {
+            (_, true) => println!("kexdump: capture initramfs up to date: {p}"),
+            (None, false) => println!("kexdump: would rebuild the capture initramfs {p}: {}", i.rebuild.join("; ")),
+            (Some(r), false) => println!(
+                "kexdump: rebuilt the capture initramfs {p} ({}, {} modules): {}",
+                mib(r.compressed_bytes),
+                r.modules.len(),
+                i.rebuild.join("; ")
+            ),
+        }
+    }
     if a.dry_run {
         println!(
-            "kexdump: dry run, nothing loaded (a capture kernel is {}armed now); would load with {}:",
+            "kexdump: dry run, nothing {} (a capture kernel is {}armed now); would {}load with {}:",
+            if prepared.image.is_some() { "built or loaded" } else { "loaded" },
             if armed { "" } else { "not " },
+            if rearm && armed { "unload it, then " } else { "" },
             loader.name()
         );
     } else {
+        if disarmed {
+            println!("kexdump: disarmed the capture kernel loaded before");
+        }
         println!("kexdump: armed with {}: a panic now boots the capture kernel, which saves the dump", loader.name());
     }
     println!("  kernel:      {} ({}, {} once loaded)", s.kernel.display(), mib(s.kernel_file), mib(s.kernel_load));
-    println!("  initrd:      {} ({})", s.initrd.display(), mib(s.initrd_size));
+    let pending = prepared.image.as_ref().is_some_and(|i| i.report.is_none() && !i.rebuild.is_empty());
+    match (pending, s.initrd.is_file()) {
+        (false, _) => println!("  initrd:      {} ({})", s.initrd.display(), mib(s.initrd_size)),
+        (true, true) => println!(
+            "  initrd:      {} ({} before the rebuild; the reservation check counts that)",
+            s.initrd.display(),
+            mib(s.initrd_size)
+        ),
+        (true, false) => println!(
+            "  initrd:      {} (not built yet: the reservation check counts the kernel only)",
+            s.initrd.display()
+        ),
+    }
     println!("  reservation: {} ({} free after loading)", mib(s.crash_size), mib(s.spare()));
     println!("  cmdline:     {}", plan.cmdline);
     if a.dry_run {
         for d in &plan.dropped {
             println!("  dropped:     {}  ({})", d.option, d.why);
         }
+    }
+    if let Some(p) = &record {
+        println!("  recorded in: {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -703,6 +930,9 @@ pub fn run_disarm(a: DisarmArgs) -> Result<ExitCode> {
     require_root()?;
     let loader = unload(root, a.method)?;
     check_unloaded(root)?;
+    if let Err(e) = remove_armed(root) {
+        eprintln!("kexdump: WARNING: disarmed, but cannot remove {}: {e}", root.join(ARMED_RECORD).display());
+    }
     if a.json {
         let j = serde_json::json!({
             "armed": false,
@@ -769,6 +999,7 @@ mod tests {
             Request {
                 kernel: default_kernel(self.root(), "6.1.0"),
                 initrd: self.root().join("capture.img"),
+                initrd_bytes: None,
                 cmdline: CmdlineSource::Derived { remove: vec![], append: vec![] },
             }
         }
@@ -999,5 +1230,173 @@ mod tests {
         assert_eq!(shell_quoted("--append=a b"), "'--append=a b'");
         assert_eq!(shell_quoted("it's"), "'it'\\''s'");
         assert_eq!(shell_quoted(""), "''");
+    }
+
+    use crate::capture_image::fixture::{fake_exe, System, RELEASE};
+    use crate::cli::{Cli, Command as Cmd};
+    use clap::Parser;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// `kexdump arm --capture-bin <the fake one> EXTRA...`, parsed.
+    fn arm_args(sys: &System, extra: &[&str]) -> ArmArgs {
+        let bin = sys.path("usr/lib/kexdump/capture").display().to_string();
+        let argv = ["kexdump", "arm", "--capture-bin", &bin].into_iter().chain(extra.iter().copied());
+        match Cli::try_parse_from(argv).expect("arguments").command {
+            Cmd::Arm(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn reasons(p: &Prepared) -> &[String] {
+        &p.image.as_ref().expect("an image").rebuild
+    }
+
+    #[test]
+    fn arm_from_the_configuration_builds_then_reuses() {
+        let sys = System::new();
+        sys.config(
+            "[target]\ntarget = \"LABEL=crash\"\nfstype = \"ext4\"\n\
+             [kernel]\ncmdline_remove = [\"numa\"]\ncmdline_append = [\"console=ttyS1\"]\n",
+        );
+        let a = arm_args(&sys, &["--cmdline-append", "loglevel=7", "--cmdline-remove", "irqpoll"]);
+        let p = prepare(sys.root(), &a).expect("prepare");
+        let img = p.image.as_ref().expect("image");
+        assert_eq!(img.rebuild, ["it does not exist yet"]);
+        assert_eq!(img.report.as_ref().expect("built").modules.len(), 6);
+        assert_eq!(p.plan.sizes.kernel, sys.path(&format!("boot/vmlinuz-{RELEASE}")));
+        assert_eq!(p.plan.sizes.initrd, sys.image());
+        assert_eq!(p.plan.sizes.initrd_size, fs::metadata(sys.image()).unwrap().len());
+        // The configuration's options, then the command line's.
+        let c = &p.plan.cmdline;
+        assert!(c.starts_with("console=ttyS0 nr_cpus=1 reset_devices "), "{c}");
+        assert!(c.ends_with(" console=ttyS1 loglevel=7") && !c.contains("numa=") && !c.contains("irqpoll"), "{c}");
+
+        let again = prepare(sys.root(), &a).expect("prepare");
+        assert!(reasons(&again).is_empty(), "reused");
+        assert!(again.image.as_ref().unwrap().report.is_none());
+        assert_eq!(again.image.as_ref().unwrap().digest, img.digest);
+
+        // Command-line keys are no input of the image; the dump level is.
+        sys.config("[target]\ntarget = \"LABEL=crash\"\nfstype = \"ext4\"\n[kernel]\ncmdline_append = [\"x=1\"]\n");
+        let p = prepare(sys.root(), &a).expect("prepare");
+        assert!(reasons(&p).is_empty());
+        assert!(p.plan.cmdline.ends_with(" x=1 loglevel=7"), "{}", p.plan.cmdline);
+        sys.config("[target]\ntarget = \"LABEL=crash\"\nfstype = \"ext4\"\n[dump]\nlevel = 1\n");
+        assert_eq!(reasons(&prepare(sys.root(), &a).unwrap()), ["the capture configuration changed (level)"]);
+
+        // --rebuild forces; --kernel names another kernel (same release, same modules).
+        let p = prepare(sys.root(), &arm_args(&sys, &["--rebuild"])).unwrap();
+        assert_eq!(reasons(&p), ["--rebuild was given"]);
+        assert!(p.image.as_ref().unwrap().report.is_some());
+        let (kernel, other) = (sys.path(&format!("boot/vmlinuz-{RELEASE}")), sys.path("boot/vmlinuz-other"));
+        fs::copy(&kernel, &other).unwrap();
+        let p = prepare(sys.root(), &arm_args(&sys, &["--kernel", other.to_str().unwrap()])).unwrap();
+        assert_eq!(p.plan.sizes.kernel, other);
+        assert_eq!(reasons(&p), [format!("the kernel is now {} (was {})", other.display(), kernel.display())]);
+    }
+
+    #[test]
+    fn dry_run_writes_nothing() {
+        let sys = System::new();
+        let before = sys.listing();
+        let p = prepare(sys.root(), &arm_args(&sys, &["--dry-run"])).expect("dry run");
+        assert_eq!(reasons(&p), ["it does not exist yet"]);
+        assert!(p.image.as_ref().unwrap().report.is_none());
+        assert_eq!(p.plan.sizes.initrd_size, 0, "not built: the kernel alone is checked");
+        assert_eq!(sys.listing(), before, "no image, no record, no directory");
+
+        prepare(sys.root(), &arm_args(&sys, &[])).expect("build");
+        sys.write("usr/lib/kexdump/capture", &fake_exe(b"capture two"));
+        let before = sys.listing();
+        let p = prepare(sys.root(), &arm_args(&sys, &["--dry-run"])).expect("dry run");
+        let bin = sys.path("usr/lib/kexdump/capture");
+        assert_eq!(reasons(&p), [format!("the capture binary {} changed", bin.display())]);
+        assert_eq!(p.plan.sizes.initrd_size, fs::metadata(sys.image()).unwrap().len(), "the current image's size");
+        assert_eq!(sys.listing(), before);
+        // --rebuild in a dry run says so and still builds nothing.
+        prepare(sys.root(), &arm_args(&sys, &[])).expect("build");
+        let before = sys.listing();
+        let p = prepare(sys.root(), &arm_args(&sys, &["--dry-run", "--rebuild"])).unwrap();
+        assert_eq!(reasons(&p), ["--rebuild was given"]);
+        assert_eq!(sys.listing(), before);
+    }
+
+    #[test]
+    fn the_dry_run_command_prints_and_writes_nothing() {
+        let sys = System::new();
+        let before = sys.listing();
+        for rearm in [false, true] {
+            for extra in [&["--dry-run"][..], &["--dry-run", "--json"]] {
+                let code = arm_command(sys.root(), &arm_args(&sys, extra), rearm).expect("dry run");
+                assert_eq!(code, ExitCode::SUCCESS);
+            }
+        }
+        assert_eq!(sys.listing(), before);
+    }
+
+    #[test]
+    fn no_reservation_builds_nothing() {
+        let sys = System::new();
+        sys.write(CRASH_SIZE, b"0\n");
+        let before = sys.listing();
+        let e = prepare(sys.root(), &arm_args(&sys, &[])).unwrap_err();
+        assert!(matches!(e.downcast_ref::<ArmError>(), Some(ArmError::NoReservation { .. })), "{e:?}");
+        assert_eq!(sys.listing(), before);
+    }
+
+    #[test]
+    fn explicit_initrd_reads_no_configuration() {
+        let sys = System::new();
+        sys.config("[dump]\nlevel = 40\n");
+        sys.write("capture.img", &[0u8; 4096]);
+        let kernel = sys.path(&format!("boot/vmlinuz-{RELEASE}"));
+        let a = arm_args(&sys, &[]);
+        let e = prepare(sys.root(), &a).unwrap_err();
+        assert!(e.to_string().ends_with("etc/kexdump.toml:2: key dump.level: 40 is not a dump level (0-31)"), "{e}");
+
+        let initrd = sys.path("capture.img");
+        let argv = ["kexdump", "arm", "--initrd", initrd.to_str().unwrap(), "--kernel", kernel.to_str().unwrap()];
+        let Cmd::Arm(a) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
+        let p = prepare(sys.root(), &a).expect("no configuration read");
+        assert!(p.image.is_none());
+        assert_eq!(p.plan.sizes.initrd_size, 4096);
+        // The image's options make no sense with --initrd.
+        for extra in [["--rebuild", ""], ["--config", "/x.toml"], ["--capture-bin", "/x"]] {
+            let argv =
+                ["kexdump", "arm", "--initrd", "x.img"].into_iter().chain(extra.into_iter().filter(|s| !s.is_empty()));
+            assert!(Cli::try_parse_from(argv).is_err(), "{extra:?}");
+        }
+        assert!(matches!(Cli::try_parse_from(["kexdump", "rearm", "--dry-run"]).unwrap().command, Cmd::Rearm(_)));
+    }
+
+    #[test]
+    fn armed_record_is_written_and_removed() {
+        let sys = System::new();
+        let p = prepare(sys.root(), &arm_args(&sys, &[])).expect("prepare");
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let armed = Armed::new(&p, Loader::Syscall, t);
+        assert_eq!((armed.time.as_str(), armed.time_unix), ("2023-11-14T22:13:20Z", 1_700_000_000));
+        assert_eq!(armed.inputs_digest.as_deref(), Some(p.image.as_ref().unwrap().digest.as_str()));
+        assert_eq!((armed.initrd.clone(), armed.method.as_str()), (sys.image(), "kexec_file_load"));
+        assert_eq!(armed.initrd_bytes, fs::metadata(sys.image()).unwrap().len());
+        assert_eq!(armed.cmdline, p.plan.cmdline);
+
+        let path = write_armed(sys.root(), &armed).expect("write");
+        assert_eq!(path, sys.path(ARMED_RECORD));
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let back: Armed = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back, armed);
+        assert!(remove_armed(sys.root()).unwrap());
+        assert!(!path.exists());
+        assert!(!remove_armed(sys.root()).unwrap(), "not armed: nothing to remove, no error");
+
+        // An --initrd arming has no inputs digest; the directory is made 0700.
+        let t2 = Tree::new();
+        let armed = Armed::new(&Prepared { plan: t2.plan().unwrap(), image: None }, Loader::KexecTools, t);
+        assert_eq!((armed.inputs_digest, armed.method.as_str()), (None, "kexec-tools"));
+        write_armed(t2.root(), &Armed::new(&Prepared { plan: t2.plan().unwrap(), image: None }, Loader::Syscall, t))
+            .unwrap();
+        let dir = fs::metadata(t2.root().join("var/lib/kexdump")).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
     }
 }

@@ -9,6 +9,8 @@
 const HEADER: usize = 0x202;
 /// `version`: the boot protocol version, major in the high byte.
 const VERSION: usize = 0x206;
+/// `kernel_version`: where the version string is, less 0x200 (2.00+).
+const KERNEL_VERSION: usize = 0x20e;
 /// `cmdline_size`: the longest command line, without its NUL (2.06+).
 const CMDLINE_SIZE: usize = 0x238;
 /// `init_size`: the linear memory the kernel needs from its load address
@@ -49,6 +51,32 @@ pub fn parse(prefix: &[u8]) -> Option<SetupHeader> {
     Some(SetupHeader { version, cmdline_size, init_size })
 }
 
+/// The longest version string read: `uname -r`'s part is at most 64 bytes
+/// (`__NEW_UTS_LEN`), the rest (builder, compiler, date) is not needed.
+const VERSION_MAX: usize = 256;
+
+/// The release of the kernel in a bzImage (`6.1.0-56-amd64`, what
+/// `uname -r` prints once it runs): the first word of the version string
+/// the setup header's `kernel_version` points to (`6.1.0-56-amd64
+/// (debian-kernel@lists.debian.org) #1 SMP ...`). `None` when `image` is
+/// no bzImage, has no version string, or one that is no release name.
+pub fn kernel_release(image: &[u8]) -> Option<String> {
+    if image.get(HEADER..HEADER + 4)? != b"HdrS" {
+        return None;
+    }
+    let ptr = u16_at(image, KERNEL_VERSION)?;
+    if ptr == 0 {
+        return None;
+    }
+    let start = usize::from(ptr) + 0x200;
+    let bytes = image.get(start..image.len().min(start + VERSION_MAX))?;
+    let end = bytes.iter().position(|&b| b == 0 || b == b' ').unwrap_or(bytes.len());
+    let release = std::str::from_utf8(&bytes[..end]).ok()?;
+    let ok = |c: char| c.is_ascii_graphic() && c != '/';
+    (!release.is_empty() && release.len() <= 64 && release.chars().all(ok) && release != "." && release != "..")
+        .then(|| release.to_owned())
+}
+
 #[cfg(test)]
 pub(crate) fn fake(version: u16, cmdline_size: u32, init_size: u32) -> Vec<u8> {
     let mut b = vec![0u8; PREFIX_LEN + 16];
@@ -56,6 +84,18 @@ pub(crate) fn fake(version: u16, cmdline_size: u32, init_size: u32) -> Vec<u8> {
     b[VERSION..VERSION + 2].copy_from_slice(&version.to_le_bytes());
     b[CMDLINE_SIZE..CMDLINE_SIZE + 4].copy_from_slice(&cmdline_size.to_le_bytes());
     b[INIT_SIZE..INIT_SIZE + 4].copy_from_slice(&init_size.to_le_bytes());
+    b
+}
+
+/// [`fake`] with a version string naming `release`, placed after the
+/// header as the kernel's setup code has it, then `body`.
+#[cfg(test)]
+pub(crate) fn fake_with_release(release: &str, body: &[u8]) -> Vec<u8> {
+    let mut b = fake(0x020f, 2047, 0x3f98000);
+    let at = b.len();
+    b[KERNEL_VERSION..KERNEL_VERSION + 2].copy_from_slice(&((at - 0x200) as u16).to_le_bytes());
+    b.extend_from_slice(format!("{release} (builder@example) #1 SMP PREEMPT_DYNAMIC\0").as_bytes());
+    b.extend_from_slice(body);
     b
 }
 
@@ -76,6 +116,23 @@ mod tests {
         assert_eq!((h.cmdline_size, h.init_size), (None, None));
         let h = parse(&fake(0x0209, 2047, 1 << 20)).expect("a bzImage");
         assert_eq!((h.cmdline_size, h.init_size), (Some(2047), None));
+    }
+
+    #[test]
+    fn release_from_the_version_string() {
+        let b = fake_with_release("6.1.0-56-amd64", b"rest");
+        assert_eq!(kernel_release(&b).as_deref(), Some("6.1.0-56-amd64"));
+        // No pointer, a pointer past the end, a non-bzImage: none.
+        assert_eq!(kernel_release(&fake(0x020f, 2047, 1)), None);
+        let mut cut = b.clone();
+        cut.truncate(PREFIX_LEN + 16);
+        assert_eq!(kernel_release(&cut), None);
+        let mut bad = b.clone();
+        bad[HEADER] = b'h';
+        assert_eq!(kernel_release(&bad), None);
+        // A string that is no release name (a path, empty) is refused.
+        assert_eq!(kernel_release(&fake_with_release("../../etc", b"")), None);
+        assert_eq!(kernel_release(&fake_with_release("", b"")), None);
     }
 
     #[test]

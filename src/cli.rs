@@ -27,6 +27,12 @@ pub enum Command {
     /// Unload the capture kernel: a panic no longer saves a dump. The
     /// reservation stays set aside until reboot. Needs root.
     Disarm(DisarmArgs),
+    /// Disarm (if armed), then arm again with the same options as `arm`:
+    /// picks up a new kernel, capture binary, modules or configuration.
+    /// Everything is checked and the image rebuilt first, so a mistake
+    /// leaves the capture kernel loaded before armed. Needs root.
+    #[command(after_help = ARM_EXAMPLES)]
+    Rearm(ArmArgs),
     /// Build the capture initramfs: the static kexdump-capture as /init,
     /// the dump target's configuration, and the kernel modules the target
     /// needs (disk driver, file system), zstd-compressed.
@@ -113,10 +119,21 @@ pub struct SaveArgs {
 
 const ARM_EXAMPLES: &str = "\
 Examples:
+  kexdump arm --dry-run                    # would the image be rebuilt, and what would be loaded
+  kexdump arm                              # the image of /etc/kexdump.toml, rebuilt if needed
+  kexdump rearm --rebuild                  # unload, rebuild the image, load
   kexdump arm --initrd /boot/kexdump-capture.img --dry-run     # show what would be loaded
   kexdump arm --initrd /boot/kexdump-capture.img               # the running kernel's image
   kexdump arm --initrd capture.img --cmdline-append console=ttyS0,115200 --cmdline-remove numa
   kexdump disarm
+
+Without --initrd the image is the configuration's kernel.initramfs
+(/var/lib/kexdump/capture.img), built like `kexdump initramfs` from the
+configuration: the modules come from /lib/modules/<release of the kernel>.
+It is reused while its inputs are unchanged: the kernel, the capture binary,
+the capture configuration and each module file (size, mtime, SHA-256), as
+recorded in IMAGE.inputs.json; otherwise it is rebuilt and the change named.
+After a load, /var/lib/kexdump/armed.json records what was armed.
 
 The capture kernel's command line starts from /proc/cmdline. Options that hurt
 a capture kernel are dropped (crashkernel=, quiet, root=, hugepages=, resume=,
@@ -146,19 +163,32 @@ pub enum KexecMethod {
 pub struct ArmArgs {
     /// The capture kernel image (a bzImage on x86_64). The running kernel's
     /// own image is the usual choice: the initramfs's modules match it.
-    /// [default: /boot/vmlinuz-<uname -r>]
+    /// [default: the configuration's kernel.kernel, else /boot/vmlinuz-<uname -r>]
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
     /// The capture initramfs, whose /init saves the dump after a panic.
+    /// Without it: the configuration's image, built or rebuilt first when
+    /// an input changed (see below); with it no configuration is read.
     #[arg(long, value_name = "PATH")]
-    pub initrd: PathBuf,
+    pub initrd: Option<PathBuf>,
+    /// The configuration the image is built from [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH", conflicts_with = "initrd")]
+    pub config: Option<PathBuf>,
+    /// Rebuild the capture initramfs even when its inputs are unchanged.
+    #[arg(long, conflicts_with = "initrd")]
+    pub rebuild: bool,
+    /// The static capture binary, stored as /init [default: kexdump-capture
+    /// next to this kexdump, then /usr/lib/kexdump/kexdump-capture].
+    #[arg(long, value_name = "PATH", conflicts_with = "initrd")]
+    pub capture_bin: Option<PathBuf>,
     /// Add options at the end of the capture command line (after kexdump's
-    /// own, so they override them). Repeatable; quote values with spaces.
+    /// own and the configuration's kernel.cmdline_append, so they override
+    /// them). Repeatable; quote values with spaces.
     #[arg(long, value_name = "STR")]
     pub cmdline_append: Vec<String>,
     /// Leave option KEY (both `KEY` and `KEY=...`) out of the capture
-    /// command line, whether /proc/cmdline or kexdump's defaults have it.
-    /// Repeatable.
+    /// command line, whether /proc/cmdline or kexdump's defaults have it
+    /// (as well as the configuration's kernel.cmdline_remove). Repeatable.
     #[arg(long, value_name = "KEY")]
     pub cmdline_remove: Vec<String>,
     /// Use exactly this capture command line: nothing is taken from
@@ -168,8 +198,9 @@ pub struct ArmArgs {
     /// How to load the images.
     #[arg(long, value_enum, default_value_t = KexecMethod::Auto)]
     pub method: KexecMethod,
-    /// Check everything and print what would be loaded (and which options
-    /// of /proc/cmdline are dropped, and why); load nothing. Needs no root.
+    /// Check everything and print whether the image would be rebuilt, what
+    /// would be loaded and which options of /proc/cmdline are dropped, and
+    /// why; build, load and write nothing. Needs no root.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the result as one JSON object on stdout.

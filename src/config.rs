@@ -607,6 +607,8 @@ mod tests {
         let cc = c.capture_config().unwrap();
         let mut want = CaptureConfig::new(Target::Label("kexdump".into()));
         want.path = "crash".into();
+        // [retention] defaults: keep 5, leave 1G free.
+        (want.keep, want.min_free_bytes) = (5, 1 << 30);
         assert_eq!(cc, want);
         assert_eq!(c.disk_modules().unwrap(), ["virtio_pci", "virtio_blk"]);
     }

@@ -120,7 +120,7 @@ fn bus(b: BusArg) -> Bus {
 
 /// `kexdump-capture` next to the running kexdump (a build tree, or an
 /// install putting both in one directory), then the packaged location.
-fn find_capture_bin() -> Result<PathBuf> {
+pub(crate) fn find_capture_bin() -> Result<PathBuf> {
     let mut looked = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
         if let Some(dir) = exe.parent() {

@@ -3,6 +3,7 @@
 mod arm;
 mod bootcfg;
 mod bzimage;
+mod capture_image;
 mod cli;
 mod cmdline;
 mod config;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Dmesg(a) => dmesg::run(a),
         cli::Command::Arm(a) => arm::run_arm(a),
         cli::Command::Disarm(a) => arm::run_disarm(a),
+        cli::Command::Rearm(a) => arm::run_rearm(a),
         cli::Command::Initramfs(a) => initramfs_cmd::run(a),
         cli::Command::Config(a) => config_cmd::run(a),
         cli::Command::Crashkernel(a) => match a.command {
