@@ -43,6 +43,11 @@ pub enum Command {
     /// file, naming the line and the key.
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
+    /// List the dumps saved on the dump target: crash time, host, kernel,
+    /// status, size and panic message of each, oldest first. Needs read
+    /// access to the dump directories (root: they are 0700).
+    #[command(after_help = LIST_HELP)]
+    List(ListArgs),
     /// Show or change the crashkernel= reservation: the memory the kernel
     /// sets aside at boot for the capture kernel (`kexdump arm` loads it
     /// there).
@@ -359,6 +364,35 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Print the configuration as one JSON object instead of TOML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const LIST_HELP: &str = "\
+Examples:
+  kexdump list                        # the target of /etc/kexdump.toml
+  kexdump list --dir /mnt/crash       # a dump root given directly
+  kexdump list --json
+
+The dump root is --dir, else the configuration's target: a directory target
+itself, or where the UUID=, LABEL= or /dev/ target is mounted (found through
+/dev/disk/by-uuid or /dev/disk/by-label and /proc/self/mountinfo) joined
+with target.path. Each capture directory is <YYYYMMDD-HHMMSS>-<host>[.N]
+(UTC crash time) holding kexdump.json, dmesg.txt and vmcore (or
+vmcore.incomplete). Status comes from kexdump.json: complete, incomplete,
+failed, saving (cut short), or unknown without a readable kexdump.capture/1 record.
+SIZE is the dump file's. Symlinks are never followed. Exits 0 with no dumps.";
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// The configuration naming the dump target [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// List this directory of capture directories instead of the
+    /// configuration's target (the configuration is then not read).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print one JSON object (schema kexdump.list/1) on stdout.
     #[arg(long)]
     pub json: bool,
 }

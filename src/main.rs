@@ -11,8 +11,10 @@ mod config_cmd;
 mod crashkernel;
 mod crashkernel_cmd;
 mod dmesg;
+mod dumps;
 mod initramfs_cmd;
 mod kexec;
+mod list_cmd;
 mod mounts;
 mod progress;
 mod save;
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         cli::Command::Rearm(a) => arm::run_rearm(a),
         cli::Command::Initramfs(a) => initramfs_cmd::run(a),
         cli::Command::Config(a) => config_cmd::run(a),
+        cli::Command::List(a) => list_cmd::run(a),
         cli::Command::Crashkernel(a) => match a.command {
             cli::CrashkernelCommand::Show(a) => crashkernel_cmd::run_show(a),
             cli::CrashkernelCommand::Set(a) => crashkernel_cmd::run_set(a),

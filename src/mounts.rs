@@ -4,10 +4,14 @@
 //! `<root>/dev/disk/by-uuid` symlinks. The capture kernel has neither the
 //! primary's mounts nor its device names, so the directory becomes
 //! `UUID=<fs uuid>` and a path relative to that file system's root.
+//!
+//! The other way, for `kexdump list`: where a target named `UUID=...`,
+//! `LABEL=...` or `/dev/...` is mounted ([`find_mounted`]).
 
+use kexdump_engine::capture_config::Target;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// One line of `/proc/self/mountinfo` (proc(5)).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +151,24 @@ pub fn locate_directory(root: &Path, dir: &str) -> Result<Located, String> {
 /// (a real /dev), else by name (the source device, the link it is, or
 /// `/sys/dev/block/MAJ:MIN`'s name).
 fn uuid_of(root: &Path, m: &Mount) -> Option<String> {
+    let names = source_names(root, m);
+    let by_uuid = Path::new("dev/disk/by-uuid");
+    let mut entries: Vec<_> = fs::read_dir(root.join(by_uuid)).ok()?.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    entries.into_iter().find_map(|e| {
+        let uuid = e.file_name().to_string_lossy().into_owned();
+        let same_dev = fs::metadata(e.path()).is_ok_and(|md| {
+            md.file_type().is_block_device() && libc::major(md.rdev()) == m.major && libc::minor(md.rdev()) == m.minor
+        });
+        let target = fs::read_link(e.path()).ok().map(|t| link_target(&by_uuid.join(&uuid), &t));
+        (same_dev || target.is_some_and(|t| names.contains(&t))).then_some(uuid)
+    })
+}
+
+/// The names (relative to the root, as components) of the mount's block
+/// device: the source device, the link it is, or `/sys/dev/block/MAJ:MIN`'s
+/// name.
+fn source_names(root: &Path, m: &Mount) -> Vec<Vec<String>> {
     let mut names: Vec<Vec<String>> = Vec::new();
     if m.source.starts_with("/dev/") {
         let src = Path::new(m.source.trim_start_matches('/'));
@@ -160,17 +182,127 @@ fn uuid_of(root: &Path, m: &Mount) -> Option<String> {
             names.push(vec!["dev".into(), name.to_string_lossy().into_owned()]);
         }
     }
-    let by_uuid = Path::new("dev/disk/by-uuid");
-    let mut entries: Vec<_> = fs::read_dir(root.join(by_uuid)).ok()?.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    entries.into_iter().find_map(|e| {
-        let uuid = e.file_name().to_string_lossy().into_owned();
-        let same_dev = fs::metadata(e.path()).is_ok_and(|md| {
-            md.file_type().is_block_device() && libc::major(md.rdev()) == m.major && libc::minor(md.rdev()) == m.minor
-        });
-        let target = fs::read_link(e.path()).ok().map(|t| link_target(&by_uuid.join(&uuid), &t));
-        (same_dev || target.is_some_and(|t| names.contains(&t))).then_some(uuid)
-    })
+    names
+}
+
+/// A directory of a file system named by UUID, LABEL or device, as the
+/// machine sees it through one of that file system's mounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mounted {
+    /// Absolute, on the machine under `root`.
+    pub dir: String,
+    pub mount: Mount,
+}
+
+/// Why [`find_mounted`] found nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FindError {
+    /// mountinfo cannot be read.
+    Unreadable(String),
+    /// The file system is not mounted (or not attached): why, for people.
+    NotMounted(String),
+}
+
+/// Where directory `path` (relative to the root of the file system that
+/// `target` names) is on the machine whose root is `root`: the device from
+/// `/dev/disk/by-uuid` or `/dev/disk/by-label` (or the `/dev/...` path
+/// itself), matched to a mount of `<root>/proc/self/mountinfo` as
+/// [`locate_directory`] matches them; of several mounts, the one mounting
+/// the least deep directory of the file system that still holds `path`.
+pub fn find_mounted(root: &Path, target: &Target, path: &str) -> Result<Mounted, FindError> {
+    let info = root.join("proc/self/mountinfo");
+    let text =
+        fs::read_to_string(&info).map_err(|e| FindError::Unreadable(format!("reading {}: {e}", info.display())))?;
+    let dev = device_link(root, target).map_err(FindError::NotMounted)?;
+    // The device as its link chain names it (by-uuid -> ../../dm-0, ...).
+    let mut names = vec![lexical(&dev)];
+    let mut at = dev.clone();
+    for _ in 0..8 {
+        let Ok(t) = fs::read_link(root.join(&at)) else { break };
+        let next = link_target(&at, &t);
+        at = next.iter().collect();
+        names.push(next);
+    }
+    let rdev = fs::metadata(root.join(&dev))
+        .ok()
+        .filter(|md| md.file_type().is_block_device())
+        .map(|md| (libc::major(md.rdev()), libc::minor(md.rdev())));
+    let shown = |n: &[String]| format!("/{}", n.join("/"));
+    let device = names.last().map_or_else(String::new, |n| shown(n));
+
+    let want = lexical(Path::new(path));
+    let mounts: Vec<Mount> = parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| rdev == Some((m.major, m.minor)) || source_names(root, m).iter().any(|n| names.contains(n)))
+        .collect();
+    let best = mounts
+        .iter()
+        .map(|m| (lexical(Path::new(&m.root)), m))
+        .filter(|(r, _)| want.starts_with(r))
+        .min_by_key(|(r, _)| r.len());
+    match (best, mounts.first()) {
+        (Some((r, m)), _) => {
+            let mut dir = lexical(Path::new(&m.mount_point));
+            dir.extend(want[r.len()..].iter().cloned());
+            Ok(Mounted { dir: shown(&dir), mount: m.clone() })
+        }
+        (None, Some(m)) => Err(FindError::NotMounted(format!(
+            "{device} is mounted only as {} of it (on {}), which does not hold /{}",
+            m.root,
+            m.mount_point,
+            want.join("/")
+        ))),
+        (None, None) => {
+            let via = if names.len() > 1 { format!("{} -> {device}", shown(&names[0])) } else { device };
+            Err(FindError::NotMounted(format!("{via} is not in /proc/self/mountinfo")))
+        }
+    }
+}
+
+/// The `/dev` path (relative to the root) of the target's device: its
+/// `/dev/disk/by-uuid` or `/dev/disk/by-label` link, or the path itself.
+fn device_link(root: &Path, target: &Target) -> Result<PathBuf, String> {
+    let uuid = |s: &str| s.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase();
+    let dir = match target {
+        Target::Device(p) => return Ok(lexical(p).iter().collect()),
+        Target::Uuid(_) => "dev/disk/by-uuid",
+        Target::Label(_) => "dev/disk/by-label",
+    };
+    let names_it = |name: &str| match target {
+        Target::Uuid(u) => uuid(name) == uuid(u),
+        Target::Label(l) => udev_unescape(name) == l.as_bytes(),
+        Target::Device(_) => false,
+    };
+    let mut entries: Vec<String> = fs::read_dir(root.join(dir))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    entries
+        .into_iter()
+        .find(|n| names_it(n))
+        .map(|n| Path::new(dir).join(n))
+        .ok_or_else(|| format!("no disk holding it is attached: nothing in /{dir} names it"))
+}
+
+/// udev writes bytes other than ASCII letters, digits and `#+-.:=@_` of a
+/// label as `\xHH` in its `/dev/disk/by-label` name.
+fn udev_unescape(name: &str) -> Vec<u8> {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            let hex = name.get(i + 2..i + 4).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Where symlink `link` (relative to the root) pointing at `target` leads,
@@ -264,6 +396,61 @@ mod tests {
         fs::create_dir_all(r.join("sys/dev/block")).unwrap();
         symlink("../../devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda1", r.join("sys/dev/block/254:1")).unwrap();
         assert_eq!(locate_directory(r, "/var/crash").unwrap().uuid, "11111111-2222-3333-4444-555555555555");
+    }
+
+    #[test]
+    fn targets_are_found_where_mounted() {
+        let t = fake_root();
+        let r = t.path();
+        fs::create_dir_all(r.join("dev/disk/by-label")).unwrap();
+        symlink("../../vdb1", r.join("dev/disk/by-label/crash\\x20dumps")).unwrap();
+        symlink("../../dm-0", r.join("dev/disk/by-label/data")).unwrap();
+        let find = |t: &str, path: &str| find_mounted(r, &t.parse().unwrap(), path);
+        // /var is vdb1's root; /srv/crash dir only its /dumps.
+        let m = find("LABEL=crash dumps", "crash").unwrap();
+        assert_eq!((m.dir.as_str(), m.mount.mount_point.as_str()), ("/var/crash", "/var"));
+        assert_eq!(find("LABEL=crash dumps", "dumps/a").unwrap().dir, "/var/dumps/a");
+        assert_eq!(find("UUID=6B657864756D70000000000000000003", "").unwrap().dir, "/var");
+        assert_eq!(find("/dev/vdb1", "crash").unwrap().dir, "/var/crash");
+        assert_eq!(find("/dev/vda1", "crash").unwrap().dir, "/crash");
+        // Through device-mapper links on both sides.
+        assert_eq!(find("LABEL=data", "kdump").unwrap().dir, "/data/kdump");
+        assert_eq!(find("/dev/dm-0", "kdump").unwrap().dir, "/data/kdump");
+        assert_eq!(find("UUID=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "").unwrap().dir, "/data");
+
+        // Not mounted, or not attached.
+        fs::write(r.join("dev/vdc1"), "").unwrap();
+        symlink("../../vdc1", r.join("dev/disk/by-label/spare")).unwrap();
+        let not = |t: &str, path: &str| match find(t, path) {
+            Err(FindError::NotMounted(m)) => m,
+            other => panic!("{t}: {other:?}"),
+        };
+        assert_eq!(not("LABEL=spare", "crash"), "/dev/disk/by-label/spare -> /dev/vdc1 is not in /proc/self/mountinfo");
+        assert_eq!(not("/dev/vdc1", "crash"), "/dev/vdc1 is not in /proc/self/mountinfo");
+        assert_eq!(
+            not("LABEL=nope", "crash"),
+            "no disk holding it is attached: nothing in /dev/disk/by-label names it"
+        );
+        assert_eq!(
+            not("UUID=00000000-0000-0000-0000-000000000000", ""),
+            "no disk holding it is attached: nothing in /dev/disk/by-uuid names it"
+        );
+        // Only a subdirectory of it is mounted.
+        fs::write(r.join("proc/self/mountinfo"), "26 22 254:17 /dumps /srv/d rw - xfs /dev/vdb1 rw\n").unwrap();
+        assert_eq!(find("/dev/vdb1", "dumps/crash").unwrap().dir, "/srv/d/crash");
+        assert_eq!(
+            not("/dev/vdb1", "crash"),
+            "/dev/vdb1 is mounted only as /dumps of it (on /srv/d), which does not hold /crash"
+        );
+        fs::remove_file(r.join("proc/self/mountinfo")).unwrap();
+        assert!(matches!(find("/dev/vdb1", ""), Err(FindError::Unreadable(m)) if m.starts_with("reading ")));
+    }
+
+    #[test]
+    fn udev_label_escapes() {
+        assert_eq!(udev_unescape("crash\\x20dumps"), b"crash dumps");
+        assert_eq!(udev_unescape("a\\x2fb\\x"), b"a/b\\x");
+        assert_eq!(udev_unescape("\\x+f\\xzz"), b"\\x+f\\xzz");
     }
 
     #[test]

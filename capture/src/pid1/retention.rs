@@ -16,8 +16,9 @@ pub struct Saved {
     pub bytes: u64,
 }
 
-/// `YYYYMMDD-HHMMSS-` at the start of the name.
-fn is_capture_name(name: &str) -> bool {
+/// `YYYYMMDD-HHMMSS-` at the start of the name (also how `kexdump list`
+/// recognises a capture directory).
+pub fn is_capture_name(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() > 16
         && b[..8].iter().all(u8::is_ascii_digit)
