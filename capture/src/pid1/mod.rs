@@ -30,7 +30,7 @@ use console::{Console, ConsoleProgress};
 use record::{DumpInfo, Record, Status};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -472,24 +472,13 @@ pub fn write_record(dest: &Path, data: &[u8]) -> io::Result<()> {
     }
     let f = fs::OpenOptions::new()
         .write(true)
-        .custom_flags_nofollow()
+        .custom_flags(libc::O_NOFOLLOW)
         .open(dest)
         .map_err(|e2| io::Error::new(e2.kind(), format!("{e}; rewriting in place: {e2}")))?;
     use std::os::unix::fs::FileExt;
     f.write_all_at(data, 0)?;
     f.set_len(data.len() as u64)?;
     f.sync_all()
-}
-
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NOFOLLOW)
-    }
 }
 
 fn crc32_of(path: &Path) -> io::Result<u32> {
