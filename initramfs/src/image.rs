@@ -419,8 +419,8 @@ pub fn check_static(path: &Path, data: &[u8]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::fake_ko;
     use kexdump_engine::capture_config::Target;
+    use kexdump_testgen::kmod::fake_ko;
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
 

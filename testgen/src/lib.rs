@@ -65,6 +65,7 @@
 mod elf;
 pub mod interesting;
 pub mod kernel;
+pub mod kmod;
 mod layout;
 mod model;
 mod printk;
