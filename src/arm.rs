@@ -39,8 +39,8 @@ const MIB: u64 = 1 << 20;
 /// memory while unpacking (14 MiB to spare); Debian's own 7.7 MB initramfs
 /// (22 MB unpacked, about 3x) needed 116M. 16 MiB + 4x the initramfs
 /// asks for 24 MiB and 47 MiB of spare memory there.
-const RUNTIME_FIXED: u64 = 16 * MIB;
-const RUNTIME_PER_INITRD_BYTE: u64 = 4;
+pub const RUNTIME_FIXED: u64 = 16 * MIB;
+pub const RUNTIME_PER_INITRD_BYTE: u64 = 4;
 
 /// On x86 the kernel writes `elfcorehdr=0x<address> ` into the capture
 /// kernel's command line and reserves this many bytes for it
@@ -60,7 +60,7 @@ const LOCKDOWN: &str = "sys/kernel/security/lockdown";
 /// What is armed ([`Armed`]), written after each load, removed by disarm.
 pub const ARMED_RECORD: &str = "var/lib/kexdump/armed.json";
 
-fn mib(bytes: u64) -> String {
+pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / MIB as f64)
 }
 
@@ -365,6 +365,28 @@ fn kernel_image(path: &Path) -> Result<(u64, Option<bzimage::SetupHeader>), ArmE
     Ok((size, bzimage::parse(&prefix)))
 }
 
+/// The memory figures of loading `kernel` and an initramfs of
+/// `initrd_size` bytes into a reservation of `crash_size`, and the
+/// kernel's boot header when it has one.
+pub fn sizes(
+    crash_size: u64,
+    kernel: &Path,
+    initrd: &Path,
+    initrd_size: u64,
+) -> Result<(Sizes, Option<bzimage::SetupHeader>), ArmError> {
+    let (kernel_file, header) = kernel_image(kernel)?;
+    let kernel_load = header.and_then(|h| h.init_size).map_or(kernel_file, |s| kernel_file.max(u64::from(s)));
+    let sizes = Sizes {
+        crash_size,
+        kernel: kernel.to_path_buf(),
+        kernel_file,
+        kernel_load,
+        initrd: initrd.to_path_buf(),
+        initrd_size,
+    };
+    Ok((sizes, header))
+}
+
 /// Whether the images can fit in the reservation at all.
 pub fn check_fits(sizes: &Sizes) -> Result<(), ArmError> {
     if sizes.needed_to_load() > sizes.crash_size {
@@ -435,20 +457,11 @@ pub fn plan(root: &Path, req: &Request) -> Result<Plan, ArmError> {
             (c.line, c.dropped)
         }
     };
-    let (kernel_file, header) = kernel_image(&req.kernel)?;
     let initrd_size = match req.initrd_bytes {
         Some(n) => n,
         None => file_size(&req.initrd)?,
     };
-    let kernel_load = header.and_then(|h| h.init_size).map_or(kernel_file, |s| kernel_file.max(u64::from(s)));
-    let sizes = Sizes {
-        crash_size,
-        kernel: req.kernel.clone(),
-        kernel_file,
-        kernel_load,
-        initrd: req.initrd.clone(),
-        initrd_size,
-    };
+    let (sizes, header) = sizes(crash_size, &req.kernel, &req.initrd, initrd_size)?;
     check_fits(&sizes)?;
     check_cmdline(&cmdline, header.and_then(|h| h.cmdline_size), &req.kernel)?;
     Ok(Plan { sizes, cmdline, dropped })
@@ -579,7 +592,7 @@ fn shell_quoted(arg: &str) -> String {
     }
 }
 
-fn require_root() -> Result<(), ArmError> {
+pub fn require_root() -> Result<(), ArmError> {
     match kexec::effective_uid() {
         0 => Ok(()),
         euid => Err(ArmError::NotRoot { euid }),
@@ -781,7 +794,7 @@ pub fn run_rearm(a: ArmArgs) -> Result<ExitCode> {
     arm_command(Path::new("/"), &a, true)
 }
 
-fn arm_command(root: &Path, a: &ArmArgs, rearm: bool) -> Result<ExitCode> {
+pub fn arm_command(root: &Path, a: &ArmArgs, rearm: bool) -> Result<ExitCode> {
     if !a.dry_run {
         require_root()?;
     }

@@ -52,6 +52,95 @@ pub enum Command {
     /// sets aside at boot for the capture kernel (`kexdump arm` loads it
     /// there).
     Crashkernel(CrashkernelArgs),
+    /// Is this machine protected? The crashkernel= reservation, whether a
+    /// capture kernel is armed (and with what), the dump target's free
+    /// space beside the size of a dump, the last dumps and the self-test.
+    /// Exits 0 when armed, 3 when not (as `kdumpctl status`).
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+    /// The crashkernel= reservation this machine needs, from its parts:
+    /// the capture kernel's size once loaded, the capture initramfs (built
+    /// in a temporary directory to measure it) and the room to run; beside
+    /// the current one. Exits 0 when the current reservation is enough, 3
+    /// when it is missing or too small.
+    Estimate(EstimateArgs),
+    /// Crash this machine on purpose to prove the capture works: re-arms
+    /// with a test id, then panics the kernel via /proc/sysrq-trigger.
+    /// After the reboot `kexdump status` says whether the test dump
+    /// arrived. Refuses without --yes. Needs root.
+    Test(TestArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    /// on stdout.
+    #[command(after_help = "Example:\n  kexdump completions bash > /usr/share/bash-completion/completions/kexdump")]
+    Completions(CompletionsArgs),
+    /// Write the man pages (kexdump.1 and one per command) into a directory.
+    #[command(after_help = "Example:\n  kexdump manpages /usr/share/man/man1")]
+    Manpages(ManpagesArgs),
+}
+
+const STATUS_HELP: &str = "\
+Examples:
+  kexdump status            # a summary; exit 0 armed, 3 not armed
+  kexdump status --json     # one object, schema kexdump.status/1 (docs/operator.md)
+
+The self-test line reports the last `kexdump test`: PENDING in the boot that
+started it, PASSED once a complete dump with its id is on the target, FAILED
+when the machine rebooted without one (or with an incomplete one).";
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The configuration naming the dump target [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object (schema kexdump.status/1) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct EstimateArgs {
+    /// The configuration the capture image is built from [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The capture kernel image [default: the configuration's, else /boot/vmlinuz-<uname -r>].
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// The static capture binary [default: kexdump-capture next to this
+    /// kexdump, then /usr/lib/kexdump/kexdump-capture].
+    #[arg(long, value_name = "PATH")]
+    pub capture_bin: Option<PathBuf>,
+    /// Print one JSON object (schema kexdump.estimate/1) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Yes, crash this machine now.
+    #[arg(long)]
+    pub yes: bool,
+    /// The configuration to arm with [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The static capture binary [default: kexdump-capture next to this
+    /// kexdump, then /usr/lib/kexdump/kexdump-capture].
+    #[arg(long, value_name = "PATH")]
+    pub capture_bin: Option<PathBuf>,
+    /// Seconds between arming and the crash.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub delay: u32,
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args)]
+pub struct ManpagesArgs {
+    /// The directory to write kexdump.1, kexdump-arm.1, ... into (created if missing).
+    pub dir: PathBuf,
 }
 
 #[derive(Args)]

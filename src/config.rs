@@ -109,6 +109,13 @@ impl Default for DumpSection {
     }
 }
 
+impl DumpSection {
+    /// The level as a dump level: [`Config::load`] has checked it is 0-31.
+    pub fn level_bits(&self) -> u8 {
+        u8::try_from(self.level.clamp(0, 31)).unwrap_or(31)
+    }
+}
+
 /// `[actions]`: what the capture kernel does when it is done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -41,8 +41,14 @@ pub fn dump_root(root: &Path, a: &ListArgs) -> Result<(PathBuf, RootFrom)> {
         return Ok((d.clone(), RootFrom::Option));
     }
     let config = Config::load(root, a.config.as_deref())?;
-    let written = config.target.target.clone();
-    let dir = match config.target_spec()? {
+    Ok((config_dump_root(root, &config)?, RootFrom::Config(config.target.target.clone())))
+}
+
+/// Where the configuration's dumps are on the machine under `root`
+/// (absolute): a directory target itself, else the mounted file system's
+/// directory `target.path`.
+pub fn config_dump_root(root: &Path, config: &Config) -> Result<PathBuf> {
+    Ok(match config.target_spec()? {
         TargetSpec::Directory(d) => PathBuf::from(d),
         TargetSpec::FileSystem(t) => match mounts::find_mounted(root, &t, &config.target.path) {
             Ok(m) => PathBuf::from(m.dir),
@@ -51,18 +57,18 @@ pub fn dump_root(root: &Path, a: &ListArgs) -> Result<(PathBuf, RootFrom)> {
                 return Err(anyhow!(why).context(format!("the dump target {t} is not mounted; mount it or pass --dir")))
             }
         },
-    };
-    Ok((dir, RootFrom::Config(written)))
+    })
+}
+
+/// An absolute path of the machine under `root`, as this process opens it.
+pub fn under_root(root: &Path, dir: &Path) -> PathBuf {
+    root.join(dir.strip_prefix("/").unwrap_or(dir))
 }
 
 /// The command on the machine whose root is `root` (`/` but in tests).
 pub fn list_in(root: &Path, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let (dir, from) = dump_root(root, a)?;
-    let on_disk = if dir.is_absolute() && from != RootFrom::Option {
-        root.join(dir.strip_prefix("/").unwrap_or(&dir))
-    } else {
-        dir.clone()
-    };
+    let on_disk = if dir.is_absolute() && from != RootFrom::Option { under_root(root, &dir) } else { dir.clone() };
     let scan = match dumps::scan(&on_disk) {
         Ok(s) => s,
         // A target that has not had a crash yet has no dump directory:

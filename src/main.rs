@@ -12,12 +12,19 @@ mod crashkernel;
 mod crashkernel_cmd;
 mod dmesg;
 mod dumps;
+mod estimate_cmd;
 mod initramfs_cmd;
 mod kexec;
 mod list_cmd;
+mod manual;
+mod meminfo;
 mod mounts;
 mod progress;
 mod save;
+mod selftest;
+mod status;
+mod status_cmd;
+mod test_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -37,6 +44,11 @@ fn main() -> ExitCode {
             cli::CrashkernelCommand::Show(a) => crashkernel_cmd::run_show(a),
             cli::CrashkernelCommand::Set(a) => crashkernel_cmd::run_set(a),
         },
+        cli::Command::Status(a) => status_cmd::run(a),
+        cli::Command::Estimate(a) => estimate_cmd::run(a),
+        cli::Command::Test(a) => test_cmd::run(a),
+        cli::Command::Completions(a) => manual::completions(a),
+        cli::Command::Manpages(a) => manual::manpages(a),
     };
     match result {
         Ok(code) => code,

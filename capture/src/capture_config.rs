@@ -234,6 +234,33 @@ impl CaptureConfig {
     }
 }
 
+/// The boot option `kexdump test` adds to the capture kernel's command line:
+/// a dotted name, so the kernel neither acts on it nor passes it to /init,
+/// and PID 1 reads it from /proc/cmdline. It overrides the image's
+/// `test_id`, so a self-test needs no rebuilt image.
+pub const TEST_ID_OPTION: &str = "kexdump.test_id";
+
+/// Longest test id accepted.
+const TEST_ID_MAX: usize = 64;
+
+/// Whether `id` can be a test id: 1-64 of `[A-Za-z0-9._-]`, so it is safe
+/// on a command line, in JSON and in a file name.
+pub fn is_test_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= TEST_ID_MAX && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// The test id of a kernel command line (the last `kexdump.test_id=`
+/// wins, as for kernel options); ids that fail [`is_test_id`] are ignored.
+pub fn test_id_from_cmdline(cmdline: &str) -> Option<String> {
+    let prefix = format!("{TEST_ID_OPTION}=");
+    cmdline
+        .split_ascii_whitespace()
+        .filter_map(|w| w.strip_prefix(&prefix))
+        .filter(|id| is_test_id(id))
+        .next_back()
+        .map(String::from)
+}
+
 /// A relative path without `..`: the dump directory stays on the target.
 fn check_path(v: &str) -> Result<String, String> {
     let p = v.trim_matches('/');
@@ -268,6 +295,16 @@ impl fmt::Display for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_id_comes_from_the_command_line() {
+        let c = "console=ttyS0 kexdump.test_id=t-1 irqpoll kexdump.test_id=t-2 elfcorehdr=0x7b000000";
+        assert_eq!(test_id_from_cmdline(c).as_deref(), Some("t-2"));
+        assert_eq!(test_id_from_cmdline("console=ttyS0 kexdump.test_idx=3"), None);
+        assert_eq!(test_id_from_cmdline("kexdump.test_id=a/b kexdump.test_id="), None);
+        assert!(!is_test_id(&"x".repeat(65)));
+        assert!(is_test_id("20261122T090000-3fa9c2d1"));
+    }
 
     #[test]
     fn text_round_trips() {

@@ -99,7 +99,12 @@ impl Run {
         let conf_path = Path::new("/").join(capture_config::PATH_IN_IMAGE);
         let text =
             fs::read_to_string(&conf_path).map_err(|e| (format!("reading {}: {e}", conf_path.display()), defaults))?;
-        let cfg = CaptureConfig::parse(&text).map_err(|e| (format!("{}: {e}", conf_path.display()), defaults))?;
+        let mut cfg = CaptureConfig::parse(&text).map_err(|e| (format!("{}: {e}", conf_path.display()), defaults))?;
+        if let Some(id) =
+            fs::read_to_string("/proc/cmdline").ok().and_then(|c| capture_config::test_id_from_cmdline(&c))
+        {
+            cfg.test_id = Some(id);
+        }
         let actions = Actions { failure_action: cfg.failure_action, final_action: cfg.final_action };
         let fail = |msg: String| (msg, actions);
 
