@@ -256,8 +256,7 @@ pub fn test_id_from_cmdline(cmdline: &str) -> Option<String> {
     cmdline
         .split_ascii_whitespace()
         .filter_map(|w| w.strip_prefix(&prefix))
-        .filter(|id| is_test_id(id))
-        .next_back()
+        .rfind(|id| is_test_id(id))
         .map(String::from)
 }
 
