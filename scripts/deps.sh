@@ -17,7 +17,8 @@ SUDO=
 [[ $(id -u) -eq 0 ]] || SUDO=sudo
 
 pkgs=(qemu-system-x86 crash makedumpfile gdb busybox-static kexec-tools
-      e2fsprogs xfsprogs cpio zstd time bc file build-essential libkdumpfile-dev python3-libkdumpfile)
+      e2fsprogs xfsprogs cpio zstd time bc file build-essential libkdumpfile-dev python3-libkdumpfile
+      debootstrap systemd kmod)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,7 +7,9 @@
 #   4. the static capture binary builds and is static
 #   5. the VM tier: real vmcores from a kdump cycle in QEMU (TCG), read back
 #      by makedumpfile, crash and gdb (tests/vm/engine-tests.sh); the capture
-#      path end to end, one crash cycle per scenario (tests/vm/capture-tests.sh)
+#      path end to end, one crash cycle per scenario (tests/vm/capture-tests.sh);
+#      the operator's service under a real systemd: enable, status, self-test
+#      (tests/vm/systemd-test.sh, a debootstrapped Debian root, cached)
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --fast     steps 2-4 only (no downloads beyond crates)
@@ -47,7 +49,9 @@ step "VM tier: the engine against makedumpfile, crash and gdb on real vmcores"
 bash tests/vm/engine-tests.sh | tee /tmp/kexdump-vm-engine.log
 step "VM tier: the capture path, one real crash cycle per scenario"
 bash tests/vm/capture-tests.sh | tee /tmp/kexdump-vm-capture.log
-vm_summary=$(cat /tmp/kexdump-vm-engine.log /tmp/kexdump-vm-capture.log | grep -E '^[0-9]+ passed, [0-9]+ failed$' |
+step "VM tier: the service under systemd: enable at boot, status, kexdump test --yes"
+bash tests/vm/systemd-test.sh | tee /tmp/kexdump-vm-systemd.log
+vm_summary=$(cat /tmp/kexdump-vm-engine.log /tmp/kexdump-vm-capture.log /tmp/kexdump-vm-systemd.log | grep -E '^[0-9]+ passed, [0-9]+ failed$' |
     awk '{p += $1; f += $3} END {printf "%d passed, %d failed", p, f}')
 
 step "summary"

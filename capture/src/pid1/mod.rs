@@ -117,6 +117,9 @@ impl Run {
             format_name(cfg.format),
             cfg.compression.name()
         ));
+        if let Some(id) = &cfg.test_id {
+            self.con.say(&format!("self-test {id}"));
+        }
         if !Path::new(VMCORE).exists() {
             return Err(fail(format!(
                 "no {VMCORE}: this kernel was not booted by a crash (kexec -p); nothing to capture"

@@ -1,0 +1,33 @@
+#!/bin/sh
+# /usr/local/sbin/kexdump-vmtest in the systemd test's Debian root: run by
+# kexdump-vmtest.service after kexdump.service at every boot. Lines starting
+# "VMTEST:" are parsed by tests/vm/systemd-test.sh (keep them stable).
+#   boot 1: report the unit's state and `kexdump status`, then
+#           `kexdump test --yes` (the crash; the capture kernel saves the
+#           dump onto this root file system and the VM stops)
+#   boot 2: report `kexdump status` (and its JSON) and `kexdump list`, power off
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+state=/var/lib/kexdump-vmtest
+mkdir -p $state
+boot=$(($(cat $state/boots 2>/dev/null || echo 0) + 1))
+echo $boot >$state/boots
+sync
+echo "VMTEST: boot $boot"
+echo "VMTEST: enabled=$(systemctl is-enabled kexdump.service) active=$(systemctl is-active kexdump.service)"
+kexdump status
+echo "VMTEST: status rc=$?"
+if [ "$boot" = 1 ]; then
+    systemctl status --no-pager kexdump.service | sed 's/^/unit: /'
+    echo "VMTEST: starting the self-test"
+    kexdump test --yes --delay 1
+    echo "VMTEST: kexdump test returned rc=$?"
+else
+    kexdump status --json >$state/status.json
+    echo "VMTEST: status-json rc=$?"
+    sed 's/^/VMTEST-JSON: /' $state/status.json
+    kexdump list
+    echo "VMTEST: list rc=$?"
+fi
+echo "VMTEST: done"
+sync
+systemctl poweroff
