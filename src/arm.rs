@@ -702,6 +702,7 @@ pub fn prepare(root: &Path, a: &ArmArgs) -> Result<Prepared> {
     // No reservation: say so before building anything.
     crash_size(root)?;
     let config = Config::load(root, a.config.as_deref())?;
+    crate::target_check::check(root, &config)?;
     let bin = match &a.capture_bin {
         Some(p) => p.clone(),
         None => initramfs_cmd::find_capture_bin()?,
@@ -1306,6 +1307,16 @@ mod tests {
         let p = prepare(sys.root(), &arm_args(&sys, &["--kernel", other.to_str().unwrap()])).unwrap();
         assert_eq!(p.plan.sizes.kernel, other);
         assert_eq!(reasons(&p), [format!("the kernel is now {} (was {})", other.display(), kernel.display())]);
+    }
+
+    #[test]
+    fn a_missing_target_stops_arming_before_any_build() {
+        let sys = System::new();
+        sys.config("[target]\ntarget = \"LABEL=elsewhere\"\nfstype = \"ext4\"\n");
+        let before = sys.listing();
+        let e = prepare(sys.root(), &arm_args(&sys, &[])).unwrap_err().to_string();
+        assert!(e.starts_with("the dump target LABEL=elsewhere is missing"), "{e}");
+        assert_eq!(sys.listing(), before, "nothing built");
     }
 
     #[test]

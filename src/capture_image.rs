@@ -459,6 +459,10 @@ pub(crate) mod fixture {
                 s.write(&format!("{MODULES}/{rel}"), &fake_ko(&["license=GPL", &format!("depends={deps}")]));
             }
             s.write("usr/lib/kexdump/capture", &fake_exe(b"capture one"));
+            // The dump target's disk is attached (not mounted).
+            s.write("dev/vdb", b"");
+            std::fs::create_dir_all(s.path("dev/disk/by-label")).expect("mkdir");
+            std::os::unix::fs::symlink("../../vdb", s.path("dev/disk/by-label/crash")).expect("symlink");
             s.config("[target]\ntarget = \"LABEL=crash\"\nfstype = \"ext4\"\n");
             s
         }

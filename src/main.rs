@@ -24,6 +24,7 @@ mod save;
 mod selftest;
 mod status;
 mod status_cmd;
+mod target_check;
 mod test_cmd;
 
 use clap::Parser;

@@ -26,6 +26,8 @@ pub struct Mount {
     pub fstype: String,
     /// `/dev/vdb1`, `tmpfs`, `server:/export`, ...
     pub source: String,
+    /// Mounted `ro`, or the file system itself is (its super options).
+    pub read_only: bool,
 }
 
 /// A directory, located on its file system.
@@ -59,6 +61,7 @@ fn parse_line(line: &str) -> Option<Mount> {
         mount_point: unescape(l[4]),
         fstype: unescape(r[0]),
         source: unescape(r[1]),
+        read_only: l[5].split(',').any(|o| o == "ro") || r.get(2).is_some_and(|o| o.split(',').any(|o| o == "ro")),
     })
 }
 
@@ -261,7 +264,10 @@ pub fn find_mounted(root: &Path, target: &Target, path: &str) -> Result<Mounted,
 
 /// The `/dev` path (relative to the root) of the target's device: its
 /// `/dev/disk/by-uuid` or `/dev/disk/by-label` link, or the path itself.
-fn device_link(root: &Path, target: &Target) -> Result<PathBuf, String> {
+/// The `/dev` path naming `target` (relative to `root`): the
+/// `/dev/disk/by-uuid` or `by-label` link, or the device path itself;
+/// `Err` says, for people, why no attached disk holds it.
+pub fn device_link(root: &Path, target: &Target) -> Result<PathBuf, String> {
     let uuid = |s: &str| s.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase();
     let dir = match target {
         Target::Device(p) => return Ok(lexical(p).iter().collect()),
