@@ -1173,6 +1173,26 @@ mod tests {
         io::Error::from_raw_os_error(e)
     }
 
+    /// The errors of the operator's checklist (issue 4), each with its fix.
+    #[test]
+    fn operator_errors_say_the_fix() {
+        let p = PathBuf::from("/sys/kernel/kexec_crash_size");
+        let cases: Vec<(ArmError, &str)> = vec![
+            (ArmError::NoReservation { path: p.clone() }, "kexdump crashkernel set auto"),
+            (ArmError::NoCrashSupport { path: p }, "CONFIG_KEXEC_FILE/CONFIG_CRASH_DUMP"),
+            (ArmError::NoSyscall { source: errno(libc::ENOSYS) }, "--method kexec-tools"),
+            (ArmError::NotRoot { euid: 1000 }, "run it with sudo"),
+            (
+                ArmError::Refused { kernel: "/boot/vmlinuz".into(), source: errno(libc::EKEYREJECTED), lockdown: None },
+                "Use a signed kernel image",
+            ),
+        ];
+        for (e, fix) in cases {
+            let msg = e.to_string();
+            assert!(msg.contains(fix), "{msg}");
+        }
+    }
+
     #[test]
     fn load_errors_are_explained() {
         let t = Tree::new();

@@ -9,7 +9,8 @@
 #           ARMED; `kexdump test --yes` crashes the machine; the capture
 #           kernel saves the dump into /var/crash and the VM stops
 #   boot 2  the service arms again; `kexdump status` exits 0 and reports the
-#           self-test PASSED (also in --json); `kexdump list` shows the dump
+#           self-test PASSED (also in --json); `kexdump list` shows the dump;
+#           the /etc/kernel/postinst.d hook re-arms through the service
 #   host    the dump read back from the root image: its kexdump.json carries
 #           the test id of /var/lib/kexdump/test.json, modes 0700/0600, and
 #           crash opens it with the sysrq panic named
@@ -117,6 +118,8 @@ expect "$B2" 'VMTEST: status rc=0' "boot 2: kexdump status exits 0 (armed again 
 expect "$B2" 'self-test: +[0-9T-]+[0-9a-f]{8} \(started [^)]*\): PASSED, dump saved in ' "boot 2: status reports the self-test PASSED"
 expect "$B2" 'VMTEST-JSON: +"result": "passed"' "boot 2: status --json has the test result passed"
 expect "$B2" 'VMTEST: list rc=0' "boot 2: kexdump list exits 0"
+expect "$B2" 'VMTEST: postinst hook re-armed: yes' "boot 2: the /etc/kernel/postinst.d hook re-arms (service reload)"
+expect "$B2" 'VMTEST: status after the hook rc=0' "boot 2: still armed after the hook"
 
 # --- the dump, read back from the root image ------------------------------
 debugfs -R "rdump /var/crash $OUT" "$OUT/root.img" 2>"$OUT/debugfs.err" || true

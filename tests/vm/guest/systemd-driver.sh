@@ -5,7 +5,8 @@
 #   boot 1: report the unit's state and `kexdump status`, then
 #           `kexdump test --yes` (the crash; the capture kernel saves the
 #           dump onto this root file system and the VM stops)
-#   boot 2: report `kexdump status` (and its JSON) and `kexdump list`, power off
+#   boot 2: report `kexdump status` (and its JSON) and `kexdump list`, run
+#           the /etc/kernel/postinst.d hook and see it re-arm, power off
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 state=/var/lib/kexdump-vmtest
 mkdir -p $state
@@ -27,6 +28,19 @@ else
     sed 's/^/VMTEST-JSON: /' $state/status.json
     kexdump list
     echo "VMTEST: list rc=$?"
+    # What a kernel package's postinst runs: the service reloads (rearm).
+    before=$(stat -c %Y /var/lib/kexdump/armed.json)
+    sleep 1
+    /etc/kernel/postinst.d/kexdump "$(uname -r)"
+    i=0 after=$before
+    while [ $i -lt 180 ] && [ "$after" = "$before" ]; do
+        sleep 1; i=$((i + 1))
+        after=$(stat -c %Y /var/lib/kexdump/armed.json)
+    done
+    [ "$after" != "$before" ] && echo "VMTEST: postinst hook re-armed: yes" || echo "VMTEST: postinst hook re-armed: no"
+    while systemctl is-active --quiet kexdump.service && [ "$(systemctl show -p ActiveState --value kexdump.service)" = reloading ]; do sleep 1; done
+    kexdump status >/dev/null
+    echo "VMTEST: status after the hook rc=$?"
 fi
 echo "VMTEST: done"
 sync
