@@ -1,0 +1,77 @@
+//! Which CPU crashed. VMCOREINFO names none, and an ELF vmcore records
+//! none, so it is inferred from what each CPU was doing.
+//!
+//! On x86_64 the panicking CPU runs `__crash_kexec()`, which saves its own
+//! registers right there (`crash_setup_regs` is inlined into it) before it
+//! stops the other CPUs with an NMI; each of those saves the registers it
+//! was interrupted at (idle, or whatever it ran). So, in order:
+//! 1. the file's header says so (kdump-compressed `current_cpu`);
+//! 2. the one CPU whose RIP is in the kexec-on-crash path itself
+//!    (`__crash_kexec`, `crash_kexec`, `machine_crash_shutdown`,
+//!    `native_machine_crash_shutdown`, `crash_save_cpu`);
+//! 3. the one CPU whose task is the `PID: P` of the panic's `CPU: N PID: P`
+//!    log line (unless P is 0: every idle CPU has pid 0);
+//! 4. the one CPU whose RIP is in `panic` (another CPU that panicked at the
+//!    same time also waits in `panic`, hence "the one");
+//! 5. note N of the log line (notes are written in CPU order, present CPUs
+//!    only, so this is right unless CPUs were offline);
+//! 6. else the first note, said to be a guess.
+
+use super::kallsyms::Kallsyms;
+use super::prstatus::CpuRegs;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrashingCpu {
+    /// Index into the NT_PRSTATUS notes.
+    pub note_index: usize,
+    /// Which rule decided, in words.
+    pub reason: String,
+    /// False for rule 6.
+    pub certain: bool,
+}
+
+const KEXEC_PATH: [&str; 5] =
+    ["__crash_kexec", "crash_kexec", "machine_crash_shutdown", "native_machine_crash_shutdown", "crash_save_cpu"];
+
+/// Pick the crashing CPU among `cpus` (in note order). `syms` may be
+/// absent (no kallsyms): the RIP rules are then skipped.
+pub fn crashing_cpu(
+    cpus: &[CpuRegs],
+    syms: Option<&Kallsyms>,
+    log_cpu_pid: Option<(u32, i32)>,
+    header_cpu: Option<u32>,
+) -> Option<CrashingCpu> {
+    let found = |i: usize, reason: String| Some(CrashingCpu { note_index: i, reason, certain: true });
+    if cpus.is_empty() {
+        return None;
+    }
+    if let Some(c) = header_cpu.filter(|&c| (c as usize) < cpus.len()) {
+        return found(c as usize, "the dump header's current_cpu".into());
+    }
+    let rip_in = |names: &[&str]| -> Vec<usize> {
+        let Some(syms) = syms else { return Vec::new() };
+        cpus.iter()
+            .filter(|c| syms.symbolize(c.rip()).is_some_and(|s| names.contains(&s.name.as_str())))
+            .map(|c| c.note_index)
+            .collect()
+    };
+    if let [i] = rip_in(&KEXEC_PATH)[..] {
+        let name = syms.and_then(|s| s.symbolize(cpus[i].rip())).map(|s| s.name).unwrap_or_default();
+        return found(i, format!("its RIP is in {name}, where the crashing CPU saves its registers"));
+    }
+    if let Some((_, pid)) = log_cpu_pid.filter(|&(_, pid)| pid != 0) {
+        if let [c] = cpus.iter().filter(|c| c.pid == pid).collect::<Vec<_>>()[..] {
+            return found(
+                c.note_index,
+                format!("its task (pid {pid}) is the one the panic's \"CPU: N PID: {pid}\" line names"),
+            );
+        }
+    }
+    if let [i] = rip_in(&["panic"])[..] {
+        return found(i, "its RIP is in panic".into());
+    }
+    if let Some((n, _)) = log_cpu_pid.filter(|&(n, _)| (n as usize) < cpus.len()) {
+        return found(n as usize, format!("the panic's \"CPU: {n}\" log line (notes are in CPU order)"));
+    }
+    Some(CrashingCpu { note_index: 0, reason: "no evidence: the first CPU note (a guess)".into(), certain: false })
+}
