@@ -75,3 +75,28 @@ pub fn crashing_cpu(
     }
     Some(CrashingCpu { note_index: 0, reason: "no evidence: the first CPU note (a guess)".into(), certain: false })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::prstatus::NREGS;
+
+    fn cpu(i: usize, pid: i32) -> CpuRegs {
+        CpuRegs { note_index: i, pid, regs: [0; NREGS] }
+    }
+
+    #[test]
+    fn rules_without_symbols() {
+        let cpus = [cpu(0, 0), cpu(1, 523), cpu(2, 0)];
+        let pick = |log, hdr| crashing_cpu(&cpus, None, log, hdr).map(|c| (c.note_index, c.certain));
+        assert_eq!(pick(None, Some(2)), Some((2, true)), "the header wins");
+        assert_eq!(pick(Some((1, 523)), None), Some((1, true)), "the panic's PID");
+        assert_eq!(pick(Some((2, 0)), None), Some((2, true)), "pid 0 is every idle CPU: use N");
+        assert_eq!(pick(Some((7, 0)), None), Some((0, false)), "N out of range: a guess");
+        assert_eq!(pick(None, Some(9)), Some((0, false)));
+        assert_eq!(crashing_cpu(&[], None, Some((0, 1)), None), None);
+        // two CPUs with the panic's pid: ambiguous, fall back to N
+        let twins = [cpu(0, 5), cpu(1, 5)];
+        assert_eq!(crashing_cpu(&twins, None, Some((1, 5)), None).map(|c| c.note_index), Some(1));
+    }
+}

@@ -281,6 +281,10 @@ fn walk_names(mem: &dyn KernelMemory, addr: u64, num: u32) -> AnalysisResult<(Ve
         } else {
             (b0, 1)
         };
+        if count == 0 {
+            // Every name holds at least its type character.
+            return Err(bad("kallsyms_names", format!("symbol {} has an empty name", entries.len())));
+        }
         let start = pos + header;
         ensure(&mut names, start + count)?;
         entries.push((start as u32, count as u16));
@@ -288,4 +292,145 @@ fn walk_names(mem: &dyn KernelMemory, addr: u64, num: u32) -> AnalysisResult<(Ve
     }
     names.truncate(pos);
     Ok((names, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::test_memory::TestMemory;
+    use kexdump_testgen::kallsyms::{encode, Sym, Table};
+
+    const NAMES: u64 = 0xffff_ffff_8200_0000;
+    const NUM: u64 = 0xffff_ffff_8210_0000;
+    const TOKENS: u64 = 0xffff_ffff_8220_0000;
+    const INDEX: u64 = 0xffff_ffff_8230_0000;
+    const OFFSETS: u64 = 0xffff_ffff_8240_0000;
+    const BASE: u64 = 0xffff_ffff_8250_0000;
+    const TEXT: u64 = 0xffff_ffff_8100_0000;
+
+    fn info() -> VmcoreInfo {
+        VmcoreInfo::parse(
+            format!(
+                "SYMBOL(kallsyms_names)={NAMES:x}\nSYMBOL(kallsyms_num_syms)={NUM:x}\n\
+                 SYMBOL(kallsyms_token_table)={TOKENS:x}\nSYMBOL(kallsyms_token_index)={INDEX:x}\n\
+                 SYMBOL(kallsyms_offsets)={OFFSETS:x}\nSYMBOL(kallsyms_relative_base)={BASE:x}\n"
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn syms() -> Vec<Sym> {
+        vec![
+            (TEXT, 'T', "_text".into()),
+            (TEXT, 'T', "_stext".into()),
+            (TEXT + 0x100, 't', "sysrq_handle_crash".into()),
+            (TEXT + 0x120, 'T', "__handle_sysrq".into()),
+            (TEXT + 0x400, 't', "y".repeat(300)),
+            (TEXT + 0x1000, 'T', "_etext".into()),
+            (TEXT + 0x2000, 'D', "init_uts_ns".into()),
+            (0x1ad00, 'D', "current_task".into()),
+        ]
+    }
+
+    fn memory(t: &Table) -> TestMemory {
+        let mut m = TestMemory::default();
+        m.put(NAMES, &t.names)
+            .put(NUM, &t.num_syms.to_le_bytes())
+            .put(TOKENS, &t.token_table)
+            .put(INDEX, &t.token_index)
+            .put(OFFSETS, &t.offsets)
+            .put(BASE, &t.relative_base.to_le_bytes());
+        m
+    }
+
+    #[test]
+    fn symbolizes_both_offset_encodings() {
+        for absolute in [true, false] {
+            let all = syms();
+            // Without absolute per-CPU values there are no per-CPU symbols.
+            let list = if absolute { all.clone() } else { all[..7].to_vec() };
+            let k = Kallsyms::load(&memory(&encode(&list, absolute)), &info()).unwrap();
+            assert_eq!((k.len(), k.absolute_percpu), (list.len(), absolute));
+            assert_eq!(k.text_ranges().len(), 1);
+            assert_eq!(k.text_ranges()[0], TEXT..TEXT + 0x1000);
+            let s = k.symbolize(TEXT + 0x116).unwrap();
+            assert_eq!(s.to_string(), "sysrq_handle_crash+0x16/0x20");
+            assert_eq!(s.kind, 't');
+            // aliases: the first listed wins, as in the kernel
+            assert_eq!(k.symbolize(TEXT + 8).unwrap().name, "_text");
+            assert_eq!(k.symbolize(TEXT + 0x404).unwrap().name, "y".repeat(300));
+            assert!(k.text_symbol(TEXT + 0x2004).is_none(), "data is not text");
+            assert_eq!(k.symbolize(TEXT + 0x2004).unwrap().to_string(), "init_uts_ns+0x4");
+            assert!(k.symbolize(TEXT + 0x2000 + LAST_SYMBOL_SPAN).is_none());
+            assert!(k.symbolize(TEXT - 1).is_none() || absolute);
+            assert_eq!(k.addresses_of(&["__handle_sysrq", "nope"]), vec![Some(TEXT + 0x120), None]);
+            if absolute {
+                assert_eq!(
+                    k.symbolize(0x1ad08).unwrap().to_string(),
+                    format!("current_task+0x8/{:#x}", TEXT - 0x1ad00)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn impossible_counts_are_errors_not_allocations() {
+        let t = encode(&syms(), true);
+        for n in [0u32, MAX_SYMS + 1, u32::MAX] {
+            let mut m = memory(&t);
+            m.put(NUM, &n.to_le_bytes());
+            match Kallsyms::load(&m, &info()) {
+                Err(AnalysisError::BadKallsyms { what: "kallsyms_num_syms", .. }) => {}
+                other => panic!("{n}: {:?}", other.map(|k| k.len())),
+            }
+        }
+        // more symbols than names: the walk runs into the zeros after them
+        let mut m = memory(&t);
+        m.put(NUM, &1000u32.to_le_bytes());
+        assert!(matches!(Kallsyms::load(&m, &info()), Err(AnalysisError::BadKallsyms { what: "kallsyms_names", .. })));
+        // names that cannot be read
+        let mut m = TestMemory::default();
+        m.put(NUM, &t.num_syms.to_le_bytes()).put(TOKENS, &t.token_table).put(INDEX, &t.token_index);
+        m.put(OFFSETS, &t.offsets).put(BASE, &t.relative_base.to_le_bytes());
+        assert!(matches!(Kallsyms::load(&m, &info()), Err(AnalysisError::Read(_))));
+        // a missing key names itself
+        let no_names = VmcoreInfo::parse(format!("SYMBOL(kallsyms_num_syms)={NUM:x}\n").as_bytes());
+        match Kallsyms::load(&memory(&t), &no_names) {
+            Err(AnalysisError::Read(crate::Error::MissingKey(k))) => assert_eq!(k, "SYMBOL(kallsyms_names)"),
+            other => panic!("{:?}", other.map(|k| k.len())),
+        }
+    }
+
+    /// Every byte of every array changed, one at a time, to a few values:
+    /// loading and symbolizing never panic.
+    #[test]
+    fn mutated_tables_never_panic() {
+        let t = encode(&syms(), true);
+        let base = memory(&t);
+        let mut seen_ok = 0;
+        let regions = [
+            (NAMES, t.names.len()),
+            (NUM, 4),
+            (TOKENS, t.token_table.len()),
+            (INDEX, t.token_index.len()),
+            (OFFSETS, t.offsets.len()),
+            (BASE, 8),
+        ];
+        for (region, len) in regions {
+            for i in 0..len {
+                for v in [0x00u8, 0x7f, 0x80, 0xff] {
+                    let mut m = base.clone();
+                    m.region_mut(region)[i] = v;
+                    if let Ok(k) = Kallsyms::load(&m, &info()) {
+                        seen_ok += 1;
+                        for a in [0, 0x1ad00, TEXT, TEXT + 0x116, TEXT + 0x2004, u64::MAX] {
+                            let _ = k.symbolize(a).map(|s| s.to_string());
+                            let _ = k.text_symbol(a);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen_ok > 0);
+    }
 }

@@ -18,6 +18,8 @@ pub mod panic_log;
 pub mod prstatus;
 pub mod source;
 pub mod stack;
+#[cfg(test)]
+mod test_memory;
 
 pub use error::{AnalysisError, AnalysisResult};
 pub use inspect::{inspect, InspectOptions, Inspection};
