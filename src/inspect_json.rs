@@ -112,3 +112,77 @@ pub fn to_json(ins: &Inspection, dump_path: &str, source: &dyn Fn(u64) -> Option
     out["errors"] = Value::Object(errors);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
+    use kexdump_engine::input::Input;
+    use kexdump_engine::Vmcore;
+    use std::collections::BTreeSet;
+
+    /// Objects whose keys are data (register names, section names), not
+    /// schema fields.
+    const MAPS: [&str; 2] = ["cpus[].registers", "errors"];
+
+    /// Every field path: `a.b`, array elements as `a[]`; arrays of scalars
+    /// and the MAPS are leaves.
+    fn paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) if !MAPS.contains(&prefix) => {
+                for (k, x) in m {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    out.insert(p.clone());
+                    paths(x, &p, out);
+                }
+            }
+            Value::Array(a) => {
+                for x in a.iter().filter(|x| x.is_object()) {
+                    paths(x, &format!("{prefix}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The first-column names of the schema table in docs/analysis.md.
+    fn documented() -> BTreeSet<String> {
+        let doc = include_str!("../docs/analysis.md");
+        let table = doc.split("## `--json`").nth(1).expect("JSON section").split("\n## ").next().unwrap();
+        table.lines().filter_map(|l| l.strip_prefix("| `")?.split_once('`').map(|(f, _)| f.to_owned())).collect()
+    }
+
+    #[test]
+    fn output_has_exactly_the_documented_fields() {
+        let v = kexdump_testgen::SynthVmcore::new();
+        let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+        let view = view_of_vmcore(&vm);
+        let opts = InspectOptions { log_lines: 5, dump_path: "vmcore".into(), vmlinux: None };
+        let ins = inspect(&view, &opts);
+        let j = to_json(&ins, "vmcore", &|_| Some("kernel/panic.c:1".into()));
+        assert_eq!(j["schema"], SCHEMA);
+        assert_eq!(j["errors"], json!({}), "every section present on the synthetic dump");
+        assert_eq!(j["call_chain"]["frames"][2]["function"], "sysrq_handle_crash");
+        assert_eq!(j["cpus"][0]["registers"]["rip"], format!("{:#x}", v.cpu_regs()[0].1));
+        assert_eq!(j["kallsyms"]["text"][0][0], format!("{:#x}", v.stext()));
+        let mut got = BTreeSet::new();
+        paths(&j, "", &mut got);
+        let doc = documented();
+        assert_eq!(
+            got.symmetric_difference(&doc).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "fields in the output but not in docs/analysis.md, or the reverse"
+        );
+        // a failed section: null plus its error
+        let text = crate::inspect_cmd::render_text(&ins, "vmcore", &|_| None, None);
+        assert!(text.contains("sysrq_handle_crash+0x16/0x100"), "{text}");
+        let bad = kexdump_testgen::SynthVmcore::new().vmcoreinfo_edit(|kv| kv.retain(|(k, _)| k != "CRASHTIME"));
+        let vm = Vmcore::from_input(Input::from_bytes(bad.build())).unwrap();
+        let view = view_of_vmcore(&vm);
+        let j = to_json(&inspect(&view, &opts), "vmcore", &|_| None);
+        assert_eq!(
+            (&j["crash_time"], &j["errors"]["crash_time"]),
+            (&Value::Null, &json!("VMCOREINFO has no CRASHTIME"))
+        );
+    }
+}

@@ -14,8 +14,10 @@ use super::source::KernelMemory;
 /// x86_64 kernel stacks (and IRQ stacks) are 16 KiB, aligned to their size
 /// (THREAD_SIZE without KASAN, arch/x86/include/asm/page_64_types.h).
 pub const THREAD_SIZE: u64 = 16 << 10;
-/// Lowest address of the kernel half of the address space.
-const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
+/// Lowest address of the kernel half of the address space with 5-level
+/// paging (0xffff_8000_0000_0000 with 4-level); user addresses are below
+/// 2^47 or 2^56.
+const KERNEL_HALF: u64 = 0xff00_0000_0000_0000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
