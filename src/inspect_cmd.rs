@@ -6,6 +6,7 @@ use crate::cli::InspectArgs;
 use crate::inspect_json;
 use anyhow::{Context, Result};
 use kexdump_engine::analysis::inspect::{Inspection, Section};
+use kexdump_engine::analysis::stack::Frame;
 use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
 use kexdump_engine::pid1::record::iso8601;
 use kexdump_engine::Vmcore;
@@ -24,9 +25,10 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
     };
     let ins = inspect(&view, &opts);
     let lines = a.vmlinux.as_ref().map(|p| crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0)));
-    let source = |addr: u64| -> Option<String> {
+    // A return address's line is the call's: look up the byte before it.
+    let source = |fr: &Frame| -> Option<String> {
         match &lines {
-            Some(Ok(l)) => l.lookup(addr),
+            Some(Ok(l)) => l.lookup(if fr.stack_addr.is_some() { fr.addr.wrapping_sub(1) } else { fr.addr }),
             _ => None,
         }
     };
@@ -63,7 +65,7 @@ fn megabytes(b: u64) -> String {
 pub fn render_text(
     ins: &Inspection,
     dump_path: &str,
-    source: &dyn Fn(u64) -> Option<String>,
+    source: &dyn Fn(&Frame) -> Option<String>,
     lines_error: Option<&str>,
 ) -> String {
     let mut o = String::new();
@@ -143,7 +145,7 @@ pub fn render_text(
             for (i, fr) in c.frames.iter().enumerate() {
                 let sym = fr.symbol.as_ref().map_or_else(|| format!("{:#x}", fr.addr), |s| s.to_string());
                 let at = fr.stack_addr.map_or("RIP".to_owned(), |a| format!("[{a:x}]"));
-                let src = source(fr.addr).map(|s| format!("  {s}")).unwrap_or_default();
+                let src = source(fr).map(|s| format!("  {s}")).unwrap_or_default();
                 let _ = writeln!(o, "  #{i:<2} {sym:<48} {at}{src}");
             }
             let _ = writeln!(o, "  {}", c.summary());

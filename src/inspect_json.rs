@@ -15,8 +15,8 @@ fn hex(v: u64) -> Value {
     Value::String(format!("{v:#x}"))
 }
 
-/// `source(addr)` gives `file:line` when a vmlinux was given.
-pub fn to_json(ins: &Inspection, dump_path: &str, source: &dyn Fn(u64) -> Option<String>) -> Value {
+/// `source(frame)` gives `file:line` when a vmlinux was given.
+pub fn to_json(ins: &Inspection, dump_path: &str, source: &dyn Fn(&Frame) -> Option<String>) -> Value {
     let mut errors = Map::new();
     let mut section = |name: &str, s: Section<Value>| -> Value {
         s.unwrap_or_else(|e| {
@@ -49,7 +49,7 @@ pub fn to_json(ins: &Inspection, dump_path: &str, source: &dyn Fn(u64) -> Option
             "function": fr.symbol.as_ref().map(|s| s.name.clone()),
             "offset": fr.symbol.as_ref().map(|s| s.offset),
             "size": fr.symbol.as_ref().and_then(|s| s.size),
-            "source": source(fr.addr),
+            "source": source(fr),
         })
     };
     let out = json!({

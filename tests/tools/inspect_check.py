@@ -2,10 +2,13 @@
 """Checks `kexdump inspect --json` of a real sysrq-crash vmcore against the
 debug vmlinux's symbol table.
 
-  inspect_check.py INSPECT_JSON NM_OUTPUT
+  inspect_check.py INSPECT_JSON NM_OUTPUT [VMLINUX]
 
-INSPECT_JSON: the output of `kexdump inspect --json VMCORE`.
+INSPECT_JSON: the output of `kexdump inspect --json VMCORE` (with
+              `--vmlinux VMLINUX` when VMLINUX is given).
 NM_OUTPUT:    `nm -n VMLINUX` (addresses as linked, before KASLR).
+VMLINUX:      also check every frame's `source` (file:line from DWARF)
+              against binutils' addr2line (same line, same path suffix).
 
 Exits non-zero unless: the schema is kexdump.inspect/1; the panic message
 is "sysrq triggered crash"; the crashing CPU is certain; the call chain has
@@ -83,6 +86,25 @@ for cpu in doc.get("cpus", []):
         name, rest = sym.split("+", 1)
         checked += check(cpu["registers"]["rip"], name, int(rest.split("/")[0], 16), "rip")
 need(checked >= 5, f"only {checked} symbols checked")
+
+if len(sys.argv) > 3:
+    import subprocess
+
+    frames = [f for f in chain.get("frames", []) if f.get("function")]
+    # a return address's line is its call's: the byte before it
+    addrs = [int(f["addr"], 16) - koff - (0 if f.get("stack_addr") is None else 1) for f in frames]
+    out = subprocess.run(["addr2line", "-e", sys.argv[3]] + [hex(a) for a in addrs],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    lines_ok = 0
+    for f, theirs in zip(frames, out):
+        ours = f.get("source") or ""
+        o_path, _, o_line = ours.rpartition(":")
+        t_path, _, t_line = theirs.rpartition(":")
+        t_line = t_line.split()[0] if t_line else ""
+        same = bool(ours) and o_line == t_line and (t_path.endswith(o_path) or o_path.endswith(t_path))
+        need(same, f"{f['symbol']}: source {ours!r}, addr2line {theirs!r}")
+        lines_ok += same
+    print(f"{lines_ok} of {len(frames)} file:line agree with addr2line")
 print(f"{checked} symbols agree with nm (KERNELOFFSET {koff:#x})")
 for e in errors:
     print("FAIL:", e)

@@ -19,7 +19,8 @@
 #     panic message and a call chain with sysrq_handle_crash <-
 #     __handle_sysrq <- write_sysrq_trigger, whose symbols (from the dump's
 #     kallsyms) agree with nm of the debug vmlinux shifted by KERNELOFFSET;
-#     on the KASLR, nokaslr and 5-level vmcores and on our filtered ELF
+#     on the KASLR, nokaslr and 5-level vmcores and on our filtered ELF;
+#     with --vmlinux, each frame's file:line agrees with binutils' addr2line
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -147,6 +148,11 @@ check "kexdump inspect (KASLR vmcore): panic message and sysrq_handle_crash in t
 for core in "$KASLR" "$NOKASLR" "$LA57"; do
     check "kexdump inspect --json ($(basename "$core")): kexdump.inspect/1, chain, symbols agree with nm" inspect_json "$core"
 done
+inspect_lines() {
+    "$KEXDUMP" inspect --json --vmlinux "$KX_VMLINUX" "$KASLR" >"$T/inspect.json" || return 1
+    python3 "$ROOT/tests/tools/inspect_check.py" "$T/inspect.json" "$T/nm.txt" "$KX_VMLINUX"
+}
+check "kexdump inspect --vmlinux: every frame's file:line (gimli) agrees with addr2line" inspect_lines
 save -d 31 -f elf "$KASLR" "$T/inspect.elf" &&
     check "kexdump inspect --json on our level-31 ELF dump: chain, symbols agree with nm" inspect_json "$T/inspect.elf"
 rm -f "$T/inspect.elf"
