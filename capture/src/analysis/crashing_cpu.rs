@@ -15,7 +15,10 @@
 //!    same time also waits in `panic`, hence "the one");
 //! 5. note N of the log line (notes are written in CPU order, present CPUs
 //!    only, so this is right unless CPUs were offline);
-//! 6. else the first note, said to be a guess.
+//! 6. else the first parsed note, said to be a guess.
+//!
+//! Notes that could not be parsed are absent from `cpus`; indices are
+//! always note indices (`CpuRegs::note_index`), never positions in `cpus`.
 
 use super::kallsyms::Kallsyms;
 use super::prstatus::CpuRegs;
@@ -42,10 +45,9 @@ pub fn crashing_cpu(
     header_cpu: Option<u32>,
 ) -> Option<CrashingCpu> {
     let found = |i: usize, reason: String| Some(CrashingCpu { note_index: i, reason, certain: true });
-    if cpus.is_empty() {
-        return None;
-    }
-    if let Some(c) = header_cpu.filter(|&c| (c as usize) < cpus.len()) {
+    let by_note = |i: usize| cpus.iter().find(|c| c.note_index == i);
+    let first = cpus.first()?;
+    if let Some(c) = header_cpu.filter(|&c| by_note(c as usize).is_some()) {
         return found(c as usize, "the dump header's current_cpu".into());
     }
     let rip_in = |names: &[&str]| -> Vec<usize> {
@@ -56,7 +58,7 @@ pub fn crashing_cpu(
             .collect()
     };
     if let [i] = rip_in(&KEXEC_PATH)[..] {
-        let name = syms.and_then(|s| s.symbolize(cpus[i].rip())).map(|s| s.name).unwrap_or_default();
+        let name = syms.zip(by_note(i)).and_then(|(s, c)| s.symbolize(c.rip())).map(|s| s.name).unwrap_or_default();
         return found(i, format!("its RIP is in {name}, where the crashing CPU saves its registers"));
     }
     if let Some((_, pid)) = log_cpu_pid.filter(|&(_, pid)| pid != 0) {
@@ -70,10 +72,14 @@ pub fn crashing_cpu(
     if let [i] = rip_in(&["panic"])[..] {
         return found(i, "its RIP is in panic".into());
     }
-    if let Some((n, _)) = log_cpu_pid.filter(|&(n, _)| (n as usize) < cpus.len()) {
+    if let Some((n, _)) = log_cpu_pid.filter(|&(n, _)| by_note(n as usize).is_some()) {
         return found(n as usize, format!("the panic's \"CPU: {n}\" log line (notes are in CPU order)"));
     }
-    Some(CrashingCpu { note_index: 0, reason: "no evidence: the first CPU note (a guess)".into(), certain: false })
+    Some(CrashingCpu {
+        note_index: first.note_index,
+        reason: "no evidence: the first CPU note (a guess)".into(),
+        certain: false,
+    })
 }
 
 #[cfg(test)]
@@ -95,8 +101,46 @@ mod tests {
         assert_eq!(pick(Some((7, 0)), None), Some((0, false)), "N out of range: a guess");
         assert_eq!(pick(None, Some(9)), Some((0, false)));
         assert_eq!(crashing_cpu(&[], None, Some((0, 1)), None), None);
+        // note 0 unparsable: indices stay note indices
+        let gap = [cpu(1, 0), cpu(2, 9)];
+        assert_eq!(crashing_cpu(&gap, None, Some((0, 0)), None).map(|c| (c.note_index, c.certain)), Some((1, false)));
+        assert_eq!(crashing_cpu(&gap, None, Some((2, 9)), Some(0)).map(|c| c.note_index), Some(2));
         // two CPUs with the panic's pid: ambiguous, fall back to N
         let twins = [cpu(0, 5), cpu(1, 5)];
         assert_eq!(crashing_cpu(&twins, None, Some((1, 5)), None).map(|c| c.note_index), Some(1));
+    }
+
+    #[test]
+    fn rip_rules() {
+        use crate::analysis::test_memory::{kallsyms_info, kallsyms_memory};
+        use kexdump_testgen::kallsyms::encode;
+        const T: u64 = 0xffff_ffff_8100_0000;
+        let table = encode(
+            &[
+                (T, 'T', "_stext".into()),
+                (T + 0x100, 'T', "panic".into()),
+                (T + 0x200, 'T', "__crash_kexec".into()),
+                (T + 0x300, 'T', "default_idle".into()),
+                (T + 0x400, 'T', "_etext".into()),
+            ],
+            true,
+        );
+        let k = Kallsyms::load(&kallsyms_memory(&table), &kallsyms_info()).unwrap();
+        let at = |i: usize, pid: i32, rip: u64| {
+            let mut c = cpu(i, pid);
+            c.regs[crate::analysis::prstatus::RIP] = rip;
+            c
+        };
+        // note 0 unparsable; note 2 in __crash_kexec beats the log's PID
+        let cpus = [at(1, 7, T + 0x310), at(2, 0, T + 0x2a0)];
+        let c = crashing_cpu(&cpus, Some(&k), Some((1, 7)), None).unwrap();
+        assert_eq!(c.note_index, 2);
+        assert!(c.reason.contains("__crash_kexec"), "{c:?}");
+        // two CPUs in panic, none in kexec: the log's PID decides; without it, N
+        let both = [at(0, 3, T + 0x110), at(1, 4, T + 0x120)];
+        assert_eq!(crashing_cpu(&both, Some(&k), Some((0, 4)), None).unwrap().note_index, 1);
+        let one = [at(0, 0, T + 0x310), at(1, 0, T + 0x120)];
+        let c = crashing_cpu(&one, Some(&k), None, None).unwrap();
+        assert_eq!((c.note_index, c.reason.as_str()), (1, "its RIP is in panic"));
     }
 }

@@ -297,27 +297,11 @@ fn walk_names(mem: &dyn KernelMemory, addr: u64, num: u32) -> AnalysisResult<(Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_memory::TestMemory;
-    use kexdump_testgen::kallsyms::{encode, Sym, Table};
+    use crate::analysis::test_memory::{kallsyms_info as info, kallsyms_memory as memory, TestMemory};
+    use crate::analysis::test_memory::{BASE, INDEX, NAMES, NUM, OFFSETS, TOKENS};
+    use kexdump_testgen::kallsyms::{encode, Sym};
 
-    const NAMES: u64 = 0xffff_ffff_8200_0000;
-    const NUM: u64 = 0xffff_ffff_8210_0000;
-    const TOKENS: u64 = 0xffff_ffff_8220_0000;
-    const INDEX: u64 = 0xffff_ffff_8230_0000;
-    const OFFSETS: u64 = 0xffff_ffff_8240_0000;
-    const BASE: u64 = 0xffff_ffff_8250_0000;
     const TEXT: u64 = 0xffff_ffff_8100_0000;
-
-    fn info() -> VmcoreInfo {
-        VmcoreInfo::parse(
-            format!(
-                "SYMBOL(kallsyms_names)={NAMES:x}\nSYMBOL(kallsyms_num_syms)={NUM:x}\n\
-                 SYMBOL(kallsyms_token_table)={TOKENS:x}\nSYMBOL(kallsyms_token_index)={INDEX:x}\n\
-                 SYMBOL(kallsyms_offsets)={OFFSETS:x}\nSYMBOL(kallsyms_relative_base)={BASE:x}\n"
-            )
-            .as_bytes(),
-        )
-    }
 
     fn syms() -> Vec<Sym> {
         vec![
@@ -330,17 +314,6 @@ mod tests {
             (TEXT + 0x2000, 'D', "init_uts_ns".into()),
             (0x1ad00, 'D', "current_task".into()),
         ]
-    }
-
-    fn memory(t: &Table) -> TestMemory {
-        let mut m = TestMemory::default();
-        m.put(NAMES, &t.names)
-            .put(NUM, &t.num_syms.to_le_bytes())
-            .put(TOKENS, &t.token_table)
-            .put(INDEX, &t.token_index)
-            .put(OFFSETS, &t.offsets)
-            .put(BASE, &t.relative_base.to_le_bytes());
-        m
     }
 
     #[test]

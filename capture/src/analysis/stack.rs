@@ -91,8 +91,10 @@ pub fn probable_chain(mem: &dyn KernelMemory, syms: &Kallsyms, cpu: &CpuRegs) ->
             let Some(symbol) = return_site(syms, word) else { continue };
             let mut before = [0u8; MAX_CALL_LEN];
             // Text that cannot be read is given the benefit of the doubt.
-            let after_call =
-                mem.read(word - MAX_CALL_LEN as u64, &mut before).map_or(true, |_| ends_with_call(&before));
+            let after_call = match word.checked_sub(MAX_CALL_LEN as u64) {
+                Some(from) => mem.read(from, &mut before).map_or(true, |_| ends_with_call(&before)),
+                None => false,
+            };
             if after_call {
                 chain.frames.push(Frame { stack_addr: Some(at + (i * 8) as u64), addr: word, symbol: Some(symbol) });
             } else {
@@ -103,4 +105,66 @@ pub fn probable_chain(mem: &dyn KernelMemory, syms: &Kallsyms, cpu: &CpuRegs) ->
         at += n as u64;
     }
     Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::prstatus::{NREGS, RIP, RSP};
+    use crate::analysis::test_memory::{kallsyms_info, kallsyms_memory};
+    use kexdump_testgen::kallsyms::encode;
+
+    const T: u64 = 0xffff_ffff_8100_0000;
+    const STACK: u64 = 0xffff_c900_0001_0000;
+
+    fn regs(rip: u64, rsp: u64) -> CpuRegs {
+        let mut r = [0u64; NREGS];
+        r[RIP] = rip;
+        r[RSP] = rsp;
+        CpuRegs { note_index: 0, pid: 1, regs: r }
+    }
+
+    #[test]
+    fn scan_keeps_return_addresses_only() {
+        let table = encode(
+            &[
+                (T, 'T', "_stext".into()),
+                (T + 0x100, 'T', "inner".into()),
+                (T + 0x200, 'T', "outer".into()),
+                (T + 0x300, 'T', "noreturn_caller".into()),
+                (T + 0x400, 'T', "next_function".into()),
+                (T + 0x1000, 'T', "_etext".into()),
+            ],
+            true,
+        );
+        let k = Kallsyms::load(&kallsyms_memory(&table), &kallsyms_info()).unwrap();
+        let mut m = kallsyms_memory(&table);
+        let mut text = vec![0x90u8; 0x1000];
+        text[0x210 - 5] = 0xe8; // call rel32 before outer+0x10
+        text[0x400 - 2..0x400].copy_from_slice(&[0xff, 0xd2]); // call *%rdx ending noreturn_caller
+        m.put(T, &text);
+        let words = [T + 0x210, T + 0x120, 0x1234, T + 0x400, T + 0x5000];
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        // the stack's top page only; the 16 KiB stack's other pages are unreadable
+        m.put(STACK + 0x3000, &bytes);
+        let c = probable_chain(&m, &k, &regs(T + 0x105, STACK + 0x3000)).unwrap();
+        let got: Vec<String> = c.frames.iter().map(|f| f.symbol.as_ref().unwrap().to_string()).collect();
+        // a return address at the start of a function belongs to its caller
+        assert_eq!(got, ["inner+0x5/0x100", "outer+0x10/0x100", "noreturn_caller+0x100/0x100"]);
+        assert_eq!(c.not_after_call, 1, "inner+0x20 follows no call");
+        assert_eq!((c.stack_top, c.bytes_scanned, c.stopped.as_deref()), (STACK + 0x4000, 0x1000, None));
+        assert_eq!(c.summary(), "inner <- outer <- noreturn_caller");
+
+        // starting lower: the first page is unreadable, the scan says so
+        let c = probable_chain(&m, &k, &regs(T + 0x105, STACK + 0x2ff8)).unwrap();
+        assert_eq!(c.frames.len(), 1);
+        assert!(c.stopped.as_deref().unwrap().contains("stack unreadable at 0xffffc90000012ff8"), "{c:?}");
+        // a user-mode RSP
+        assert!(matches!(
+            probable_chain(&m, &k, &regs(0x401000, 0x7ffc_0000_0000)),
+            Err(AnalysisError::NotKernelStack { rsp: 0x7ffc_0000_0000 })
+        ));
+        // the very top of the address space: bounded, no overflow
+        let _ = probable_chain(&m, &k, &regs(0, u64::MAX - 3));
+    }
 }

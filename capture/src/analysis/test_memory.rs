@@ -4,6 +4,8 @@
 
 use super::source::KernelMemory;
 use crate::error::{Error, Result};
+use crate::vmcoreinfo::VmcoreInfo;
+use kexdump_testgen::kallsyms::Table;
 use std::collections::BTreeMap;
 
 #[derive(Default, Clone)]
@@ -34,4 +36,36 @@ impl KernelMemory for TestMemory {
         buf.copy_from_slice(src);
         Ok(())
     }
+}
+
+// Where kallsyms_memory puts the arrays of a kallsyms table.
+pub const NAMES: u64 = 0xffff_ffff_8200_0000;
+pub const NUM: u64 = 0xffff_ffff_8210_0000;
+pub const TOKENS: u64 = 0xffff_ffff_8220_0000;
+pub const INDEX: u64 = 0xffff_ffff_8230_0000;
+pub const OFFSETS: u64 = 0xffff_ffff_8240_0000;
+pub const BASE: u64 = 0xffff_ffff_8250_0000;
+
+/// VMCOREINFO pointing at the arrays of `kallsyms_memory`.
+pub fn kallsyms_info() -> VmcoreInfo {
+    VmcoreInfo::parse(
+        format!(
+            "SYMBOL(kallsyms_names)={NAMES:x}\nSYMBOL(kallsyms_num_syms)={NUM:x}\n\
+             SYMBOL(kallsyms_token_table)={TOKENS:x}\nSYMBOL(kallsyms_token_index)={INDEX:x}\n\
+             SYMBOL(kallsyms_offsets)={OFFSETS:x}\nSYMBOL(kallsyms_relative_base)={BASE:x}\n"
+        )
+        .as_bytes(),
+    )
+}
+
+/// Memory holding an encoded kallsyms table.
+pub fn kallsyms_memory(t: &Table) -> TestMemory {
+    let mut m = TestMemory::default();
+    m.put(NAMES, &t.names)
+        .put(NUM, &t.num_syms.to_le_bytes())
+        .put(TOKENS, &t.token_table)
+        .put(INDEX, &t.token_index)
+        .put(OFFSETS, &t.offsets)
+        .put(BASE, &t.relative_base.to_le_bytes());
+    m
 }
