@@ -47,13 +47,20 @@ impl SourceLines {
     /// address to get the vmlinux's link-time address.
     pub fn open(path: &Path, kernel_offset: u64) -> Result<SourceLines> {
         let file = File::open(path).with_context(|| format!("opening vmlinux {}", path.display()))?;
+        let file_len = file.metadata()?.len();
         let cache = object::ReadCache::new(file.try_clone()?);
         let obj = object::File::parse(&cache).map_err(|e| anyhow!("{} is not an ELF file: {e}", path.display()))?;
         let mut sections = HashMap::new();
         for id in WHOLE {
-            if let Some(s) = obj.section_by_name(id.name()) {
-                let data = s.data().map_err(|e| anyhow!("reading {} of {}: {e}", id.name(), path.display()))?;
-                sections.insert(id, data.to_vec());
+            // Read straight from the file: the cache would keep a second copy.
+            if let Some((off, len)) = obj.section_by_name(id.name()).and_then(|s| s.file_range()) {
+                if off.checked_add(len).is_none_or(|end| end > file_len) {
+                    bail!("{} of {} runs past the end of the file", id.name(), path.display());
+                }
+                let mut data = vec![0u8; usize::try_from(len)?];
+                file.read_exact_at(&mut data, off)
+                    .with_context(|| format!("reading {} of {}", id.name(), path.display()))?;
+                sections.insert(id, data);
             }
         }
         let info = obj
