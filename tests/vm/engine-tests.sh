@@ -129,7 +129,7 @@ check "kexdump dmesg equals makedumpfile --dump-dmesg (5-level vmcore)" dmesg_eq
 gdb_release() {
     local out
     out=$(timeout 300 gdb -batch -ex 'print init_uts_ns.name.release' "$KX_VMLINUX" "$T/nokaslr.elf" 2>&1)
-    echo "$out" | grep -q "\"$KX_KVER\"" || { echo "$out" | tail -5; return 1; }
+    grep -q "\"$KX_KVER\"" <<<"$out" || { echo "$out" | tail -5; return 1; }
 }
 save -d 31 -f elf "$NOKASLR" "$T/nokaslr.elf" && check "gdb prints init_uts_ns.name.release from our ELF dump" gdb_release
 
@@ -171,7 +171,7 @@ full_target() {
     umount "$dir"
     ((rc != 0)) || { echo "save on a full target exited 0"; return 1; }
     grep -q 'dump incomplete: .* pages written, then: No space left on device' "$T/full.err" || { cat "$T/full.err"; return 1; }
-    echo "$out" | grep -q 'This dumpfile is incomplete' || { echo "$out" | head; return 1; }
+    grep -q 'This dumpfile is incomplete' <<<"$out" || { echo "$out" | head; return 1; }
 }
 check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag" full_target
 
