@@ -20,6 +20,13 @@ pub enum Command {
     /// as `makedumpfile --dump-dmesg` does. Reads ELF vmcores (/proc/vmcore
     /// or a copy); kdump-compressed input comes with the dump reader.
     Dmesg(DmesgArgs),
+    /// Summarize a crash dump: kernel, crash time, panic message, the
+    /// crashing CPU's registers and probable call chain (symbols from the
+    /// dump's own kallsyms), the end of the log, what the dump left out,
+    /// and the crash/gdb/drgn commands to go further. Each part reports its
+    /// own error; exits non-zero only when the file cannot be opened.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
     /// Load the capture kernel into the crashkernel= reservation: from now
     /// on a panic boots it and it saves the dump. Needs root.
     #[command(after_help = ARM_EXAMPLES)]
@@ -148,6 +155,35 @@ pub struct DmesgArgs {
     /// The vmcore to read.
     pub vmcore: PathBuf,
 }
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The dump to inspect (an ELF vmcore: /proc/vmcore or a copy of it).
+    pub dump: PathBuf,
+    /// Print JSON (schema kexdump.inspect/1, docs/analysis.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The crashed kernel's vmlinux with debug info (DWARF): adds file:line
+    /// to each frame of the call chain and goes into the suggested commands.
+    #[arg(long, value_name = "PATH")]
+    pub vmlinux: Option<PathBuf>,
+    /// How many lines of the end of the kernel log to show.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub lines: usize,
+}
+
+const INSPECT_HELP: &str = "\
+Examples:
+  kexdump inspect /var/crash/20261122-030405-db1/vmcore
+  kexdump inspect --json vmcore | jq .call_chain.frames
+  kexdump inspect --vmlinux /usr/lib/debug/boot/vmlinux-6.1.0-56-amd64 vmcore
+  kexdump inspect --lines 100 vmcore
+
+The call chain is probable: the words on the crashing CPU's kernel stack
+that point just after a call instruction in kernel text, innermost first
+(a stack scan like crash's `bt -t`, not an unwinder). Symbols come from the
+dump's kallsyms; no vmlinux is needed. The crashing CPU is inferred (RIP in
+the kexec-on-crash path, else the task of the panic's CPU: N PID: P line).";
 
 const SAVE_EXAMPLES: &str = "\
 Examples:

@@ -12,8 +12,11 @@ mod crashkernel;
 mod crashkernel_cmd;
 mod dmesg;
 mod dumps;
+mod dwarf_lines;
 mod estimate_cmd;
 mod initramfs_cmd;
+mod inspect_cmd;
+mod inspect_json;
 mod kexec;
 mod list_cmd;
 mod manual;
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Save(a) => save::run(a),
         cli::Command::Dmesg(a) => dmesg::run(a),
+        cli::Command::Inspect(a) => inspect_cmd::run(a),
         cli::Command::Arm(a) => arm::run_arm(a),
         cli::Command::Disarm(a) => arm::run_disarm(a),
         cli::Command::Rearm(a) => arm::run_rearm(a),

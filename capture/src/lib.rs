@@ -7,6 +7,7 @@
 //! Data flows one way: `input` → `elf` (+ `vmcoreinfo`) → `memory` →
 //! `translate` → `mem_map` → `filter` → `select` → `writer` → `sink`.
 
+pub mod analysis;
 pub mod bitmap;
 pub mod bytes;
 pub mod capture_config;

@@ -1,7 +1,8 @@
 //! Arbitrary bytes as a vmcore: the ELF parser, the note parser and
 //! VMCOREINFO must reject anything malformed with an error, never a panic.
 //! What parses is also put through the derived views (present pfns, page
-//! sources, translator, section table, utsname, the printk ring) and, when
+//! sources, translator, section table, utsname, the printk ring, the whole
+//! `kexdump inspect` analysis: kallsyms, notes, stack scan) and, when
 //! small, a save.
 #![no_main]
 
@@ -29,6 +30,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = kexdump_engine::writer::utsname(&vm);
     let _ = kexdump_engine::dmesg::read_log(&vm);
+    {
+        use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
+        let view = view_of_vmcore(&vm);
+        let opts = InspectOptions { log_lines: 20, dump_path: "fuzz".into(), vmlinux: None };
+        let ins = inspect(&view, &opts);
+        if let (Ok(chain), Some(k)) = (&ins.chain, &ins.symbols) {
+            let _ = chain.summary();
+            let _ = chain.frames.iter().map(|f| k.symbolize(f.addr).map(|s| s.to_string())).count();
+        }
+    }
     if let Ok(tr) = kexdump_engine::translate::Translator::new(&vm.info, &vm.elf.loads) {
         let _ = kexdump_engine::mem_map::sections(&vm.info, &mem, &tr, vm.max_mapnr.min(SAVE_MAX_MAPNR));
     }

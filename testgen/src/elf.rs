@@ -162,9 +162,12 @@ fn note(out: &mut Vec<u8>, name: &str, ntype: u32, desc: &[u8]) {
 }
 
 /// Registers (pid, rip, rsp) of the two CPUs: CPU 0 panicked in a sysrq
-/// handler on behalf of pid 1234, CPU 1 was idle (pid 0).
+/// handler on behalf of pid 1234 and saved its registers in
+/// `__crash_kexec`, its stack in the image (crate::crash_stack); CPU 1 was
+/// idle (pid 0).
 pub(crate) fn cpu_regs(l: &Layout) -> [(i32, u64, u64); 2] {
-    [(1234, l.text_vaddr + 0x1a2b, 0xffff_b1c2_c012_3e58), (0, l.text_vaddr + 0x2f10, 0xffff_b1c2_c008_7ea8)]
+    use crate::crash_stack::{cpu0_rsp, CPU0_RIP, CPU1_RIP};
+    [(1234, l.text_vaddr + CPU0_RIP, cpu0_rsp(l)), (0, l.text_vaddr + CPU1_RIP, 0xffff_b1c2_c008_7ea8)]
 }
 
 fn prstatus(pid: i32, rip: u64, rsp: u64, cpu: u64, gs_base: u64) -> Vec<u8> {

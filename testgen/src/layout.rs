@@ -8,7 +8,7 @@
 //! ```text
 //! R + 0  .. R + 16   kernel image [_text, _end): PT_LOAD #1, mapped at
 //!                    _text = 0xffffffff81000000 + KERNELOFFSET with 4K PTEs
-//!     +0..+3   text          +4   rodata (kallsyms_*)
+//!     +0..+3   text (call sites of crash_stack)  +4 rodata (kallsyms_*)
 //!     +5       data: phys_base, page_offset_base, vmemmap_base, mem_section
 //!              (the pointer variable), vmap_area_list, node_online_map,
 //!              init_uts_ns, printk ring buffer descriptors
@@ -16,7 +16,8 @@
 //!     +8       init_top_pgt (PGD)      +9  level4_kernel_pgt (P4D, 5-level)
 //!     +10      level3_kernel_pgt (PUD) +11 level2_kernel_pgt (PMD)
 //!     +12      level1 PTE page of the kernel image
-//!     +13      more data (printk text ring) +14,+15 bss (zeros)
+//!     +13      more data (printk text ring) +14,+15 bss: CPU 0's kernel
+//!              stack at +14 (crate::crash_stack), else zeros
 //! R + 16 ..          bump-allocated ("memblock"), in this order:
 //!     mem_section root array (LENGTH(mem_section) pointers: 8 pages with
 //!     4-level paging), one section array page per root in use, the
@@ -443,12 +444,12 @@ impl Layout {
             node_online_map: kva(K_DATA, D_NODE_ONLINE_MAP),
             vmap_area_list: kva(K_DATA, D_VMAP_AREA_LIST),
             node_data: kva(K_NODE_DATA, 0),
-            kallsyms_num_syms: kva(K_RODATA, 0x000),
-            kallsyms_relative_base: kva(K_RODATA, 0x008),
-            kallsyms_names: kva(K_RODATA, 0x010),
-            kallsyms_offsets: kva(K_RODATA, 0x100),
-            kallsyms_token_table: kva(K_RODATA, 0x200),
-            kallsyms_token_index: kva(K_RODATA, 0x400),
+            kallsyms_num_syms: kva(K_RODATA, crate::crash_stack::KS_NUM_SYMS),
+            kallsyms_relative_base: kva(K_RODATA, crate::crash_stack::KS_RELATIVE_BASE),
+            kallsyms_names: kva(K_RODATA, crate::crash_stack::KS_NAMES),
+            kallsyms_offsets: kva(K_RODATA, crate::crash_stack::KS_OFFSETS),
+            kallsyms_token_table: kva(K_RODATA, crate::crash_stack::KS_TOKEN_TABLE),
+            kallsyms_token_index: kva(K_RODATA, crate::crash_stack::KS_TOKEN_INDEX),
             prb: kva(K_DATA, D_PRB_PTR),
             printk_rb_static: kva(K_DATA, D_PRINTK_RB_STATIC),
             clear_seq: kva(K_DATA, D_CLEAR_SEQ),
@@ -505,11 +506,7 @@ impl Layout {
             let nd = meta.get_mut(&(r0 + K_NODE_DATA)).unwrap();
             put_u64(nd, 0, direct(pgdat_pfn));
         }
-        {
-            // kallsyms with zero symbols; kallsyms_relative_base = _text
-            let ro = meta.get_mut(&(r0 + K_RODATA)).unwrap();
-            put_u64(ro, 0x008, text_vaddr);
-        }
+        crate::crash_stack::write(&layout, &mut meta);
         crate::printk::write_ring(&mut layout, &mut meta, r0 + K_DATA, r0 + K_DATA2);
         for (&pfn, table) in &pt.tables {
             let mut page = zero_page();

@@ -28,6 +28,8 @@
 //!   per RAM range (`p_vaddr = page_offset_base + p_paddr`), data at
 //!   page-aligned offsets. Notes: `NT_PRSTATUS` ("CORE", 336 bytes) for CPU 0
 //!   (pid 1234, panicking) and CPU 1 (pid 0, idle), then "VMCOREINFO" (type 0).
+//! * A kallsyms table and CPU 0's kernel stack of a sysrq crash, with call
+//!   sites in the text ([`crash_stack`], [`kallsyms`]).
 //! * VMCOREINFO in Linux 6.1 order and formats (SYMBOL hex without `0x`,
 //!   others decimal; `NUMBER(phys_base)` may be negative). Change it with
 //!   [`SynthVmcore::vmcoreinfo_edit`].
@@ -62,8 +64,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod crash_stack;
 mod elf;
 pub mod interesting;
+pub mod kallsyms;
 pub mod kernel;
 pub mod kmod;
 mod layout;
@@ -578,6 +582,12 @@ impl SynthVmcore {
     /// The kernel log lines in the printk ring buffer.
     pub fn dmesg_lines(&self) -> Vec<String> {
         self.layout().cfg.dmesg.clone()
+    }
+
+    /// The kallsyms table in the image: (address, nm type, name) of every
+    /// symbol (see [`crash_stack`]).
+    pub fn kallsyms(&self) -> Vec<kallsyms::Sym> {
+        crash_stack::symbols(self.layout())
     }
 
     /// `(pr_pid, rip, rsp)` of CPU 0 and CPU 1 as the NT_PRSTATUS notes

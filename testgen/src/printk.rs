@@ -41,6 +41,7 @@ pub(crate) fn default_log() -> Vec<String> {
         "Memory: 4096K/5120K available (kexdump synthetic vmcore)",
         "sysrq: Trigger a crash",
         "Kernel panic - not syncing: sysrq triggered crash",
+        "CPU: 0 PID: 1234 Comm: bash Kdump: loaded Not tainted 6.1.0-56-amd64 #1  Debian 6.1.158-1",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -15,6 +15,12 @@
 #   - gdb VMLINUX OUR.elf prints init_uts_ns.name.release (nokaslr guest)
 #   - makedumpfile -R turns our flattened output into the same dump bytes
 #   - a full target leaves vmcore.incomplete, flagged INCOMPLETE for crash
+#   - kexdump inspect (text and --json, schema kexdump.inspect/1) shows the
+#     panic message and a call chain with sysrq_handle_crash <-
+#     __handle_sysrq <- write_sysrq_trigger, whose symbols (from the dump's
+#     kallsyms) agree with nm of the debug vmlinux shifted by KERNELOFFSET;
+#     on the KASLR, nokaslr and 5-level vmcores and on our filtered ELF;
+#     with --vmlinux, each frame's file:line agrees with binutils' addr2line
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -123,9 +129,35 @@ check "kexdump dmesg equals makedumpfile --dump-dmesg (5-level vmcore)" dmesg_eq
 gdb_release() {
     local out
     out=$(timeout 300 gdb -batch -ex 'print init_uts_ns.name.release' "$KX_VMLINUX" "$T/nokaslr.elf" 2>&1)
-    echo "$out" | grep -q "\"$KX_KVER\"" || { echo "$out" | tail -5; return 1; }
+    grep -q "\"$KX_KVER\"" <<<"$out" || { echo "$out" | tail -5; return 1; }
 }
 save -d 31 -f elf "$NOKASLR" "$T/nokaslr.elf" && check "gdb prints init_uts_ns.name.release from our ELF dump" gdb_release
+
+# --- kexdump inspect: panic, crashing CPU, call chain, symbols = nm ------
+nm -n "$KX_VMLINUX" >"$T/nm.txt" 2>/dev/null || fail "nm of the debug vmlinux"
+inspect_text() {
+    "$KEXDUMP" inspect "$1" >"$T/inspect.txt" || return 1
+    grep -q '^Panic  *sysrq triggered crash$' "$T/inspect.txt" || { cat "$T/inspect.txt"; return 1; }
+    grep -q 'sysrq_handle_crash <- __handle_sysrq.cold <- write_sysrq_trigger' "$T/inspect.txt" || { cat "$T/inspect.txt"; return 1; }
+}
+inspect_json() {
+    "$KEXDUMP" inspect --json "$1" >"$T/inspect.json" || return 1
+    python3 "$ROOT/tests/tools/inspect_check.py" "$T/inspect.json" "$T/nm.txt"
+}
+check "kexdump inspect (KASLR vmcore): panic message and sysrq_handle_crash in the call chain" inspect_text "$KASLR"
+for core in "$KASLR" "$NOKASLR" "$LA57"; do
+    check "kexdump inspect --json ($(basename "$core")): kexdump.inspect/1, chain, symbols agree with nm" inspect_json "$core"
+done
+inspect_lines() {
+    "$KEXDUMP" inspect --json --vmlinux "$KX_VMLINUX" "$KASLR" >"$T/inspect.json" || return 1
+    python3 "$ROOT/tests/tools/inspect_check.py" "$T/inspect.json" "$T/nm.txt" "$KX_VMLINUX"
+}
+check "kexdump inspect --vmlinux: every frame's file:line (gimli) agrees with addr2line" inspect_lines
+save -d 31 -f elf "$KASLR" "$T/inspect.elf" &&
+    check "kexdump inspect --json on our level-31 ELF dump: chain, symbols agree with nm" inspect_json "$T/inspect.elf"
+rm -f "$T/inspect.elf"
+inspect_missing() { ! "$KEXDUMP" inspect "$T/no-such-dump" >/dev/null 2>&1; }
+check "kexdump inspect exits non-zero when the dump cannot be opened" inspect_missing
 
 # --- a full target: the partial dump is kept and marked incomplete -------
 full_target() {
@@ -139,7 +171,7 @@ full_target() {
     umount "$dir"
     ((rc != 0)) || { echo "save on a full target exited 0"; return 1; }
     grep -q 'dump incomplete: .* pages written, then: No space left on device' "$T/full.err" || { cat "$T/full.err"; return 1; }
-    echo "$out" | grep -q 'This dumpfile is incomplete' || { echo "$out" | head; return 1; }
+    grep -q 'This dumpfile is incomplete' <<<"$out" || { echo "$out" | head; return 1; }
 }
 check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag" full_target
 

@@ -528,8 +528,8 @@ EOF
 kx_crash_ok() {
     local out
     out=$(printf 'sys\nbt\nlog\nq\n' | timeout 600 crash -s "$KX_VMLINUX" "$1" 2>&1) || { echo "$out" | tail; return 1; }
-    echo "$out" | grep -q 'PANIC: "Kernel panic - not syncing: sysrq triggered crash"' || { echo "$out" | head -30; return 1; }
-    echo "$out" | grep -q 'sysrq_handle_crash' || { echo "no sysrq_handle_crash in bt"; return 1; }
-    echo "$out" | grep -q 'Kernel panic - not syncing: sysrq triggered crash' || return 1
+    grep -q 'PANIC: "Kernel panic - not syncing: sysrq triggered crash"' <<<"$out" || { echo "$out" | head -30; return 1; }
+    grep -q 'sysrq_handle_crash' <<<"$out" || { echo "no sysrq_handle_crash in bt"; return 1; }
+    grep -q 'Kernel panic - not syncing: sysrq triggered crash' <<<"$out" || return 1
     if echo "$out" | grep -E '^(crash: |bt: |log: )' | grep -v 'WARNING'; then return 1; fi
 }

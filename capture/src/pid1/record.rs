@@ -175,21 +175,8 @@ fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
     (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
-/// The panic line's message from the log text (`[  1.23] Kernel panic -
-/// not syncing: sysrq triggered crash` → `sysrq triggered crash`); failing
-/// that, the first oops-like line, which says more than nothing.
-pub fn panic_message(log: &str) -> Option<String> {
-    let strip = |l: &str| match l.strip_prefix('[') {
-        Some(r) => r.split_once("] ").map_or(l, |(_, m)| m).to_owned(),
-        None => l.to_owned(),
-    };
-    const PANIC: &str = "Kernel panic - not syncing: ";
-    if let Some(l) = log.lines().rev().find(|l| l.contains(PANIC)) {
-        return l.split_once(PANIC).map(|(_, m)| m.trim_end().to_owned());
-    }
-    const OOPS: [&str; 4] = ["BUG: ", "Oops: ", "general protection fault", "kernel BUG at"];
-    log.lines().find(|l| OOPS.iter().any(|p| l.contains(p))).map(strip)
-}
+/// Shared with `kexdump inspect`; lives with the other log readers.
+pub use crate::analysis::panic_log::panic_message;
 
 /// A host name safe as part of a directory name.
 pub fn safe_name(s: &str) -> String {
@@ -213,19 +200,6 @@ mod tests {
         assert_eq!(iso8601(1_795_316_645), "2026-11-22T03:04:05Z");
         assert_eq!(compact_time(1_795_316_645), "20261122-030405");
         assert_eq!(iso8601(-1), "1969-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn panic_messages() {
-        let log = "[    1.000000] hello\n[   70.1] sysrq: Trigger a crash\n\
-                   [   70.2] Kernel panic - not syncing: sysrq triggered crash\n[   70.3] CPU: 0 PID: 1\n";
-        assert_eq!(panic_message(log).as_deref(), Some("sysrq triggered crash"));
-        let oops = "[ 5.0] x\n[ 6.0] BUG: kernel NULL pointer dereference, address: 0000000000000000\n";
-        assert_eq!(
-            panic_message(oops).as_deref(),
-            Some("BUG: kernel NULL pointer dereference, address: 0000000000000000")
-        );
-        assert_eq!(panic_message("[ 1.0] all fine\n"), None);
     }
 
     #[test]

@@ -1,0 +1,133 @@
+//! `kexdump inspect`'s findings, gathered from a `DumpView`. Every section
+//! is computed on its own and holds either its result or why it failed, so
+//! a dump with no log, no kallsyms or an unreadable stack still shows the
+//! rest.
+
+use super::crashing_cpu::{crashing_cpu, CrashingCpu};
+use super::dump_level::excluded_classes;
+use super::kallsyms::Kallsyms;
+use super::next_steps::{next_steps, NextSteps};
+use super::panic_log;
+use super::prstatus::{self, CpuRegs};
+use super::source::{DumpFacts, DumpView};
+use super::stack::{probable_chain, CallChain};
+
+/// A section's content, or why it could not be produced.
+pub type Section<T> = Result<T, String>;
+
+#[derive(Clone, Debug)]
+pub struct InspectOptions {
+    /// How many of the log's last lines to keep.
+    pub log_lines: usize,
+    /// The dump's path as the user gave it (for the suggested commands).
+    pub dump_path: String,
+    /// A vmlinux given by the user (for the suggested commands).
+    pub vmlinux: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KallsymsSummary {
+    pub symbols: usize,
+    pub absolute_percpu: bool,
+    /// `[_stext, _etext)` (and init text) when found.
+    pub text: Vec<(u64, u64)>,
+}
+
+pub struct Inspection {
+    pub facts: DumpFacts,
+    /// Page classes left out; None when the dump does not say.
+    pub excluded: Option<Vec<&'static str>>,
+    pub release: Option<String>,
+    pub hostname: String,
+    pub machine: String,
+    /// `utsname.version` (`#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 ...`).
+    pub version: String,
+    /// VMCOREINFO CRASHTIME, seconds since the epoch.
+    pub crash_time: Section<i64>,
+    /// VMCOREINFO KERNELOFFSET (KASLR displacement of the kernel image).
+    pub kernel_offset: Option<u64>,
+    /// Seconds since boot of the last log record.
+    pub uptime: Section<f64>,
+    pub panic_message: Section<String>,
+    pub log_tail: Section<Vec<String>>,
+    /// Every CPU note, parsed or not.
+    pub cpus: Vec<Section<CpuRegs>>,
+    pub crashing: Section<CrashingCpu>,
+    pub kallsyms: Section<KallsymsSummary>,
+    pub chain: Section<CallChain>,
+    pub next: NextSteps,
+    /// The symbol table, for further lookups by the caller.
+    pub symbols: Option<Kallsyms>,
+}
+
+pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
+    let info = view.info;
+    let release =
+        info.osrelease().map(str::to_owned).or_else(|| Some(view.utsname[2].clone()).filter(|r| !r.is_empty()));
+    let log = view.log.as_deref().map_err(|e| e.clone());
+
+    let symbols = match &view.mem {
+        Ok(mem) => Kallsyms::load(mem.as_ref(), info).map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    let kallsyms = symbols.as_ref().map_err(|e| e.clone()).map(|k| KallsymsSummary {
+        symbols: k.len(),
+        absolute_percpu: k.absolute_percpu,
+        text: k.text_ranges().iter().map(|r| (r.start, r.end)).collect(),
+    });
+    let parsed = prstatus::parse_all(&view.prstatus);
+    let cpus_ok: Vec<CpuRegs> = parsed.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
+    let log_cpu_pid = log.as_ref().ok().and_then(|l| panic_log::panic_cpu_pid(l));
+    let crashing = if view.prstatus.is_empty() {
+        Err(super::error::AnalysisError::NoCpus.to_string())
+    } else {
+        crashing_cpu(&cpus_ok, symbols.as_ref().ok(), log_cpu_pid, view.facts.header_cpu)
+            .ok_or_else(|| "no NT_PRSTATUS note could be parsed".to_owned())
+    };
+    let chain = match (&crashing, &view.mem, &symbols) {
+        (Ok(c), Ok(mem), Ok(syms)) => match cpus_ok.iter().find(|r| r.note_index == c.note_index) {
+            Some(regs) => probable_chain(mem.as_ref(), syms, regs).map_err(|e| e.to_string()),
+            None => Err("the crashing CPU's note could not be parsed".into()),
+        },
+        (Err(e), _, _) => Err(format!("no crashing CPU: {e}")),
+        (_, Err(e), _) => Err(e.clone()),
+        (_, _, Err(e)) => Err(format!("no symbols: {e}")),
+    };
+    let kernel_offset = info.kernel_offset().ok().flatten();
+    let next = next_steps(
+        release.as_deref().unwrap_or(""),
+        &opts.dump_path,
+        view.facts.format.starts_with("ELF"),
+        kernel_offset,
+        opts.vmlinux.as_deref(),
+    );
+    Inspection {
+        excluded: excluded_classes(view.facts.dump_level, view.facts.filtered),
+        facts: view.facts.clone(),
+        release,
+        hostname: view.utsname[1].clone(),
+        machine: view.utsname[4].clone(),
+        version: view.utsname[3].clone(),
+        crash_time: match info.crash_time() {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err("VMCOREINFO has no CRASHTIME".into()),
+            Err(e) => Err(e.to_string()),
+        },
+        kernel_offset,
+        uptime: log
+            .as_ref()
+            .map_err(|e| e.clone())
+            .and_then(|l| panic_log::last_timestamp(l).ok_or_else(|| "the log has no timestamped record".to_owned())),
+        panic_message: log
+            .as_ref()
+            .map_err(|e| e.clone())
+            .and_then(|l| panic_log::panic_message(l).ok_or_else(|| "no panic or oops line in the log".to_owned())),
+        log_tail: log.as_ref().map(|l| panic_log::tail(l, opts.log_lines)).map_err(|e| e.clone()),
+        cpus: parsed.into_iter().map(|c| c.map_err(|e| e.to_string())).collect(),
+        crashing,
+        kallsyms,
+        chain,
+        next,
+        symbols: symbols.ok(),
+    }
+}

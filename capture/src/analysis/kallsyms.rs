@@ -1,0 +1,409 @@
+//! The kernel's own symbol table (kallsyms), read from the dump through the
+//! `SYMBOL(kallsyms_*)` entries of VMCOREINFO, so addresses can be named
+//! without a vmlinux. Learned from kernel/kallsyms.c and scripts/kallsyms.c
+//! (6.1); this is a reader of the format, not a port.
+//!
+//! The format, as 6.1 builds it:
+//! - `kallsyms_num_syms`: u32, the number of symbols.
+//! - `kallsyms_offsets`: one i32 per symbol, sorted by address. With
+//!   `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86_64 SMP up to 6.10) a value >= 0
+//!   is an absolute address (per-CPU variables, which are offsets into the
+//!   per-CPU area) and a negative one means `relative_base - 1 - value`;
+//!   without it every value is an unsigned offset from `relative_base`.
+//!   Kernel addresses lie within 2 GiB above `relative_base`, so a table
+//!   with any negative value uses the absolute-percpu encoding.
+//! - `kallsyms_relative_base`: u64, the lowest non-per-CPU address.
+//! - `kallsyms_names`: per symbol a length, then that many token numbers.
+//!   The length is one byte, or (6.1+, "big" symbols) two when the first
+//!   has bit 7 set: `(b0 & 0x7f) | b1 << 7`.
+//! - `kallsyms_token_table`: 256 NUL-terminated strings;
+//!   `kallsyms_token_index`: 256 u16 offsets of them. A name is the
+//!   concatenation of its tokens; its first character is the `nm` type.
+//!
+//! VMCOREINFO has no `kallsyms_markers` (the every-256th-name index), so the
+//! names are walked once to find where each starts; the strings themselves
+//! are expanded only for the symbols asked about. Every count and size is
+//! bounded before anything is allocated, and no input can panic.
+
+use super::error::{AnalysisError, AnalysisResult};
+use super::source::KernelMemory;
+use crate::vmcoreinfo::VmcoreInfo;
+use std::ops::Range;
+
+/// More symbols than any kernel has (6.1 allmodconfig: ~250k); bounds the
+/// offsets array (8 MiB) and the index built from it.
+pub const MAX_SYMS: u32 = 1 << 21;
+/// Largest compressed-names region we read (Debian 6.1: ~1.5 MiB).
+pub const MAX_NAMES_BYTES: usize = 32 << 20;
+/// Longest expanded name kept (the kernel's KSYM_NAME_LEN is 512).
+const MAX_NAME_LEN: usize = 512;
+/// Longest single token read from the token table.
+const MAX_TOKEN_LEN: usize = 256;
+/// Names are read from the dump in pieces of this size.
+const NAMES_CHUNK: usize = 64 << 10;
+/// A symbol with no following symbol covers at most this much.
+const LAST_SYMBOL_SPAN: u64 = 64 << 10;
+
+/// One named address: `name+0xoffset/0xsize`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    pub name: String,
+    /// The `nm` type character (`T`, `t`, `D`, ...).
+    pub kind: char,
+    pub start: u64,
+    pub offset: u64,
+    /// Distance to the next higher symbol; None for the last one.
+    pub size: Option<u64>,
+}
+
+impl std::fmt::Display for Symbol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.size {
+            Some(s) => write!(f, "{}+{:#x}/{:#x}", self.name, self.offset, s),
+            None => write!(f, "{}+{:#x}", self.name, self.offset),
+        }
+    }
+}
+
+/// Per symbol index: (start of its token numbers in the names, count).
+type NameEntries = Vec<(u32, u16)>;
+
+pub struct Kallsyms {
+    /// (address, symbol index), ascending.
+    sorted: Vec<(u64, u32)>,
+    names: Vec<u8>,
+    entries: NameEntries,
+    tokens: Vec<u8>,
+    token_index: [u16; 256],
+    /// `[_stext, _etext)` and `[_sinittext, _einittext)` when known.
+    text: Vec<Range<u64>>,
+    pub absolute_percpu: bool,
+}
+
+fn bad(what: &'static str, why: impl Into<String>) -> AnalysisError {
+    AnalysisError::BadKallsyms { what, why: why.into() }
+}
+
+fn read_vec(mem: &dyn KernelMemory, vaddr: u64, len: usize) -> AnalysisResult<Vec<u8>> {
+    let mut b = vec![0u8; len];
+    mem.read(vaddr, &mut b)?;
+    Ok(b)
+}
+
+impl Kallsyms {
+    /// Read the table the VMCOREINFO entries point at.
+    pub fn load(mem: &dyn KernelMemory, info: &VmcoreInfo) -> AnalysisResult<Kallsyms> {
+        let names_addr = info.symbol("kallsyms_names")?;
+        let num_addr = info.symbol("kallsyms_num_syms")?;
+        let table_addr = info.symbol("kallsyms_token_table")?;
+        let index_addr = info.symbol("kallsyms_token_index")?;
+        let offsets_addr = info.symbol("kallsyms_offsets")?;
+        let base_addr = info.symbol("kallsyms_relative_base")?;
+
+        let num = u32::from_le_bytes(read_vec(mem, num_addr, 4)?.try_into().unwrap_or([0; 4]));
+        if num == 0 || num > MAX_SYMS {
+            return Err(bad("kallsyms_num_syms", format!("{num} symbols (expected 1..={MAX_SYMS})")));
+        }
+        let base = u64::from_le_bytes(read_vec(mem, base_addr, 8)?.try_into().unwrap_or([0; 8]));
+        let raw_offsets = read_vec(mem, offsets_addr, num as usize * 4)?;
+        let offsets: Vec<i32> =
+            raw_offsets.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+
+        let raw_index = read_vec(mem, index_addr, 512)?;
+        let mut token_index = [0u16; 256];
+        for (i, t) in token_index.iter_mut().enumerate() {
+            *t = u16::from_le_bytes([raw_index[2 * i], raw_index[2 * i + 1]]);
+        }
+        let table_len = *token_index.iter().max().unwrap_or(&0) as usize + MAX_TOKEN_LEN;
+        let tokens = read_bounded(mem, table_addr, table_len)?;
+
+        let (names, entries) = walk_names(mem, names_addr, num)?;
+
+        let absolute_percpu = offsets.iter().any(|&o| o < 0);
+        let address = |o: i32| -> u64 {
+            if !absolute_percpu {
+                base.wrapping_add(o as u32 as u64)
+            } else if o >= 0 {
+                o as u64
+            } else {
+                base.wrapping_sub(1).wrapping_sub(o as i64 as u64)
+            }
+        };
+        let mut sorted: Vec<(u64, u32)> = offsets.iter().enumerate().map(|(i, &o)| (address(o), i as u32)).collect();
+        sorted.sort_unstable();
+
+        let mut k = Kallsyms { sorted, names, entries, tokens, token_index, text: Vec::new(), absolute_percpu };
+        let found = k.addresses_of(&["_stext", "_etext", "_sinittext", "_einittext"]);
+        let stext = info.opt_symbol("_stext").ok().flatten().or(found[0]);
+        if let (Some(s), Some(e)) = (stext, found[1]) {
+            if s < e {
+                k.text.push(s..e);
+            }
+        }
+        if let (Some(s), Some(e)) = (found[2], found[3]) {
+            if s < e {
+                k.text.push(s..e);
+            }
+        }
+        Ok(k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// `[_stext, _etext)` (and init text) when the table names them.
+    pub fn text_ranges(&self) -> &[Range<u64>] {
+        &self.text
+    }
+
+    /// Expand symbol `index`: (type character, name). Unknown token bytes
+    /// and a missing NUL end a token early; nothing here can fail.
+    fn expand(&self, index: u32) -> (char, String) {
+        let Some(&(pos, count)) = self.entries.get(index as usize) else { return ('?', String::new()) };
+        let codes = self.names.get(pos as usize..pos as usize + count as usize).unwrap_or(&[]);
+        let mut out = Vec::with_capacity(32);
+        for &c in codes {
+            let start = self.token_index[c as usize] as usize;
+            let token = self.tokens.get(start..).unwrap_or(&[]);
+            let token = &token[..token.iter().position(|&b| b == 0).unwrap_or(token.len()).min(MAX_TOKEN_LEN)];
+            out.extend_from_slice(token);
+            if out.len() > MAX_NAME_LEN {
+                out.truncate(MAX_NAME_LEN);
+                break;
+            }
+        }
+        let kind = out.first().map_or('?', |&b| b as char);
+        let name = String::from_utf8_lossy(out.get(1..).unwrap_or(&[])).into_owned();
+        (kind, name)
+    }
+
+    /// The addresses of the given names (first match each), in one pass
+    /// over the table.
+    pub fn addresses_of(&self, wanted: &[&str]) -> Vec<Option<u64>> {
+        let mut found = vec![None; wanted.len()];
+        for &(addr, index) in &self.sorted {
+            let (_, name) = self.expand(index);
+            if let Some(i) = wanted.iter().position(|w| *w == name) {
+                found[i].get_or_insert(addr);
+                if found.iter().all(Option::is_some) {
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    /// The symbol containing `addr`: the highest one at or below it (the
+    /// first listed of aliases at one address, as the kernel picks), sized
+    /// up to the next higher address. None below the first symbol or past
+    /// the symbol's end.
+    pub fn symbolize(&self, addr: u64) -> Option<Symbol> {
+        let at = self.sorted.partition_point(|&(a, _)| a <= addr);
+        let (start, _) = *self.sorted.get(at.checked_sub(1)?)?;
+        let first = self.sorted.partition_point(|&(a, _)| a < start);
+        let (_, index) = self.sorted[first];
+        let size = self.sorted.get(at).map(|&(next, _)| next - start);
+        let offset = addr - start;
+        if offset >= size.unwrap_or(LAST_SYMBOL_SPAN) {
+            return None;
+        }
+        let (kind, name) = self.expand(index);
+        Some(Symbol { name, kind, start, offset, size })
+    }
+
+    /// `addr` inside kernel text: within `[_stext, _etext)` or init text
+    /// when those are known, and in a text (`t`/`T`/`w`/`W`) symbol.
+    pub fn text_symbol(&self, addr: u64) -> Option<Symbol> {
+        if !self.text.is_empty() && !self.text.iter().any(|r| r.contains(&addr)) {
+            return None;
+        }
+        self.symbolize(addr).filter(|s| matches!(s.kind, 't' | 'T' | 'w' | 'W'))
+    }
+}
+
+/// Read `len` bytes, or as many whole pages of them as can be read (a
+/// table at the end of mapped memory), at least one byte.
+fn read_bounded(mem: &dyn KernelMemory, vaddr: u64, len: usize) -> AnalysisResult<Vec<u8>> {
+    match read_vec(mem, vaddr, len) {
+        Ok(b) => Ok(b),
+        Err(first) => {
+            let to_page_end = (4096 - (vaddr & 0xfff)) as usize;
+            let mut got = Vec::new();
+            let mut at = 0usize;
+            while at < len {
+                let n = if at == 0 { to_page_end.min(len) } else { 4096.min(len - at) };
+                let Ok(b) = read_vec(mem, vaddr + at as u64, n) else { break };
+                got.extend_from_slice(&b);
+                at += n;
+            }
+            if got.is_empty() {
+                Err(first)
+            } else {
+                Ok(got)
+            }
+        }
+    }
+}
+
+/// Walk `num` compressed names from `addr`, reading as needed; returns the
+/// bytes read and where each symbol's token numbers are.
+fn walk_names(mem: &dyn KernelMemory, addr: u64, num: u32) -> AnalysisResult<(Vec<u8>, NameEntries)> {
+    let mut names: Vec<u8> = Vec::new();
+    let mut entries = Vec::with_capacity(num as usize);
+    let mut pos = 0usize;
+    // Make names[..need] readable, reading whole chunks where possible.
+    let ensure = |names: &mut Vec<u8>, need: usize| -> AnalysisResult<()> {
+        if need <= names.len() {
+            return Ok(());
+        }
+        if need > MAX_NAMES_BYTES {
+            return Err(bad("kallsyms_names", format!("names run past {MAX_NAMES_BYTES} bytes")));
+        }
+        let want = (need - names.len()).max(NAMES_CHUNK).min(MAX_NAMES_BYTES - names.len());
+        let more = read_bounded(mem, addr + names.len() as u64, want)?;
+        names.extend_from_slice(&more);
+        if need > names.len() {
+            return Err(bad("kallsyms_names", format!("unreadable at byte {}", names.len())));
+        }
+        Ok(())
+    };
+    for _ in 0..num {
+        ensure(&mut names, pos + 1)?;
+        let b0 = names[pos] as usize;
+        let (count, header) = if b0 & 0x80 != 0 {
+            ensure(&mut names, pos + 2)?;
+            ((b0 & 0x7f) | (names[pos + 1] as usize) << 7, 2)
+        } else {
+            (b0, 1)
+        };
+        if count == 0 {
+            // Every name holds at least its type character.
+            return Err(bad("kallsyms_names", format!("symbol {} has an empty name", entries.len())));
+        }
+        let start = pos + header;
+        ensure(&mut names, start + count)?;
+        entries.push((start as u32, count as u16));
+        pos = start + count;
+    }
+    names.truncate(pos);
+    Ok((names, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::test_memory::{kallsyms_info as info, kallsyms_memory as memory, TestMemory};
+    use crate::analysis::test_memory::{BASE, INDEX, NAMES, NUM, OFFSETS, TOKENS};
+    use kexdump_testgen::kallsyms::{encode, Sym};
+
+    const TEXT: u64 = 0xffff_ffff_8100_0000;
+
+    fn syms() -> Vec<Sym> {
+        vec![
+            (TEXT, 'T', "_text".into()),
+            (TEXT, 'T', "_stext".into()),
+            (TEXT + 0x100, 't', "sysrq_handle_crash".into()),
+            (TEXT + 0x120, 'T', "__handle_sysrq".into()),
+            (TEXT + 0x400, 't', "y".repeat(300)),
+            (TEXT + 0x1000, 'T', "_etext".into()),
+            (TEXT + 0x2000, 'D', "init_uts_ns".into()),
+            (0x1ad00, 'D', "current_task".into()),
+        ]
+    }
+
+    #[test]
+    fn symbolizes_both_offset_encodings() {
+        for absolute in [true, false] {
+            let all = syms();
+            // Without absolute per-CPU values there are no per-CPU symbols.
+            let list = if absolute { all.clone() } else { all[..7].to_vec() };
+            let k = Kallsyms::load(&memory(&encode(&list, absolute)), &info()).unwrap();
+            assert_eq!((k.len(), k.absolute_percpu), (list.len(), absolute));
+            assert_eq!(k.text_ranges().len(), 1);
+            assert_eq!(k.text_ranges()[0], TEXT..TEXT + 0x1000);
+            let s = k.symbolize(TEXT + 0x116).unwrap();
+            assert_eq!(s.to_string(), "sysrq_handle_crash+0x16/0x20");
+            assert_eq!(s.kind, 't');
+            // aliases: the first listed wins, as in the kernel
+            assert_eq!(k.symbolize(TEXT + 8).unwrap().name, "_text");
+            assert_eq!(k.symbolize(TEXT + 0x404).unwrap().name, "y".repeat(300));
+            assert!(k.text_symbol(TEXT + 0x2004).is_none(), "data is not text");
+            assert_eq!(k.symbolize(TEXT + 0x2004).unwrap().to_string(), "init_uts_ns+0x4");
+            assert!(k.symbolize(TEXT + 0x2000 + LAST_SYMBOL_SPAN).is_none());
+            assert!(k.symbolize(TEXT - 1).is_none() || absolute);
+            assert_eq!(k.addresses_of(&["__handle_sysrq", "nope"]), vec![Some(TEXT + 0x120), None]);
+            if absolute {
+                assert_eq!(
+                    k.symbolize(0x1ad08).unwrap().to_string(),
+                    format!("current_task+0x8/{:#x}", TEXT - 0x1ad00)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn impossible_counts_are_errors_not_allocations() {
+        let t = encode(&syms(), true);
+        for n in [0u32, MAX_SYMS + 1, u32::MAX] {
+            let mut m = memory(&t);
+            m.put(NUM, &n.to_le_bytes());
+            match Kallsyms::load(&m, &info()) {
+                Err(AnalysisError::BadKallsyms { what: "kallsyms_num_syms", .. }) => {}
+                other => panic!("{n}: {:?}", other.map(|k| k.len())),
+            }
+        }
+        // more symbols than names: the walk runs into the zeros after them
+        let mut m = memory(&t);
+        m.put(NUM, &1000u32.to_le_bytes());
+        assert!(matches!(Kallsyms::load(&m, &info()), Err(AnalysisError::BadKallsyms { what: "kallsyms_names", .. })));
+        // names that cannot be read
+        let mut m = TestMemory::default();
+        m.put(NUM, &t.num_syms.to_le_bytes()).put(TOKENS, &t.token_table).put(INDEX, &t.token_index);
+        m.put(OFFSETS, &t.offsets).put(BASE, &t.relative_base.to_le_bytes());
+        assert!(matches!(Kallsyms::load(&m, &info()), Err(AnalysisError::Read(_))));
+        // a missing key names itself
+        let no_names = VmcoreInfo::parse(format!("SYMBOL(kallsyms_num_syms)={NUM:x}\n").as_bytes());
+        match Kallsyms::load(&memory(&t), &no_names) {
+            Err(AnalysisError::Read(crate::Error::MissingKey(k))) => assert_eq!(k, "SYMBOL(kallsyms_names)"),
+            other => panic!("{:?}", other.map(|k| k.len())),
+        }
+    }
+
+    /// Every byte of every array changed, one at a time, to a few values:
+    /// loading and symbolizing never panic.
+    #[test]
+    fn mutated_tables_never_panic() {
+        let t = encode(&syms(), true);
+        let base = memory(&t);
+        let mut seen_ok = 0;
+        let regions = [
+            (NAMES, t.names.len()),
+            (NUM, 4),
+            (TOKENS, t.token_table.len()),
+            (INDEX, t.token_index.len()),
+            (OFFSETS, t.offsets.len()),
+            (BASE, 8),
+        ];
+        for (region, len) in regions {
+            for i in 0..len {
+                for v in [0x00u8, 0x7f, 0x80, 0xff] {
+                    let mut m = base.clone();
+                    m.region_mut(region)[i] = v;
+                    if let Ok(k) = Kallsyms::load(&m, &info()) {
+                        seen_ok += 1;
+                        for a in [0, 0x1ad00, TEXT, TEXT + 0x116, TEXT + 0x2004, u64::MAX] {
+                            let _ = k.symbolize(a).map(|s| s.to_string());
+                            let _ = k.text_symbol(a);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen_ok > 0);
+    }
+}
