@@ -92,7 +92,7 @@ incomplete_ok() {
 crash_sees_incomplete() {
     local out
     out=$(printf 'q\n' | timeout 300 crash -s "$KX_VMLINUX" "$1" 2>&1)
-    echo "$out" | grep -q 'This dumpfile is incomplete' || { echo "$out" | head -20; return 1; }
+    grep -q 'This dumpfile is incomplete' <<<"$out" || { echo "$out" | head -20; return 1; }
 }
 ended_with() { grep -qE "kexdump-capture: $2 \(after" "$1/serial.log"; }
 
