@@ -8,6 +8,7 @@ mod cli;
 mod cmdline;
 mod config;
 mod config_cmd;
+mod convert;
 mod crashkernel;
 mod crashkernel_cmd;
 mod dmesg;
@@ -18,6 +19,7 @@ mod list_cmd;
 mod mounts;
 mod progress;
 mod save;
+mod verify_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -27,6 +29,8 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Save(a) => save::run(a),
         cli::Command::Dmesg(a) => dmesg::run(a),
+        cli::Command::Convert(a) => convert::run(a),
+        cli::Command::Verify(a) => verify_cmd::run(a),
         cli::Command::Arm(a) => arm::run_arm(a),
         cli::Command::Disarm(a) => arm::run_disarm(a),
         cli::Command::Rearm(a) => arm::run_rearm(a),
