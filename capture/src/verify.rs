@@ -216,8 +216,7 @@ fn check_file(input: &Input, f: &KdumpFile, counts: &mut PageCounts) -> std::res
     let mut scratch = Vec::new();
     let mut index = 0u64;
     let mut prev_end = f.data_offset;
-    let mut first_record: Option<(u64, u32)> = None;
-    let mut last_record: Option<(u64, u32)> = None;
+    let mut zero_record: Option<(u64, u32)> = None;
     for pfn in f.header.start_pfn..f.header.end_pfn {
         if !f.is_dumped(pfn) {
             continue;
@@ -237,22 +236,28 @@ fn check_file(input: &Input, f: &KdumpFile, counts: &mut PageCounts) -> std::res
             continue;
         };
         let record = (d.offset, d.size);
-        if d.offset < prev_end && Some(record) != first_record && Some(record) != last_record {
-            return Err(problem(
-                Some(d.at),
-                Some(pfn),
-                format!("page data at {:#x}+{:#x} overlaps another page's data", d.offset, d.size),
-            ));
-        }
-        first_record.get_or_insert(record);
-        last_record = Some(record);
-        prev_end = prev_end.max(d.offset + d.size as u64);
         let decoded = input
             .with_bytes(d.offset, d.size as usize, &mut scratch, |src| decoder.decode(d.flags, src, &mut page))
             .map_err(|e| problem_from(e, &file, None))?;
         if let Err(why) = decoded {
             return Err(problem(Some(d.offset), Some(pfn), format!("page data does not decompress: {why}")));
         }
+        // Data is written in pfn order, so a record before the furthest one
+        // seen is shared: allowed only for the one zero page that zero pages
+        // point to. (makedumpfile's split pieces write it before their
+        // first page but point to it later.)
+        if d.offset < prev_end && Some(record) != zero_record {
+            if zero_record.is_none() && crate::select::is_zero_page(&page) {
+                zero_record = Some(record);
+            } else {
+                return Err(problem(
+                    Some(d.at),
+                    Some(pfn),
+                    format!("page data at {:#x}+{:#x} overlaps another page's data", d.offset, d.size),
+                ));
+            }
+        }
+        prev_end = prev_end.max(d.offset + d.size as u64);
         counts.checked += 1;
     }
     if index != f.pages {
