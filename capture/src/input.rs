@@ -74,10 +74,7 @@ impl Input {
     /// the rebuilt file (for error messages); `None` elsewhere.
     pub fn source_offset(&self, offset: u64) -> Option<u64> {
         match &self.backing {
-            Backing::Flattened { extents, .. } => {
-                let e = extents.get(extents.partition_point(|e| e.start + e.len <= offset))?;
-                (e.start <= offset).then(|| e.source + (offset - e.start))
-            }
+            Backing::Flattened { extents, .. } => crate::reader::flat::stream_offset(extents, offset),
             _ => None,
         }
     }

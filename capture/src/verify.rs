@@ -22,6 +22,7 @@ use crate::compress::PageDecoder;
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::memory::PAGE_SIZE;
+use crate::reader::flat;
 use crate::reader::kdump::KdumpFile;
 use crate::reader::{DumpFormat, Kind};
 use crate::vmcore::Vmcore;
@@ -103,19 +104,35 @@ fn problem_from(e: Error, file: &Path, input: Option<&Input>) -> Problem {
 
 /// Check the dump in `paths` (one file, or every piece of a split dump).
 pub fn verify(paths: &[PathBuf]) -> Verified {
+    match paths.iter().map(|p| Input::open(p)).collect::<Result<Vec<_>>>() {
+        Ok(inputs) => verify_inputs(inputs),
+        Err(e) => Verified {
+            format: None,
+            pages: PageCounts::default(),
+            problem: Some(problem_from(e, &paths.first().cloned().unwrap_or_default(), None)),
+        },
+    }
+}
+
+/// Check the dump in `inputs` (files or memory).
+pub fn verify_inputs(inputs: Vec<Input>) -> Verified {
     let mut out = Verified { format: None, pages: PageCounts::default(), problem: None };
-    let first = paths.first().cloned().unwrap_or_default();
-    let inputs = match paths.iter().map(|p| Input::open(p)).collect::<Result<Vec<_>>>() {
-        Ok(i) => i,
-        Err(e) => {
-            out.problem = Some(problem_from(e, &first, None));
-            return out;
-        }
-    };
+    let first = inputs.first().map(|i| i.path().to_owned()).unwrap_or_default();
+    // A problem in the dump a flattened stream carries is also named at
+    // its stream offset: index the stream here too (cheap: headers only).
+    let first_extents = inputs.first().and_then(|i| {
+        let mut head = [0u8; 16];
+        i.read_exact_at(0, &mut head).ok()?;
+        flat::is_flattened(&head).then(|| flat::index(i).ok()).flatten()
+    });
     let vm = match Vmcore::from_inputs(inputs) {
         Ok(vm) => vm,
         Err(e) => {
-            out.problem = Some(problem_from(e, &first, None));
+            let mut p = problem_from(e, &first, None);
+            if let (Some(ext), Some(o), true) = (&first_extents, p.offset, p.file == first) {
+                p.stream_offset = flat::stream_offset(ext, o);
+            }
+            out.problem = Some(p);
             return out;
         }
     };
