@@ -119,8 +119,9 @@ compared with the recorded one.";
 
 #[derive(Args)]
 pub struct ConvertArgs {
-    /// The input dump (or every piece of a split dump), then the output.
-    #[arg(required = true, num_args = 2.., value_name = "IN... OUT")]
+    /// IN... OUT: the input dump (or every piece of a split dump), then
+    /// the output file (`-` for a flattened stream on stdout).
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Kdump)]

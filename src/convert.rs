@@ -25,7 +25,8 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         );
     }
     let unchanged = a.level.is_none() && a.compress.is_none() && a.compress_level.is_none();
-    if vm.format.flattened && vm.format.pieces == 1 && a.format == OutputFormat::Kdump && unchanged {
+    let to_stdout = out.as_os_str() == "-";
+    if vm.format.flattened && vm.format.pieces == 1 && a.format == OutputFormat::Kdump && unchanged && !to_stdout {
         return rebuild(&vm, out, a.json, started);
     }
     let input_level = vm.format.dump_level.and_then(|l| u8::try_from(l).ok()).filter(|l| *l <= 31);
