@@ -236,11 +236,13 @@ fn incomplete_dump_reads_what_was_saved() {
     let vm = open(f.clone());
     let pages = vm.kdump.as_ref().unwrap().files[0].pages as usize;
     let desc0 = vm.kdump.as_ref().unwrap().files[0].descs_offset as usize;
-    // The last three descriptors were never written.
+    // The last three descriptors were never written; of the one before,
+    // only the offset reached the disk (a write cut at a full disk).
     f[desc0 + (pages - 3) * 24..desc0 + pages * 24].fill(0);
+    f[desc0 + (pages - 4) * 24 + 8..desc0 + (pages - 3) * 24].fill(0);
     let vm = open(f.clone());
     assert!(vm.format.incomplete);
-    let last: Vec<u64> = v.expected_pfns(31).into_iter().rev().take(3).collect();
+    let last: Vec<u64> = v.expected_pfns(31).into_iter().rev().take(4).collect();
     let mut scratch = Vec::new();
     for &pfn in &last {
         assert!(matches!(vm.mem().with_page(pfn, &mut scratch, |_| ()), Err(Error::NotSaved { pfn: p }) if p == pfn));
@@ -248,11 +250,14 @@ fn incomplete_dump_reads_what_was_saved() {
     let r = verify_inputs(vec![Input::from_bytes(f.clone())]);
     assert!(r.problem.is_none(), "{:?}", r.problem);
     assert!(r.incomplete());
-    assert_eq!(r.pages.not_saved, 3);
+    assert_eq!(r.pages.not_saved, 4);
     // The same zero descriptors without the INCOMPLETE flag are a problem.
     f[424..428].copy_from_slice(&(status & !0x8).to_le_bytes());
-    let p = verify_inputs(vec![Input::from_bytes(f)]).problem.expect("problem");
+    let p = verify_inputs(vec![Input::from_bytes(f.clone())]).problem.expect("problem");
     assert_eq!(p.pfn, Some(*last.last().unwrap()));
+    assert!(p.what.contains("page data size 0"), "{}", p.what);
+    f[desc0 + (pages - 4) * 24..desc0 + (pages - 3) * 24].fill(0);
+    let p = first_problem(f);
     assert!(p.what.contains("not flagged INCOMPLETE"), "{}", p.what);
 }
 

@@ -3,7 +3,9 @@
 //! a flattened zstd stream). Every reader path must return an error, never
 //! panic or hang: open (header, sub-header, notes, bitmaps, rank table,
 //! the flattened index), `verify` (every descriptor and page), the printk
-//! reader and page reads through the translator, and a save (re-filter).
+//! reader and page reads through the translator. (A save of a saved dump
+//! runs the same writer and page walk as `save_mutated`; it is left out
+//! here to keep executions fast.)
 //!
 //! Input: byte 0 picks the base dump; then records of 5 bytes
 //! `[op, a, b, c, v]`: `op & 7` is 0 set byte, 1 flip bit `v & 7`, 2 write
@@ -14,9 +16,8 @@
 //! the region (modulo its length).
 #![no_main]
 
-use kexdump_engine::compress::Compression;
 use kexdump_engine::input::Input;
-use kexdump_engine::{Format, SaveOptions, Vmcore};
+use kexdump_engine::Vmcore;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,10 +31,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = mem.page_source(pfn);
         let _ = mem.with_page(pfn, &mut scratch, |p| p.len());
     }
-    if vm.max_mapnr <= 1 << 16 {
-        let opts = SaveOptions { level: 31, format: Format::Kdump, compression: Compression::None };
-        kexdump_fuzz::save(&vm, &opts);
-    } else {
-        let _ = kexdump_engine::dmesg::read_log(&vm);
-    }
+    let _ = kexdump_engine::dmesg::read_log(&vm);
+    let _ = kexdump_engine::writer::utsname(&vm);
 });

@@ -145,12 +145,16 @@ full_target() {
     "$KEXDUMP" save -q -d 31 "$KASLR" "$dir/vmcore" 2>"$T/full.err" || rc=$?
     local out
     out=$(printf 'q\n' | timeout 300 crash -s "$KX_VMLINUX" "$dir/vmcore.incomplete" 2>&1)
+    local vrc=0
+    "$KEXDUMP" verify "$dir/vmcore.incomplete" >"$T/verify-incomplete.out" 2>&1 || vrc=$?
     umount "$dir"
+    ((vrc == 2)) && grep -q '^INCOMPLETE: consistent, but' "$T/verify-incomplete.out" ||
+        { echo "kexdump verify of the partial dump: exit $vrc"; cat "$T/verify-incomplete.out"; return 1; }
     ((rc != 0)) || { echo "save on a full target exited 0"; return 1; }
     grep -q 'dump incomplete: .* pages written, then: No space left on device' "$T/full.err" || { cat "$T/full.err"; return 1; }
     echo "$out" | grep -q 'This dumpfile is incomplete' || { echo "$out" | head; return 1; }
 }
-check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag" full_target
+check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag, kexdump verify exits 2 (INCOMPLETE)" full_target
 
 # --- the readers: makedumpfile's and our dumps, any format ----------------
 rm -f "$T/md.txt"

@@ -426,10 +426,15 @@ impl KdumpFile {
     /// never-written one in an INCOMPLETE dump.
     pub fn check_desc(&self, pfn: u64, d: PageDesc) -> Result<Option<PageDesc>> {
         let bad = |what: String| Error::Page { pfn, offset: d.at, what };
+        if self.header.incomplete()
+            && (d.offset == 0 || d.size == 0 || d.offset.saturating_add(d.size as u64) > self.file_size)
+        {
+            // Never written, or cut short: the writer stopped at a full
+            // disk, whose last write can leave part of a descriptor (its
+            // offset without its size) or of the data.
+            return Ok(None);
+        }
         if d.offset == 0 && d.size == 0 {
-            if self.header.incomplete() {
-                return Ok(None);
-            }
             return Err(bad("descriptor is zero (never written) in a dump not flagged INCOMPLETE".into()));
         }
         if d.size == 0 || d.size as u64 > self.header.block_size {
