@@ -84,7 +84,7 @@ for t in "${targets[@]}"; do
         vmcore_parse) args+=(-dict=fuzz/vmcoreinfo.dict -max_len=131072) ;;
         vmcoreinfo_parse) args+=(-dict=fuzz/vmcoreinfo.dict) ;;
         # 1 control byte + at most 64 records of 5 bytes (fuzz/src/lib.rs).
-        save_mutated) args+=(-max_len=321) ;;
+        save_mutated | dump_mutated) args+=(-max_len=321) ;;
     esac
     if [ -n "${FUZZ_FORK:-}" ]; then
         args+=(-fork="$FUZZ_FORK" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)

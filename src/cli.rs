@@ -17,8 +17,10 @@ pub enum Command {
     #[command(after_help = SAVE_EXAMPLES)]
     Save(SaveArgs),
     /// Print the crashed kernel's log (printk ring buffer, Linux 5.10+),
-    /// as `makedumpfile --dump-dmesg` does. Reads ELF vmcores (/proc/vmcore
-    /// or a copy); kdump-compressed input comes with the dump reader.
+    /// as `makedumpfile --dump-dmesg` does, from any dump: an ELF vmcore
+    /// (/proc/vmcore or a copy), kdump-compressed (zlib, lzo, snappy, zstd
+    /// or uncompressed; every piece of a split dump) or flattened.
+    #[command(after_help = DMESG_EXAMPLES)]
     Dmesg(DmesgArgs),
     /// Summarize a crash dump: kernel, crash time, panic message, the
     /// crashing CPU's registers and probable call chain (symbols from the
@@ -27,6 +29,18 @@ pub enum Command {
     /// own error; exits non-zero only when the file cannot be opened.
     #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Convert a saved dump: kdump-compressed or flattened to ELF (for gdb),
+    /// flattened to kdump-compressed (as `makedumpfile -R`), re-filter to a
+    /// higher dump level, or recompress. Same engine as `save`.
+    #[command(after_help = CONVERT_EXAMPLES)]
+    Convert(ConvertArgs),
+    /// Check a dump's structure (headers, bitmaps, every page descriptor and
+    /// that every page decompresses to exactly one page) and, when a
+    /// kexdump.json capture record sits beside it, its CRC32. Exits 0 when
+    /// good, 1 at the first problem (naming file, byte offset and pfn), 2
+    /// when the dump is consistent but INCOMPLETE.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// Load the capture kernel into the crashkernel= reservation: from now
     /// on a panic boots it and it saves the dump. Needs root.
     #[command(after_help = ARM_EXAMPLES)]
@@ -152,14 +166,95 @@ pub struct ManpagesArgs {
 
 #[derive(Args)]
 pub struct DmesgArgs {
-    /// The vmcore to read.
-    pub vmcore: PathBuf,
+    /// The dump to read (ELF, kdump-compressed or flattened); for a split
+    /// dump, every piece.
+    #[arg(required = true, num_args = 1.., value_name = "DUMP")]
+    pub dumps: Vec<PathBuf>,
+}
+
+const DMESG_EXAMPLES: &str = "\
+Examples:
+  kexdump dmesg /proc/vmcore                  # in the capture kernel
+  kexdump dmesg /var/crash/vmcore             # a saved dump, any format
+  kexdump dmesg vmcore-1 vmcore-2             # the pieces of a split dump (makedumpfile --split)
+
+The text is byte for byte what `makedumpfile --dump-dmesg` writes. On an
+INCOMPLETE dump a warning goes to stderr; the log is printed if its pages
+were saved.";
+
+const CONVERT_EXAMPLES: &str = "\
+Examples:
+  kexdump convert vmcore vmcore.elf --format elf        # kdump-compressed -> ELF, for gdb
+  kexdump convert vmcore.flat vmcore                    # flattened -> kdump-compressed (same bytes as makedumpfile -R)
+  kexdump convert vmcore vmcore.31 --level 31           # re-filter to a higher dump level
+  kexdump convert vmcore vmcore.zst --compress zstd     # recompress
+  kexdump convert part1 part2 whole                     # join the pieces of a split dump
+
+The last path is the output; the ones before it are the input (one file, or
+every piece of a split dump). Without --level the input's dump level is kept
+(31 for an ELF input). Pages the input left out cannot come back: converting
+to a lower level keeps them out. A flattened input converted to kdump without
+--level or --compress is rebuilt byte for byte, like makedumpfile -R.
+The output appears as OUT only once complete (written as OUT.incomplete,
+fsynced, renamed); it is created mode 0600 and never overwrites a file.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  kexdump verify /var/crash/20261122-101500-web1/vmcore
+  kexdump verify --json vmcore.flat
+  kexdump verify vmcore-1 vmcore-2                      # every piece of a split dump
+
+Checked: the signature and every header field against the file (sizes,
+versions 1-6, bitmaps and notes inside the file), the 2nd bitmap within the
+1st, each page descriptor (data after the descriptor table, inside the file,
+at most one page, one known compression, no overlap with other pages' data
+except the shared zero page), that each page decompresses to exactly one
+page, the split pieces' ranges, and the flattened stream's records. When a
+kexdump.json capture record beside the dump names it, the file's CRC32 is
+compared with the recorded one.";
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// IN... OUT: the input dump (or every piece of a split dump), then
+    /// the output file (`-` for a flattened stream on stdout).
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Kdump)]
+    pub format: OutputFormat,
+    /// Dump level 0-31 (default: the input's).
+    #[arg(short = 'd', long, value_parser = clap::value_parser!(u8).range(0..=31))]
+    pub level: Option<u8>,
+    /// Page compression for kdump-compressed and flattened output (default zstd).
+    #[arg(short = 'c', long, value_enum)]
+    pub compress: Option<CompressArg>,
+    /// Compression level (zstd -7..=22 except 0, default 1; zlib 1-9, default 1).
+    #[arg(long)]
+    pub compress_level: Option<i32>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress indicator, even on a terminal.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The dump to check (or every piece of a split dump).
+    #[arg(required = true, num_args = 1.., value_name = "DUMP")]
+    pub dumps: Vec<PathBuf>,
+    /// Print the result as JSON on stdout (schema kexdump.verify/1).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// The dump to inspect (an ELF vmcore: /proc/vmcore or a copy of it).
-    pub dump: PathBuf,
+    /// The dump to inspect: an ELF vmcore (/proc/vmcore or a copy),
+    /// kdump-compressed or flattened; for a split dump, every piece.
+    #[arg(required = true, num_args = 1.., value_name = "DUMP")]
+    pub dumps: Vec<PathBuf>,
     /// Print JSON (schema kexdump.inspect/1, docs/analysis.md) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -178,6 +273,7 @@ Examples:
   kexdump inspect --json vmcore | jq .call_chain.frames
   kexdump inspect --vmlinux /usr/lib/debug/boot/vmlinux-6.1.0-56-amd64 vmcore
   kexdump inspect --lines 100 vmcore
+  kexdump inspect vmcore-1 vmcore-2            # the pieces of a split dump (makedumpfile --split)
 
 The call chain is probable: the words on the crashing CPU's kernel stack
 that point just after a call instruction in kernel text, innermost first
@@ -214,13 +310,16 @@ pub enum CompressArg {
     Zlib,
     /// snappy, as makedumpfile -p
     Snappy,
+    /// LZO1X-1, as makedumpfile -l
+    Lzo,
     /// store pages uncompressed
     None,
 }
 
 #[derive(Args)]
 pub struct SaveArgs {
-    /// The vmcore to read (/proc/vmcore in a capture kernel, or a copy).
+    /// The vmcore to read (/proc/vmcore in a capture kernel, or a copy; a
+    /// saved kdump-compressed or flattened dump is read too).
     pub vmcore: PathBuf,
     /// The dump to write; `-` writes the flattened format to stdout.
     pub out: PathBuf,

@@ -549,7 +549,7 @@ fn compression_with_level(c: Compression, level: i64) -> Result<Compression, Str
     let l = i32::try_from(level).unwrap_or(i32::MAX);
     match c {
         // Neither takes a level: the key (and its default) does not apply.
-        Compression::None | Compression::Snappy => Ok(c),
+        Compression::None | Compression::Snappy | Compression::Lzo => Ok(c),
         Compression::Zstd { .. } if (-7..=22).contains(&l) && l != 0 => Ok(Compression::Zstd { level: l }),
         Compression::Zlib { .. } if (1..=9).contains(&l) => Ok(Compression::Zlib { level: l as u32 }),
         Compression::Zstd { .. } => Err(format!("{level} is not a zstd level (-7 to 22, not 0)")),

@@ -1,4 +1,4 @@
-//! `kexdump dmesg`: the crashed kernel's log from a vmcore.
+//! `kexdump dmesg`: the crashed kernel's log from a dump of any format.
 
 use crate::cli::DmesgArgs;
 use anyhow::{Context, Result};
@@ -7,9 +7,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(a: DmesgArgs) -> Result<ExitCode> {
-    let vm = Vmcore::open(&a.vmcore).with_context(|| format!("reading vmcore {}", a.vmcore.display()))?;
-    let log =
-        kexdump_engine::dmesg::read_log(&vm).with_context(|| format!("reading the log of {}", a.vmcore.display()))?;
+    let name = a.dumps[0].display();
+    let vm = Vmcore::open_pieces(&a.dumps).with_context(|| format!("reading dump {name}"))?;
+    if vm.format.incomplete {
+        eprintln!("kexdump: WARNING: {name} is incomplete ({}): the log may be cut or missing", vm.format);
+    }
+    let log = kexdump_engine::dmesg::read_log(&vm).with_context(|| format!("reading the log of {name}"))?;
     std::io::stdout().lock().write_all(&log)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,9 @@
 //! `kexdump initramfs`: build the capture initramfs from command-line
 //! choices (kexdump_initramfs::image does the work) and print its report.
 
-use crate::cli::{BusArg, CaptureAction, CaptureFormat, CompressArg, InitramfsArgs};
+use crate::cli::{BusArg, CaptureAction, CaptureFormat, InitramfsArgs};
 use anyhow::{bail, Context, Result};
 use kexdump_engine::capture_config::{Action, CaptureConfig};
-use kexdump_engine::compress::Compression as PageCompression;
 use kexdump_engine::Format;
 use kexdump_initramfs::image::{self, Bus, Compression, Report, Spec, SIZE_WARNING_BYTES};
 use std::io::Write;
@@ -32,13 +31,7 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
         CaptureFormat::Kdump => Format::Kdump,
         CaptureFormat::Elf => Format::Elf,
     };
-    config.compression = match a.compress {
-        CompressArg::Zstd => PageCompression::Zstd { level: PageCompression::DEFAULT_ZSTD_LEVEL },
-        CompressArg::Zlib => PageCompression::Zlib { level: 1 },
-        CompressArg::Snappy => PageCompression::Snappy,
-        CompressArg::None => PageCompression::None,
-    }
-    .with_level(a.compress_level)?;
+    config.compression = crate::save::compression(a.compress, a.compress_level)?;
     config.wait_seconds = a.wait_seconds;
     config.failure_action = action(a.failure_action);
     config.final_action = action(a.final_action);

@@ -15,9 +15,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {
-    let vm = Vmcore::open(&a.dump).with_context(|| format!("opening dump {}", a.dump.display()))?;
+    let dump_path = a.dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let vm = Vmcore::open_pieces(&a.dumps).with_context(|| format!("opening dump {dump_path}"))?;
     let view = view_of_vmcore(&vm);
-    let dump_path = a.dump.display().to_string();
     let opts = InspectOptions {
         log_lines: a.lines,
         dump_path: dump_path.clone(),

@@ -8,6 +8,7 @@ mod cli;
 mod cmdline;
 mod config;
 mod config_cmd;
+mod convert;
 mod crashkernel;
 mod crashkernel_cmd;
 mod dmesg;
@@ -29,6 +30,7 @@ mod status;
 mod status_cmd;
 mod target_check;
 mod test_cmd;
+mod verify_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
         cli::Command::Save(a) => save::run(a),
         cli::Command::Dmesg(a) => dmesg::run(a),
         cli::Command::Inspect(a) => inspect_cmd::run(a),
+        cli::Command::Convert(a) => convert::run(a),
+        cli::Command::Verify(a) => verify_cmd::run(a),
         cli::Command::Arm(a) => arm::run_arm(a),
         cli::Command::Disarm(a) => arm::run_disarm(a),
         cli::Command::Rearm(a) => arm::run_rearm(a),

@@ -1,4 +1,5 @@
-//! `kexdump save`: run the engine on a vmcore file.
+//! `kexdump save`: run the engine on a vmcore file (or a saved dump).
+//! `write_dump` is shared with `kexdump convert`.
 
 use crate::cli::{CompressArg, OutputFormat, SaveArgs};
 use crate::progress::Terminal;
@@ -9,9 +10,32 @@ use kexdump_engine::output::AtomicFile;
 use kexdump_engine::sink::{FileSink, FlatSink, Sink};
 use kexdump_engine::{Format, SaveOptions, Vmcore};
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// The page compression a command line asks for.
+pub fn compression(arg: CompressArg, level: Option<i32>) -> kexdump_engine::Result<Compression> {
+    match arg {
+        CompressArg::Zstd => Compression::Zstd { level: Compression::DEFAULT_ZSTD_LEVEL },
+        CompressArg::Zlib => Compression::Zlib { level: 1 },
+        CompressArg::Snappy => Compression::Snappy,
+        CompressArg::Lzo => Compression::Lzo,
+        CompressArg::None => Compression::None,
+    }
+    .with_level(level)
+}
+
+/// What to write, and how to report it.
+pub struct DumpRequest {
+    pub out: PathBuf,
+    pub format: OutputFormat,
+    pub level: u8,
+    pub compression: Compression,
+    pub json: bool,
+    pub quiet: bool,
+    pub started: Instant,
+}
 
 pub fn run(a: SaveArgs) -> Result<ExitCode> {
     let started = Instant::now();
@@ -20,54 +44,64 @@ pub fn run(a: SaveArgs) -> Result<ExitCode> {
         input = input.without_mmap();
     }
     let vm = Vmcore::from_input(input).with_context(|| format!("reading vmcore {}", a.vmcore.display()))?;
-    let compression = match a.compress {
-        CompressArg::Zstd => Compression::Zstd { level: Compression::DEFAULT_ZSTD_LEVEL },
-        CompressArg::Zlib => Compression::Zlib { level: 1 },
-        CompressArg::Snappy => Compression::Snappy,
-        CompressArg::None => Compression::None,
-    }
-    .with_level(a.compress_level)?;
-    let to_stdout = a.out == Path::new("-");
-    let format = match a.format {
+    let req = DumpRequest {
+        out: a.out,
+        format: a.format,
+        level: a.level,
+        compression: compression(a.compress, a.compress_level)?,
+        json: a.json,
+        quiet: a.quiet,
+        started,
+    };
+    write_dump(&vm, &req)
+}
+
+/// Save `vm` as `req` says: OUT.incomplete, fsynced, renamed (or a
+/// flattened stream on stdout for `-`), then a summary.
+pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
+    let compression = req.compression;
+    let to_stdout = req.out == Path::new("-");
+    let format = match req.format {
         OutputFormat::Elf if to_stdout => anyhow::bail!("ELF output needs a file: use --format flat for stdout"),
         OutputFormat::Elf => Format::Elf,
         OutputFormat::Kdump | OutputFormat::Flat => Format::Kdump,
     };
-    let opts = SaveOptions { level: a.level, format, compression };
-    let mut progress = Terminal::new(a.quiet || to_stdout && a.json);
+    let opts = SaveOptions { level: req.level, format, compression };
+    let mut progress = Terminal::new(req.quiet || to_stdout && req.json);
     let mut warn = |m: &str| eprintln!("kexdump: WARNING: {m}");
 
     let (report, out_path) = if to_stdout {
         let mut sink = FlatSink::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?;
-        let r = kexdump_engine::save(&vm, &mut sink, &opts, &mut progress, &mut warn)?;
+        let r = kexdump_engine::save(vm, &mut sink, &opts, &mut progress, &mut warn)?;
         (r, "-".to_string())
     } else {
-        let out = AtomicFile::create(&a.out)?;
+        let out = AtomicFile::create(&req.out)?;
         let file = out.file.try_clone()?;
-        let r = if a.format == OutputFormat::Flat {
+        let r = if req.format == OutputFormat::Flat {
             let mut sink = FlatSink::new(BufWriter::with_capacity(1 << 20, file))?;
-            let r = kexdump_engine::save(&vm, &mut sink, &opts, &mut progress, &mut warn);
+            let r = kexdump_engine::save(vm, &mut sink, &opts, &mut progress, &mut warn);
             if r.is_ok() {
                 sink.into_inner().into_inner().map_err(|e| e.into_error())?;
             }
             r
         } else {
             let mut sink = FileSink::new(file);
-            let r = kexdump_engine::save(&vm, &mut sink, &opts, &mut progress, &mut warn);
+            let r = kexdump_engine::save(vm, &mut sink, &opts, &mut progress, &mut warn);
             let _ = sink.written();
             r
         };
-        let r = r.with_context(|| format!("writing {} (left as {})", a.out.display(), out.tmp_path().display()))?;
-        let path = out.commit().with_context(|| format!("committing {}", a.out.display()))?;
+        let r = r.with_context(|| format!("writing {} (left as {})", req.out.display(), out.tmp_path().display()))?;
+        let path = out.commit().with_context(|| format!("committing {}", req.out.display()))?;
         (r, path.display().to_string())
     };
     progress.done();
-    let secs = started.elapsed().as_secs_f64();
+    let secs = req.started.elapsed().as_secs_f64();
     let s = &report.stats;
-    if a.json {
+    if req.json {
         let j = serde_json::json!({
             "output": out_path,
-            "format": format!("{:?}", a.format).to_lowercase(),
+            "input_format": vm.format.to_string(),
+            "format": format!("{:?}", req.format).to_lowercase(),
             "compression": compression.name(),
             "requested_level": report.requested_level,
             "level": report.level,

@@ -4,7 +4,6 @@
 //! smaller.
 
 use crate::error::{Error, Result};
-use std::io::Write;
 use std::str::FromStr;
 
 /// kdump header `status` bits for the page compression in use.
@@ -19,9 +18,15 @@ pub mod flag {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     None,
-    Zstd { level: i32 },
-    Zlib { level: u32 },
+    Zstd {
+        level: i32,
+    },
+    Zlib {
+        level: u32,
+    },
     Snappy,
+    /// LZO1X-1, as makedumpfile -l (pure Rust `lzo1x` crate).
+    Lzo,
 }
 
 impl Compression {
@@ -34,6 +39,7 @@ impl Compression {
             Compression::Zstd { .. } => flag::ZSTD,
             Compression::Zlib { .. } => flag::ZLIB,
             Compression::Snappy => flag::SNAPPY,
+            Compression::Lzo => flag::LZO,
         }
     }
 
@@ -43,6 +49,7 @@ impl Compression {
             Compression::Zstd { .. } => "zstd",
             Compression::Zlib { .. } => "zlib",
             Compression::Snappy => "snappy",
+            Compression::Lzo => "lzo",
         }
     }
 
@@ -64,7 +71,8 @@ impl FromStr for Compression {
             "zstd" => Ok(Compression::Zstd { level: Self::DEFAULT_ZSTD_LEVEL }),
             "zlib" => Ok(Compression::Zlib { level: 1 }),
             "snappy" => Ok(Compression::Snappy),
-            _ => Err(format!("unknown compression {s:?} (expected zstd, zlib, snappy or none)")),
+            "lzo" => Ok(Compression::Lzo),
+            _ => Err(format!("unknown compression {s:?} (expected zstd, zlib, snappy, lzo or none)")),
         }
     }
 }
@@ -132,28 +140,100 @@ impl PageCompressor {
                     self.snappy.compress(page, &mut self.out).map_err(|e| Error::Compress(format!("snappy: {e}")))?;
                 self.out.truncate(n);
             }
+            Compression::Lzo => {
+                self.out = lzo1x::compress(page, lzo1x::CompressLevel::default());
+            }
         }
         Ok((self.out.len() < page.len()).then_some(&self.out[..]))
     }
 }
 
-/// Decompress one page stored with `flags`; used by verification and tests.
-pub fn decompress(flags: u32, data: &[u8], page_size: usize) -> Result<Vec<u8>> {
-    let out = if flags & flag::ZSTD != 0 {
-        zstd::bulk::decompress(data, page_size).map_err(|e| Error::Compress(format!("zstd: {e}")))?
-    } else if flags & flag::ZLIB != 0 {
-        let mut d = flate2::write::ZlibDecoder::new(Vec::with_capacity(page_size));
-        d.write_all(data).map_err(|e| Error::Compress(format!("zlib: {e}")))?;
-        d.finish().map_err(|e| Error::Compress(format!("zlib: {e}")))?
-    } else if flags & flag::SNAPPY != 0 {
-        snap::raw::Decoder::new().decompress_vec(data).map_err(|e| Error::Compress(format!("snappy: {e}")))?
-    } else if flags & flag::LZO != 0 {
-        return Err(Error::Unsupported("LZO-compressed pages".into()));
-    } else {
-        data.to_vec()
-    };
-    if out.len() != page_size {
-        return Err(Error::Compress(format!("page decompressed to {} bytes, not {page_size}", out.len())));
+/// The name of the compression a page descriptor's (or header's) flags
+/// name, `None` for a page stored raw. More than one compression bit is an
+/// error: nothing writes that, and readers would disagree on it.
+pub fn flag_name(flags: u32) -> Result<Option<&'static str>, String> {
+    let bits = flags & (flag::ZLIB | flag::LZO | flag::SNAPPY | flag::ZSTD);
+    Ok(match bits {
+        0 => None,
+        flag::ZLIB => Some("zlib"),
+        flag::LZO => Some("lzo"),
+        flag::SNAPPY => Some("snappy"),
+        flag::ZSTD => Some("zstd"),
+        _ => return Err(format!("flags {flags:#x} name more than one compression")),
+    })
+}
+
+/// Decompresses pages of a kdump-compressed dump, reusing its state
+/// (a zstd context, an inflate state) from page to page.
+pub struct PageDecoder {
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+    zlib: flate2::Decompress,
+    snappy: snap::raw::Decoder,
+}
+
+impl Default for PageDecoder {
+    fn default() -> Self {
+        PageDecoder { zstd: None, zlib: flate2::Decompress::new(true), snappy: snap::raw::Decoder::new() }
     }
+}
+
+impl PageDecoder {
+    /// Decompress `src`, stored with descriptor `flags`, into `dst`, which it
+    /// must fill exactly. The error says what went wrong, without location
+    /// (the caller knows the pfn and offset).
+    pub fn decode(&mut self, flags: u32, src: &[u8], dst: &mut [u8]) -> Result<(), String> {
+        let Some(kind) = flag_name(flags)? else {
+            if src.len() != dst.len() {
+                return Err(format!("stored uncompressed but {} bytes long, not {}", src.len(), dst.len()));
+            }
+            dst.copy_from_slice(src);
+            return Ok(());
+        };
+        let n = match kind {
+            "zstd" => {
+                if self.zstd.is_none() {
+                    self.zstd = Some(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd init: {e}"))?);
+                }
+                let d = self.zstd.as_mut().ok_or("zstd")?;
+                d.decompress_to_buffer(src, dst).map_err(|e| format!("zstd: {e}"))?
+            }
+            "zlib" => {
+                self.zlib.reset(true);
+                let status = self
+                    .zlib
+                    .decompress(src, dst, flate2::FlushDecompress::Finish)
+                    .map_err(|e| format!("zlib: {e}"))?;
+                if status != flate2::Status::StreamEnd {
+                    return Err(format!(
+                        "zlib: the stream does not end within one page ({} of {} input bytes used)",
+                        self.zlib.total_in(),
+                        src.len()
+                    ));
+                }
+                self.zlib.total_out() as usize
+            }
+            "snappy" => {
+                let len = snap::raw::decompress_len(src).map_err(|e| format!("snappy: {e}"))?;
+                if len != dst.len() {
+                    return Err(format!("snappy: decompresses to {len} bytes, not {}", dst.len()));
+                }
+                self.snappy.decompress(src, dst).map_err(|e| format!("snappy: {e}"))?
+            }
+            _ => {
+                lzo1x::decompress(src, dst).map_err(|e| format!("lzo: {e}"))?;
+                dst.len()
+            }
+        };
+        if n != dst.len() {
+            return Err(format!("{kind}: decompresses to {n} bytes, not {}", dst.len()));
+        }
+        Ok(())
+    }
+}
+
+/// Decompress one page stored with `flags`; used by tests.
+pub fn decompress(flags: u32, data: &[u8], page_size: usize) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; page_size];
+    PageDecoder::default().decode(flags, data, &mut out).map_err(Error::Compress)?;
     Ok(out)
 }

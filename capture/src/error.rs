@@ -37,6 +37,16 @@ pub enum Error {
     Compress(String),
     /// An option combination the engine cannot honour.
     Unsupported(String),
+    /// A dumped page of a kdump-compressed file is unusable: its descriptor
+    /// (at file `offset`) points outside the data, or its data does not
+    /// decompress to exactly one page.
+    Page { pfn: u64, offset: u64, what: String },
+    /// The page is RAM, but the dump level left it out of the dump.
+    Excluded { pfn: u64 },
+    /// The dump is INCOMPLETE and this page was never written.
+    NotSaved { pfn: u64 },
+    /// An error in one of several files read together (split dumps).
+    InFile { path: PathBuf, source: Box<Error> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,6 +73,16 @@ impl fmt::Display for Error {
             ),
             Error::Compress(why) => write!(f, "compression failed: {why}"),
             Error::Unsupported(why) => write!(f, "unsupported: {why}"),
+            Error::Page { pfn, offset, what } => {
+                write!(f, "page pfn {pfn:#x} (descriptor at offset {offset:#x}): {what}")
+            }
+            Error::Excluded { pfn } => {
+                write!(f, "page pfn {pfn:#x} is not in the dump: its dump level left it out")
+            }
+            Error::NotSaved { pfn } => {
+                write!(f, "page pfn {pfn:#x} was never written: the dump is incomplete")
+            }
+            Error::InFile { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
 }

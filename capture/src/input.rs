@@ -15,8 +15,27 @@ pub struct Input {
 }
 
 enum Backing {
-    File { file: File, chunk: RefCell<Option<Chunk>>, mmap_ok: bool },
+    File {
+        file: File,
+        chunk: RefCell<Option<Chunk>>,
+        mmap_ok: bool,
+    },
     Memory(Vec<u8>),
+    /// A flattened stream read in place: the rebuilt file's bytes are the
+    /// extents' bytes in `inner`; bytes no record wrote read as zero.
+    Flattened {
+        inner: Box<Input>,
+        extents: Vec<Extent>,
+    },
+}
+
+/// `len` bytes at offset `start` of the rebuilt file are at `source` in the
+/// flattened stream. Extents are sorted and never overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    pub start: u64,
+    pub len: u64,
+    pub source: u64,
 }
 
 impl Input {
@@ -41,6 +60,43 @@ impl Input {
 
     pub fn from_bytes(bytes: Vec<u8>) -> Input {
         Input { path: PathBuf::from("<memory>"), size: bytes.len() as u64, backing: Backing::Memory(bytes) }
+    }
+
+    /// The file a flattened stream rebuilds, read in place through the
+    /// stream's `extents` (see `crate::flat`). The size is the end of the
+    /// last extent.
+    pub fn flattened(inner: Input, extents: Vec<Extent>) -> Input {
+        let size = extents.last().map_or(0, |e| e.start + e.len);
+        Input { path: inner.path.clone(), size, backing: Backing::Flattened { inner: Box::new(inner), extents } }
+    }
+
+    /// For a flattened stream, the stream offset holding byte `offset` of
+    /// the rebuilt file (for error messages); `None` elsewhere.
+    pub fn source_offset(&self, offset: u64) -> Option<u64> {
+        match &self.backing {
+            Backing::Flattened { extents, .. } => crate::reader::flat::stream_offset(extents, offset),
+            _ => None,
+        }
+    }
+
+    pub fn is_flattened(&self) -> bool {
+        matches!(self.backing, Backing::Flattened { .. })
+    }
+
+    /// The extents of a flattened input (empty for other inputs).
+    pub fn extents(&self) -> &[Extent] {
+        match &self.backing {
+            Backing::Flattened { extents, .. } => extents,
+            _ => &[],
+        }
+    }
+
+    /// The stream under a flattened input, else the input itself.
+    pub fn stream(&self) -> &Input {
+        match &self.backing {
+            Backing::Flattened { inner, .. } => inner,
+            _ => self,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -72,6 +128,30 @@ impl Input {
                 op: "reading",
                 source,
             }),
+            Backing::Flattened { inner, extents } => {
+                let mut done = 0usize;
+                let mut i = extents.partition_point(|e| e.start + e.len <= offset);
+                while done < buf.len() {
+                    let pos = offset + done as u64;
+                    match extents.get(i) {
+                        Some(e) if e.start <= pos => {
+                            let n = ((e.start + e.len - pos) as usize).min(buf.len() - done);
+                            inner.read_exact_at(e.source + (pos - e.start), &mut buf[done..done + n])?;
+                            done += n;
+                            i += 1;
+                        }
+                        next => {
+                            // A gap no record wrote: zeros, as in the file
+                            // `makedumpfile -R` rebuilds.
+                            let gap_end = next.map_or(u64::MAX, |e| e.start);
+                            let n = ((gap_end - pos).min((buf.len() - done) as u64)) as usize;
+                            buf[done..done + n].fill(0);
+                            done += n;
+                        }
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -100,6 +180,20 @@ impl Input {
                 scratch.resize(len, 0);
                 self.read_exact_at(offset, scratch)?;
                 Ok(f(scratch))
+            }
+            Backing::Flattened { inner, extents } => {
+                let i = extents.partition_point(|e| e.start + e.len <= offset);
+                match extents.get(i) {
+                    // Inside one record: straight from the stream (mapped).
+                    Some(e) if e.start <= offset && offset + len as u64 <= e.start + e.len => {
+                        inner.with_bytes(e.source + (offset - e.start), len, scratch, f)
+                    }
+                    _ => {
+                        scratch.resize(len, 0);
+                        self.read_exact_at(offset, scratch)?;
+                        Ok(f(scratch))
+                    }
+                }
             }
         }
     }

@@ -4,7 +4,10 @@
 //! that crash, gdb, drgn and makedumpfile read. Memory stays bounded: pages
 //! are processed in windows of pfns.
 //!
-//! Data flows one way: `input` → `elf` (+ `vmcoreinfo`) → `memory` →
+//! Any dump format is read back (`reader`: kdump-compressed, split,
+//! flattened), so saved dumps can be converted, re-filtered and verified.
+//!
+//! Data flows one way: `input` → `elf` | `reader` (+ `vmcoreinfo`) → `memory` →
 //! `translate` → `mem_map` → `filter` → `select` → `writer` → `sink`.
 
 pub mod analysis;
@@ -22,10 +25,12 @@ pub mod memory;
 mod mmap;
 pub mod output;
 pub mod pid1;
+pub mod reader;
 pub mod save;
 pub mod select;
 pub mod sink;
 pub mod translate;
+pub mod verify;
 pub mod vmcore;
 pub mod vmcoreinfo;
 pub mod writer;

@@ -1,9 +1,15 @@
-//! Physical memory as the vmcore describes it: PT_LOADs mapped from physical
-//! addresses to file offsets, with `p_filesz < p_memsz` tails reading as zeros.
+//! Physical memory as the dump describes it, whatever its format: for an
+//! ELF vmcore, PT_LOADs mapped from physical addresses to file offsets
+//! (`p_filesz < p_memsz` tails reading as zeros); for a kdump-compressed
+//! dump, the page index (bitmaps and descriptors, `reader::pages`). The
+//! same methods serve both, so translation, the page walk, dmesg and the
+//! writers do not care which format they read.
 
 use crate::elf::vmcore::Load;
 use crate::error::{Error, Result};
 use crate::input::Input;
+use crate::reader::kdump::PageLoc;
+use crate::reader::pages::KdumpPages;
 
 pub const PAGE_SIZE: u64 = 4096;
 pub const PAGE_SHIFT: u32 = 12;
@@ -16,21 +22,31 @@ pub enum PageSource {
     /// The page is described but not stored, or only partly: read it
     /// byte-range by byte-range (zeros where no file data exists).
     Partial,
-    /// No PT_LOAD covers this page.
+    /// No PT_LOAD covers this page (ELF), or it is not RAM (kdump).
     Hole,
+    /// A kdump-compressed dump's page: where it is (stored, excluded by
+    /// the dump level, or never written in an INCOMPLETE dump).
+    Kdump(PageLoc),
 }
 
 pub struct PhysMem<'a> {
     pub input: &'a Input,
-    /// PT_LOADs sorted by physical address.
+    /// PT_LOADs sorted by physical address (for a kdump-compressed dump,
+    /// the RAM ranges of its 1st bitmap).
     loads: Vec<Load>,
+    kdump: Option<&'a KdumpPages>,
 }
 
 impl<'a> PhysMem<'a> {
     pub fn new(input: &'a Input, loads: &[Load]) -> PhysMem<'a> {
         let mut loads = loads.to_vec();
         loads.sort_by_key(|l| (l.paddr, std::cmp::Reverse(l.memsz)));
-        PhysMem { input, loads }
+        PhysMem { input, loads, kdump: None }
+    }
+
+    /// The memory of a kdump-compressed dump whose first file is `input`.
+    pub fn kdump(input: &'a Input, loads: &[Load], pages: &'a KdumpPages) -> PhysMem<'a> {
+        PhysMem { kdump: Some(pages), ..PhysMem::new(input, loads) }
     }
 
     /// The load containing `paddr`, preferring the one that stores it in file.
@@ -51,6 +67,13 @@ impl<'a> PhysMem<'a> {
     }
 
     pub fn page_source(&self, pfn: u64) -> PageSource {
+        if let Some(k) = self.kdump {
+            // An unusable descriptor reads as a hole here; reads say why.
+            return k.locate(self.input, pfn).map_or(PageSource::Hole, |(_, loc)| match loc {
+                PageLoc::Hole => PageSource::Hole,
+                loc => PageSource::Kdump(loc),
+            });
+        }
         let paddr = pfn << PAGE_SHIFT;
         match self.load_for(paddr) {
             None => {
@@ -75,6 +98,9 @@ impl<'a> PhysMem<'a> {
     /// Read physical memory into `buf`. Bytes described with no file data
     /// (past p_filesz) read as zero; bytes no load describes are an error.
     pub fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        if let Some(k) = self.kdump {
+            return k.read(self.input, paddr, buf);
+        }
         let mut done = 0usize;
         while done < buf.len() {
             let pa = paddr + done as u64;
@@ -109,6 +135,9 @@ impl<'a> PhysMem<'a> {
     /// Call `f` with the contents of page `pfn` (zero-copy when the page is
     /// stored whole in the file). `scratch` backs the other cases.
     pub fn with_page<R>(&self, pfn: u64, scratch: &mut Vec<u8>, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        if let Some(k) = self.kdump {
+            return k.with_page(self.input, pfn, scratch, f);
+        }
         match self.page_source(pfn) {
             PageSource::File(off) => self.input.with_bytes(off, PAGE_SIZE as usize, scratch, f),
             PageSource::Partial => {
@@ -116,7 +145,7 @@ impl<'a> PhysMem<'a> {
                 self.read_lenient(pfn << PAGE_SHIFT, scratch)?;
                 Ok(f(scratch))
             }
-            PageSource::Hole => Err(Error::NotInDump { paddr: pfn << PAGE_SHIFT }),
+            PageSource::Hole | PageSource::Kdump(_) => Err(Error::NotInDump { paddr: pfn << PAGE_SHIFT }),
         }
     }
 

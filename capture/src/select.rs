@@ -95,15 +95,10 @@ impl Pass<'_> {
         debug_assert!(start >= self.next, "windows must come in ascending order");
         self.next = start + len;
         let present = self.sel.vm.present(start, len);
-        let mut keep = present.clone();
-        // Pages a PT_LOAD describes but does not store (past p_filesz, the
-        // partial last one included) are present but never dumped, as in
-        // makedumpfile's exclude_nodata_pages().
-        for l in &self.sel.vm.elf.loads {
-            let from = (l.paddr + l.filesz) >> PAGE_SHIFT;
-            let to = (l.paddr + l.memsz).div_ceil(PAGE_SIZE);
-            keep.clear_range(from, to);
-        }
+        // Only pages whose data the input holds: not past a PT_LOAD's
+        // p_filesz (makedumpfile's exclude_nodata_pages()), not left out
+        // of a kdump-compressed input.
+        let mut keep = self.sel.vm.stored(start, len);
         if let Some(f) = &mut self.filter {
             f.apply(&mut keep)?;
         }

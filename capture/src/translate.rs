@@ -12,7 +12,7 @@ use std::cell::Cell;
 /// Start of the kernel image mapping (arch/x86/include/asm/page_64_types.h).
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 /// The kernel image mapping is at most 1 GiB; modules follow it.
-const KERNEL_IMAGE_END: u64 = 0xffff_ffff_c000_0000;
+pub const KERNEL_IMAGE_END: u64 = 0xffff_ffff_c000_0000;
 
 const PTE_PRESENT: u64 = 1;
 const PTE_PSE: u64 = 1 << 7;
@@ -95,6 +95,13 @@ impl Translator {
                 return if is_table { self.pte(mem, base, vaddr) } else { Ok(base | (vaddr & 0x1f_ffff)) };
             }
         }
+        self.walk(mem, vaddr)
+    }
+
+    /// Translate by walking the page tables even in the kernel image
+    /// mapping (which `to_phys` computes from phys_base): for finding how
+    /// far that mapping really extends.
+    pub fn walk_page_tables(&self, mem: &PhysMem, vaddr: u64) -> Result<u64> {
         self.walk(mem, vaddr)
     }
 

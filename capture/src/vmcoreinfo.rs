@@ -29,6 +29,12 @@ impl VmcoreInfo {
         VmcoreInfo { entries }
     }
 
+    /// Add `key=value` unless the note has the key (facts a dump format
+    /// carries outside VMCOREINFO, such as the kdump sub-header's phys_base).
+    pub fn set_if_absent(&mut self, key: &str, value: String) {
+        self.entries.entry(key.to_owned()).or_insert(value);
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries.get(key).map(String::as_str)
     }

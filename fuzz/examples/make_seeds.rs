@@ -102,6 +102,19 @@ fn main() {
             write(&save, &format!("op{op}-region{region}"), &[(op & 1), op | region << 3, a, bb, c, v]);
         }
     }
+    let dumps = out.join("dump_mutated");
+    for base in 0..kexdump_fuzz::dump_bases().len() as u8 {
+        write(&dumps, &format!("base{base}"), &[base]);
+        for op in 0..8u8 {
+            for region in 0..3u8 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let [a, bb, c, v] = x.to_le_bytes();
+                write(&dumps, &format!("base{base}-op{op}-region{region}"), &[base, op | region << 3, a, bb, c, v]);
+            }
+        }
+    }
     // Sanity: the unmodified sample saves in both formats, and how long one
     // execution of save_mutated takes on it.
     for ctl in [0u8, 1] {

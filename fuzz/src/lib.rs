@@ -304,3 +304,89 @@ pub fn exercise_info(vi: &kexdump_engine::vmcoreinfo::VmcoreInfo) {
     }
     let _ = kexdump_engine::filter::PageLayout::from_vmcoreinfo(vi);
 }
+
+/// Base dumps of `dump_mutated`: our writer's outputs of the sample vmcore
+/// at level 31, one per compression, plus a flattened stream (built once).
+pub fn dump_bases() -> &'static [Vec<u8>] {
+    static BASES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    BASES.get_or_init(|| {
+        let vm = Vmcore::from_input(kexdump_engine::input::Input::from_bytes(base().bytes.clone())).expect("sample");
+        let mut out = Vec::new();
+        for c in [
+            Compression::Zlib { level: 1 },
+            Compression::Lzo,
+            Compression::Snappy,
+            Compression::Zstd { level: 1 },
+            Compression::None,
+        ] {
+            let mut sink = FlatSink::new(Vec::new()).unwrap();
+            let opts = SaveOptions { level: 31, format: Format::Kdump, compression: c };
+            kexdump_engine::save(&vm, &mut sink, &opts, &mut NoProgress, &mut |_| {}).expect("save");
+            let stream = sink.into_inner();
+            if matches!(c, Compression::Zstd { .. }) {
+                out.push(stream.clone());
+            }
+            out.push(rebuild(&stream));
+        }
+        out
+    })
+}
+
+/// The file a flattened stream (of our writer: no overlaps) rebuilds.
+fn rebuild(stream: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pos = 4096;
+    loop {
+        let off = i64::from_be_bytes(stream[pos..pos + 8].try_into().unwrap());
+        let size = i64::from_be_bytes(stream[pos + 8..pos + 16].try_into().unwrap());
+        if off < 0 {
+            return out;
+        }
+        let (off, size) = (off as usize, size as usize);
+        if out.len() < off + size {
+            out.resize(off + size, 0);
+        }
+        out[off..off + size].copy_from_slice(&stream[pos + 16..pos + 16 + size]);
+        pos += 16 + size;
+    }
+}
+
+/// Apply `dump_mutated`'s edits (format at the top of
+/// fuzz_targets/dump_mutated.rs) to a copy of a base dump.
+pub fn mutate_dump(data: &[u8]) -> Option<Vec<u8>> {
+    let (&control, records) = data.split_first()?;
+    let bases = dump_bases();
+    let mut img = bases[control as usize % bases.len()].clone();
+    // Headers, sub-header and notes; then bitmaps and descriptors.
+    let meta_end = (64 * 1024).min(img.len());
+    for r in records.chunks_exact(5).take(MAX_RECORDS) {
+        let (op, v) = (r[0], r[4]);
+        let off = r[1] as usize | (r[2] as usize) << 8 | (r[3] as usize) << 16;
+        let region = match (op >> 3) & 3 {
+            0 => 0..4608.min(img.len()),
+            1 => 4096.min(img.len())..meta_end,
+            _ => 0..img.len(),
+        };
+        if region.is_empty() {
+            continue;
+        }
+        let at = region.start + off % region.len();
+        match op & 7 {
+            0 => img[at] = v,
+            1 => img[at] ^= 1 << (v & 7),
+            2 => wr_u64(&mut img, at & !7, INTERESTING_U64[v as usize % INTERESTING_U64.len()]),
+            3 => wr_u32(&mut img, at & !3, INTERESTING_U32[v as usize % INTERESTING_U32.len()]),
+            4 => img.truncate(at),
+            5 => {
+                let old = rd_u64(&img, at & !7);
+                wr_u64(&mut img, at & !7, old.wrapping_add(v as i8 as i64 as u64))
+            }
+            6 => {
+                let old = rd_u32(&img, at & !3);
+                wr_u32(&mut img, at & !3, old.wrapping_add(v as i8 as i32 as u32))
+            }
+            _ => img[at] = 0,
+        }
+    }
+    Some(img)
+}

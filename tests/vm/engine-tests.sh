@@ -21,6 +21,15 @@
 #     kallsyms) agree with nm of the debug vmlinux shifted by KERNELOFFSET;
 #     on the KASLR, nokaslr and 5-level vmcores and on our filtered ELF;
 #     with --vmlinux, each frame's file:line agrees with binutils' addr2line
+#   - the readers: on dumps makedumpfile 1.7.2 made (-c, -l, -p when built
+#     with snappy, -E, -F, --split in 2 pieces) and kexdump made (every
+#     compression, flattened): kexdump dmesg equals makedumpfile
+#     --dump-dmesg of the vmcore, kexdump verify passes; convert to ELF is
+#     read by crash (sys/bt/log) and gdb (nokaslr); convert flat -> kdump is
+#     byte-identical to makedumpfile -R; re-filter 0 -> 31 gives
+#     makedumpfile's level-31 page set and crash opens it; split pieces
+#     join; verify fails, naming the problem, on each corruption kind and
+#     on a CRC32 that differs from kexdump.json's
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -136,7 +145,9 @@ save -d 31 -f elf "$NOKASLR" "$T/nokaslr.elf" && check "gdb prints init_uts_ns.n
 # --- kexdump inspect: panic, crashing CPU, call chain, symbols = nm ------
 nm -n "$KX_VMLINUX" >"$T/nm.txt" 2>/dev/null || fail "nm of the debug vmlinux"
 inspect_text() {
-    "$KEXDUMP" inspect "$1" >"$T/inspect.txt" || return 1
+    # $1 may be several pieces of a split dump.
+    # shellcheck disable=SC2086
+    "$KEXDUMP" inspect $1 >"$T/inspect.txt" || return 1
     grep -q '^Panic  *sysrq triggered crash$' "$T/inspect.txt" || { cat "$T/inspect.txt"; return 1; }
     grep -q 'sysrq_handle_crash <- __handle_sysrq.cold <- write_sysrq_trigger' "$T/inspect.txt" || { cat "$T/inspect.txt"; return 1; }
 }
@@ -168,12 +179,145 @@ full_target() {
     "$KEXDUMP" save -q -d 31 "$KASLR" "$dir/vmcore" 2>"$T/full.err" || rc=$?
     local out
     out=$(printf 'q\n' | timeout 300 crash -s "$KX_VMLINUX" "$dir/vmcore.incomplete" 2>&1)
+    local vrc=0
+    "$KEXDUMP" verify "$dir/vmcore.incomplete" >"$T/verify-incomplete.out" 2>&1 || vrc=$?
     umount "$dir"
+    ((vrc == 2)) && grep -q '^INCOMPLETE: consistent, but' "$T/verify-incomplete.out" ||
+        { echo "kexdump verify of the partial dump: exit $vrc"; cat "$T/verify-incomplete.out"; return 1; }
     ((rc != 0)) || { echo "save on a full target exited 0"; return 1; }
     grep -q 'dump incomplete: .* pages written, then: No space left on device' "$T/full.err" || { cat "$T/full.err"; return 1; }
     grep -q 'This dumpfile is incomplete' <<<"$out" || { echo "$out" | head; return 1; }
 }
-check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag" full_target
+check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag, kexdump verify exits 2 (INCOMPLETE)" full_target
+
+# --- the readers: makedumpfile's and our dumps, any format ----------------
+rm -f "$T/md.txt"
+makedumpfile --dump-dmesg "$KASLR" "$T/md.txt" >/dev/null 2>&1 || fail "makedumpfile --dump-dmesg of the vmcore"
+R=$T/readers
+mkdir -p "$R"
+mdf() { makedumpfile "$@" >/dev/null 2>&1; }
+mdf -c -d 31 "$KASLR" "$R/mdf-zlib.kdump" || fail "makedumpfile -c"
+mdf -l -d 31 "$KASLR" "$R/mdf-lzo.kdump" || fail "makedumpfile -l"
+mdf -E -d 31 "$KASLR" "$R/mdf.elf" || fail "makedumpfile -E"
+makedumpfile -F -c -d 31 "$KASLR" >"$R/mdf-zlib.flat" 2>/dev/null || fail "makedumpfile -F"
+mdf -c -d 31 --splitblock-size 1024 --split "$KASLR" "$R/mdf-split.1" "$R/mdf-split.2" || fail "makedumpfile --split"
+readers=(mdf-zlib.kdump mdf-lzo.kdump mdf.elf mdf-zlib.flat "mdf-split.1 mdf-split.2")
+if makedumpfile -v 2>&1 | grep -q 'snappy.*enabled'; then
+    mdf -p -d 31 "$KASLR" "$R/mdf-snappy.kdump" && readers+=(mdf-snappy.kdump)
+else
+    echo "note: this makedumpfile has no snappy (-p): snappy is checked on kexdump's output only"
+fi
+for c in zstd zlib snappy lzo none; do
+    save -d 31 -c "$c" "$KASLR" "$R/kx-$c.kdump" && readers+=("kx-$c.kdump")
+done
+save -d 31 -c zstd -f flat "$KASLR" "$R/kx-zstd.flat" && readers+=(kx-zstd.flat)
+reader_dmesg() { (cd "$R" && "$KEXDUMP" dmesg $1) >"$T/kd.txt" && cmp "$T/md.txt" "$T/kd.txt"; }
+reader_verify() { (cd "$R" && "$KEXDUMP" verify $1); }
+# inspect on any format: the panic message and the sysrq call chain.
+reader_inspect() { (cd "$R" && inspect_text "$1"); }
+for d in "${readers[@]}"; do
+    check "kexdump dmesg $d equals makedumpfile --dump-dmesg of the vmcore" reader_dmesg "$d"
+    check "kexdump verify $d passes" reader_verify "$d"
+    check "kexdump inspect $d: panic message and sysrq_handle_crash in the call chain" reader_inspect "$d"
+done
+
+check "crash reads kexdump's LZO output (level 31)" kx_crash_ok "$R/kx-lzo.kdump"
+check "crash reads kexdump's snappy output (level 31)" kx_crash_ok "$R/kx-snappy.kdump"
+check "makedumpfile --dump-dmesg on kexdump's LZO dump equals the vmcore's" dmesg_same "$R/kx-lzo.kdump"
+
+to_elf_crash() { rm -f "$R/conv.elf"; (cd "$R" && "$KEXDUMP" convert -q $1 conv.elf --format elf) && kx_crash_ok "$R/conv.elf"; }
+check "convert makedumpfile -c to ELF: crash runs sys, bt, log" to_elf_crash mdf-zlib.kdump
+check "convert makedumpfile -l to ELF: crash runs sys, bt, log" to_elf_crash mdf-lzo.kdump
+check "convert makedumpfile --split pieces to ELF: crash runs sys, bt, log" to_elf_crash "mdf-split.1 mdf-split.2"
+rm -f "$R/conv.elf"
+gdb_from_kdump() {
+    rm -f "$R/nk.kdump" "$R/nk.elf"
+    mdf -c -d 31 "$NOKASLR" "$R/nk.kdump" || return 1
+    "$KEXDUMP" convert -q "$R/nk.kdump" "$R/nk.elf" --format elf || return 1
+    local out
+    out=$(timeout 300 gdb -batch -ex 'print init_uts_ns.name.release' "$KX_VMLINUX" "$R/nk.elf" 2>&1)
+    echo "$out" | grep -q "\"$KX_KVER\"" || { echo "$out" | tail -5; return 1; }
+}
+check "convert makedumpfile -c (nokaslr) to ELF: gdb prints init_uts_ns.name.release" gdb_from_kdump
+rm -f "$R/nk.kdump" "$R/nk.elf"
+
+flat_same_as_R() {
+    rm -f "$R/ours.kdump" "$R/theirs.kdump"
+    "$KEXDUMP" convert -q "$R/$1" "$R/ours.kdump" 2>/dev/null || return 1
+    makedumpfile -R "$R/theirs.kdump" <"$R/$1" >/dev/null 2>&1 || return 1
+    cmp "$R/ours.kdump" "$R/theirs.kdump"
+}
+check "convert makedumpfile -F output to kdump: same bytes as makedumpfile -R" flat_same_as_R mdf-zlib.flat
+check "convert kexdump's flattened output to kdump: same bytes as makedumpfile -R" flat_same_as_R kx-zstd.flat
+
+refilter() {
+    rm -f "$R/l0.kdump" "$R/l0to31.kdump"
+    mdf -c -d 0 "$KASLR" "$R/l0.kdump" || return 1
+    "$KEXDUMP" convert -q "$R/l0.kdump" "$R/l0to31.kdump" --level 31 -c zlib 2>/dev/null || return 1
+    python3 "$ROOT/tests/tools/kdump_pfns.py" "$R/l0to31.kdump" "$R/mdf-zlib.kdump" || return 1
+    kx_crash_ok "$R/l0to31.kdump"
+}
+check "re-filter a makedumpfile level-0 dump to 31: makedumpfile's level-31 page set, crash opens it" refilter
+join_split() {
+    rm -f "$R/joined.kdump"
+    "$KEXDUMP" convert -q "$R/mdf-split.1" "$R/mdf-split.2" "$R/joined.kdump" -c zlib 2>/dev/null || return 1
+    python3 "$ROOT/tests/tools/kdump_pfns.py" "$R/joined.kdump" "$R/mdf-zlib.kdump"
+}
+check "convert joins makedumpfile --split pieces: same page set as one makedumpfile -c file" join_split
+rm -f "$R"/l0*.kdump "$R/joined.kdump" "$R/ours.kdump" "$R/theirs.kdump"
+
+# Corruptions of makedumpfile's -c dump: verify exits non-zero and names it.
+corrupt() {  # corrupt KIND OUT: a copy of mdf-zlib.kdump, damaged
+    python3 - "$R/mdf-zlib.kdump" "$2" "$1" <<'PY'
+import struct, sys
+src, dst, kind = sys.argv[1:]
+b = bytearray(open(src, 'rb').read())
+bs, sub, bmb = struct.unpack_from('<iiI', b, 428)
+descs = (1 + sub + bmb) * bs
+def desc(i):
+    return struct.unpack_from('<qI', b, descs + 24 * i)
+if kind == 'header':      # a flipped byte in block_size
+    b[429] ^= 0x01
+elif kind == 'past-end':  # descriptor 100 points past the end
+    struct.pack_into('<q', b, descs + 24 * 100, len(b) + 4096)
+elif kind == 'truncated':
+    del b[len(b) - 5000:]
+elif kind == 'garbage':   # a compressed page's data overwritten
+    i = next(i for i in range(200, 10000) if desc(i)[1] < bs)
+    off, size = desc(i)
+    b[off:off + size] = b'\xa5' * size
+open(dst, 'wb').write(b)
+PY
+}
+verify_rejects() {  # verify_rejects FILE PATTERN
+    local rc=0 out
+    out=$("$KEXDUMP" verify "$1" 2>&1) || rc=$?
+    ((rc == 1)) || { echo "exit $rc"; echo "$out"; return 1; }
+    echo "$out" | grep -E -q "$2" || { echo "$out"; return 1; }
+}
+for kind in header past-end truncated garbage; do
+    rm -f "$R/bad-$kind"
+    corrupt "$kind" "$R/bad-$kind"
+done
+check "verify: flipped header byte -> exit 1, names offset 0x1ac" verify_rejects "$R/bad-header" 'bad-header: offset 0x1ac: block_size'
+check "verify: descriptor past the end -> exit 1, names descriptor offset and pfn" verify_rejects "$R/bad-past-end" 'bad-past-end: offset 0x[0-9a-f]+: pfn 0x[0-9a-f]+: page data .* past the end of the file'
+check "verify: truncated file -> exit 1, names offset and pfn" verify_rejects "$R/bad-truncated" 'bad-truncated: offset 0x[0-9a-f]+: pfn 0x[0-9a-f]+: .*past the end'
+check "verify: page that does not decompress -> exit 1, names offset and pfn" verify_rejects "$R/bad-garbage" 'bad-garbage: offset 0x[0-9a-f]+: pfn 0x[0-9a-f]+: page data does not decompress'
+cut_flat() { head -c -16 "$R/mdf-zlib.flat" >"$R/bad.flat"; verify_rejects "$R/bad.flat" 'end record'; }
+check "verify: flattened stream without its end record -> exit 1" cut_flat
+dmesg_on_corrupt() { ! "$KEXDUMP" dmesg "$R/bad-garbage" >/dev/null 2>"$T/err" || ! grep -q panicked "$T/err"; }
+check "kexdump dmesg on a corrupted dump: an error or the log, never a panic" dmesg_on_corrupt
+crc_check() {
+    mkdir -p "$R/cap" && cp "$R/mdf-zlib.kdump" "$R/cap/vmcore"
+    local crc
+    crc=$(python3 -c 'import sys,zlib; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$R/cap/vmcore")
+    printf '{"schema": "kexdump.capture/1", "dump": {"file": "vmcore", "crc32": "%s"}}\n' "$crc" >"$R/cap/kexdump.json"
+    "$KEXDUMP" verify "$R/cap/vmcore" | grep -q "crc32 $crc matches" || return 1
+    printf '{"schema": "kexdump.capture/1", "dump": {"file": "vmcore", "crc32": "0badc0de"}}\n' >"$R/cap/kexdump.json"
+    verify_rejects "$R/cap/vmcore" "CRC32 is $crc, but .*kexdump.json records 0badc0de"
+}
+check "verify: CRC32 checked against kexdump.json beside the dump (match passes, mismatch fails)" crc_check
+rm -rf "$R"
 
 echo "--- engine VM tier"
 echo "$passed passed, $failed failed"

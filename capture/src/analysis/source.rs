@@ -11,6 +11,7 @@
 use crate::elf::vmcore::Load;
 use crate::error::Result;
 use crate::memory::PhysMem;
+use crate::reader::Kind;
 use crate::translate::Translator;
 use crate::vmcore::Vmcore;
 use crate::vmcoreinfo::VmcoreInfo;
@@ -32,7 +33,8 @@ pub fn read_u64(mem: &dyn KernelMemory, vaddr: u64) -> Result<u64> {
 /// Facts about the dump file itself, which only its reader knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DumpFacts {
-    /// "ELF vmcore", later "kdump-compressed", "flattened".
+    /// "ELF vmcore", or what the reader says of the file, e.g.
+    /// "kdump-compressed v6, zstd, dump level 31, flattened".
     pub format: String,
     /// "none", "zstd", "zlib", ...
     pub compression: String,
@@ -103,8 +105,55 @@ pub fn view_of_vmcore(vm: &Vmcore) -> DumpView<'_> {
         prstatus: vm.elf.prstatus_notes().map(|n| n.desc.as_slice()).collect(),
         log,
         utsname: crate::writer::utsname(vm),
-        facts: elf_facts(&vm.elf.loads, vm.input.size()),
+        facts: dump_facts(vm),
     }
+}
+
+/// What the file says of itself, whatever its format.
+fn dump_facts(vm: &Vmcore) -> DumpFacts {
+    let f = &vm.format;
+    // Every piece of a split dump counts.
+    let more: u64 = vm.kdump.as_ref().map_or(0, |k| k.more_inputs.iter().map(|i| i.size()).sum());
+    let file_bytes = vm.input.size().saturating_add(more);
+    let mut facts = match f.kind {
+        Kind::Elf => elf_facts(&vm.elf.loads, file_bytes),
+        Kind::Kdump => {
+            let level = f.dump_level.and_then(|l| u8::try_from(l).ok()).filter(|l| *l <= 31);
+            let filtering = match level {
+                Some(0) => "dump level 0: every page kept (hwpoisoned and offline pages aside)".to_owned(),
+                Some(l) => format!("dump level {l}, as recorded in the header"),
+                None => format!("the header's dump level {:?} is not 0-31", f.dump_level),
+            };
+            let (complete, completeness) = if f.incomplete {
+                (false, "the header says INCOMPLETE: the writer stopped part-way, some pages are missing".to_owned())
+            } else {
+                (true, "the header does not say INCOMPLETE".to_owned())
+            };
+            DumpFacts {
+                format: "kdump-compressed".into(),
+                compression: f.compression.unwrap_or("none").to_owned(),
+                dump_level: level,
+                filtered: level != Some(0),
+                filtering,
+                complete,
+                completeness,
+                file_bytes,
+                header_cpu: None,
+            }
+        }
+    };
+    // "kdump-compressed v6, flattened, split in 2 pieces"; compression and
+    // level have their own fields.
+    if let Some(v) = f.header_version {
+        facts.format = format!("{} v{v}", facts.format);
+    }
+    if f.flattened {
+        facts.format.push_str(", flattened");
+    }
+    if f.pieces > 1 {
+        facts.format.push_str(&format!(", split in {} pieces", f.pieces));
+    }
+    facts
 }
 
 /// An ELF vmcore records no dump level: `/proc/vmcore` (and a copy of it)

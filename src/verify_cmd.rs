@@ -1,0 +1,121 @@
+//! `kexdump verify`: the engine's structural checks (`verify.rs`), plus the
+//! CRC32 a kexdump.json capture record beside the dump holds.
+
+use crate::cli::VerifyArgs;
+use anyhow::Result;
+use kexdump_engine::verify::{self, Problem, Verified};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// What the capture record beside a dump says about it.
+struct CrcCheck {
+    record: String,
+    expected: String,
+    actual: String,
+}
+
+/// The recorded CRC32 of `dump`, if a kexdump.json beside it names it.
+fn recorded_crc(dump: &Path) -> Result<Option<(String, String)>, String> {
+    let Some(dir) = dump.parent() else { return Ok(None) };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let record = dir.join("kexdump.json");
+    let text = match std::fs::read_to_string(&record) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", record.display())),
+    };
+    let j: serde_json::Value = serde_json::from_str(text.trim_end_matches(['\0', ' ', '\n']))
+        .map_err(|e| format!("{}: not JSON: {e}", record.display()))?;
+    let d = &j["dump"];
+    let named = d["file"].as_str().unwrap_or("");
+    let file_name = dump.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if named != file_name {
+        return Ok(None);
+    }
+    match d["crc32"].as_str() {
+        Some(c) => Ok(Some((record.display().to_string(), c.to_ascii_lowercase()))),
+        None => Ok(None),
+    }
+}
+
+fn check_crcs(a: &VerifyArgs) -> Result<Vec<CrcCheck>, Problem> {
+    let mut out = Vec::new();
+    for dump in &a.dumps {
+        let problem = |what: String| Problem { file: dump.clone(), offset: None, stream_offset: None, pfn: None, what };
+        let Some((record, expected)) = recorded_crc(dump).map_err(problem)? else { continue };
+        let actual = format!("{:08x}", verify::crc32_file(dump).map_err(|e| problem(e.to_string()))?);
+        if actual != expected {
+            return Err(problem(format!("CRC32 is {actual}, but {record} records {expected}")));
+        }
+        out.push(CrcCheck { record, expected, actual });
+    }
+    Ok(out)
+}
+
+pub fn run(a: VerifyArgs) -> Result<ExitCode> {
+    let mut v: Verified = verify::verify(&a.dumps);
+    let crcs = if v.problem.is_none() {
+        match check_crcs(&a) {
+            Ok(c) => c,
+            Err(p) => {
+                v.problem = Some(p);
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let code = match (&v.problem, v.incomplete()) {
+        (Some(_), _) => 1,
+        (None, true) => 2,
+        (None, false) => 0,
+    };
+    let name = a.dumps[0].display();
+    if a.json {
+        let j = serde_json::json!({
+            "schema": "kexdump.verify/1",
+            "files": a.dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "format": v.format.as_ref().map(|f| f.to_string()),
+            "ok": v.problem.is_none(),
+            "incomplete": v.incomplete(),
+            "problem": v.problem.as_ref().map(|p| serde_json::json!({
+                "file": p.file.display().to_string(),
+                "offset": p.offset,
+                "stream_offset": p.stream_offset,
+                "pfn": p.pfn,
+                "what": p.what,
+                "message": p.to_string(),
+            })),
+            "pages": {
+                "present": v.pages.present,
+                "dumped": v.pages.dumped,
+                "checked": v.pages.checked,
+                "not_saved": v.pages.not_saved,
+            },
+            "crc32": crcs.iter().map(|c| serde_json::json!({
+                "record": c.record, "expected": c.expected, "actual": c.actual,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        if let Some(f) = &v.format {
+            println!("{name}: {f}");
+            println!(
+                "  pages: {} present, {} dumped, {} checked, {} never written",
+                v.pages.present, v.pages.dumped, v.pages.checked, v.pages.not_saved
+            );
+        }
+        for c in &crcs {
+            println!("  crc32 {} matches {}", c.actual, c.record);
+        }
+        match &v.problem {
+            Some(p) => eprintln!("kexdump: verify FAILED: {p}"),
+            None if v.incomplete() => println!(
+                "INCOMPLETE: consistent, but {} of {} dumped pages were never written",
+                v.pages.not_saved, v.pages.dumped
+            ),
+            None => println!("OK"),
+        }
+    }
+    Ok(ExitCode::from(code))
+}
