@@ -108,8 +108,17 @@ pub fn sniff(input: Input) -> Result<(Input, Kind, bool)> {
         Ok((input, Kind::Kdump, flattened))
     } else if flattened {
         Err(Error::Malformed { offset: 0, what: "the flattened stream does not carry a kdump-compressed dump".into() })
-    } else {
-        // Anything else is read as ELF, whose parser names what is wrong.
+    } else if head.starts_with(b"\x7fELF") || n < 4 {
+        // The ELF parser names what is wrong from here on.
         Ok((input, Kind::Elf, false))
+    } else {
+        let shown: String = head[..n.min(8)].iter().map(|b| format!("{b:02x}")).collect();
+        Err(Error::Malformed {
+            offset: 0,
+            what: format!(
+                "not a dump: the file starts with {shown}, not ELF (7f454c46), kdump-compressed (\"KDUMP   \") \
+                 or flattened (\"makedumpfile\")"
+            ),
+        })
     }
 }
