@@ -94,6 +94,12 @@ impl fmt::Display for DumpFormat {
 
 /// Open the stream under `input` if it is flattened; say what it carries.
 pub fn sniff(input: Input) -> Result<(Input, Kind, bool)> {
+    if input.size() == 0 {
+        return Err(Error::Malformed {
+            offset: 0,
+            what: "empty (a pipe? dumps are read with random access: save a stream to a file first)".into(),
+        });
+    }
     let mut head = [0u8; 16];
     let n = input.size().min(16) as usize;
     input.read_exact_at(0, &mut head[..n])?;
