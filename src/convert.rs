@@ -10,6 +10,7 @@ use kexdump_engine::output::AtomicFile;
 use kexdump_engine::reader::{flat, Kind};
 use kexdump_engine::sink::FileSink;
 use kexdump_engine::Vmcore;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -68,7 +69,7 @@ fn rebuild(vm: &Vmcore, out: &std::path::Path, json: bool, started: Instant) -> 
             "bytes": bytes,
             "seconds": secs,
         });
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&j)?)?;
     } else {
         eprintln!(
             "kexdump: rebuilt {} from the flattened stream ({:.1} MB in {secs:.2} s)",

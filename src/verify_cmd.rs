@@ -4,6 +4,7 @@
 use crate::cli::VerifyArgs;
 use anyhow::Result;
 use kexdump_engine::verify::{self, Problem, Verified};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -71,6 +72,8 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         (None, false) => 0,
     };
     let name = a.dumps[0].display();
+    // writeln!, not println!: a closed pipe (`| head`) is an error, not a panic.
+    let mut out = std::io::stdout().lock();
     if a.json {
         let j = serde_json::json!({
             "schema": "kexdump.verify/1",
@@ -96,25 +99,27 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
                 "record": c.record, "expected": c.expected, "actual": c.actual,
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&j)?)?;
     } else {
         if let Some(f) = &v.format {
-            println!("{name}: {f}");
-            println!(
+            writeln!(out, "{name}: {f}")?;
+            writeln!(
+                out,
                 "  pages: {} present, {} dumped, {} checked, {} never written",
                 v.pages.present, v.pages.dumped, v.pages.checked, v.pages.not_saved
-            );
+            )?;
         }
         for c in &crcs {
-            println!("  crc32 {} matches {}", c.actual, c.record);
+            writeln!(out, "  crc32 {} matches {}", c.actual, c.record)?;
         }
         match &v.problem {
             Some(p) => eprintln!("kexdump: verify FAILED: {p}"),
-            None if v.incomplete() => println!(
+            None if v.incomplete() => writeln!(
+                out,
                 "INCOMPLETE: consistent, but {} of {} dumped pages were never written",
                 v.pages.not_saved, v.pages.dumped
-            ),
-            None => println!("OK"),
+            )?,
+            None => writeln!(out, "OK")?,
         }
     }
     Ok(ExitCode::from(code))

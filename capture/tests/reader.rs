@@ -286,6 +286,13 @@ fn verify_names_file_offset_and_pfn_of_the_first_problem() {
     let l = layout(Compression::Zlib { level: 1 });
     assert!(verify_inputs(vec![Input::from_bytes(l.file.clone())]).problem.is_none());
 
+    // A flipped byte in the signature: named as not a dump at all.
+    let mut f = l.file.clone();
+    f[4] ^= 0x01;
+    let p = first_problem(f);
+    assert_eq!(p.offset, Some(0), "{p}");
+    assert!(p.what.contains("not a dump: the file starts with 4b44554d51202020"), "{p}");
+
     // A flipped byte in the header: block_size.
     let mut f = l.file.clone();
     f[429] ^= 0x01;

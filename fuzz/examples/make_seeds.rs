@@ -11,6 +11,8 @@
 //! * `vmcoreinfo_parse/`: VMCOREINFO texts of the variants;
 //! * `save_mutated/`: mutator inputs (see fuzz/src/lib.rs), one per
 //!   operation and region, plus the unmodified sample in both formats.
+//! * `dump_mutated/`: each base dump unmodified, and one input per base,
+//!   operation and region.
 
 use kexdump_fuzz::pt_note;
 use kexdump_testgen::{PageKind, SynthVmcore};

@@ -357,15 +357,17 @@ pub fn mutate_dump(data: &[u8]) -> Option<Vec<u8>> {
     let (&control, records) = data.split_first()?;
     let bases = dump_bases();
     let mut img = bases[control as usize % bases.len()].clone();
-    // Headers, sub-header and notes; then bitmaps and descriptors.
-    let meta_end = (64 * 1024).min(img.len());
     for r in records.chunks_exact(5).take(MAX_RECORDS) {
         let (op, v) = (r[0], r[4]);
         let off = r[1] as usize | (r[2] as usize) << 8 | (r[3] as usize) << 16;
+        // Headers and sub-header; the first 64 KiB (notes, bitmaps,
+        // descriptors); the whole file. Bounded by the current length,
+        // which a truncation shortens.
+        let len = img.len();
         let region = match (op >> 3) & 3 {
-            0 => 0..4608.min(img.len()),
-            1 => 4096.min(img.len())..meta_end,
-            _ => 0..img.len(),
+            0 => 0..4608.min(len),
+            1 => 4096.min(len)..(64 * 1024).min(len),
+            _ => 0..len,
         };
         if region.is_empty() {
             continue;

@@ -312,7 +312,9 @@ crc_check() {
     local crc
     crc=$(python3 -c 'import sys,zlib; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$R/cap/vmcore")
     printf '{"schema": "kexdump.capture/1", "dump": {"file": "vmcore", "crc32": "%s"}}\n' "$crc" >"$R/cap/kexdump.json"
-    "$KEXDUMP" verify "$R/cap/vmcore" | grep -q "crc32 $crc matches" || return 1
+    local out
+    out=$("$KEXDUMP" verify "$R/cap/vmcore") || { echo "$out"; return 1; }
+    echo "$out" | grep -q "crc32 $crc matches" || { echo "$out"; return 1; }
     printf '{"schema": "kexdump.capture/1", "dump": {"file": "vmcore", "crc32": "0badc0de"}}\n' >"$R/cap/kexdump.json"
     verify_rejects "$R/cap/vmcore" "CRC32 is $crc, but .*kexdump.json records 0badc0de"
 }

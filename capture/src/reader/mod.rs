@@ -94,6 +94,12 @@ impl fmt::Display for DumpFormat {
 
 /// Open the stream under `input` if it is flattened; say what it carries.
 pub fn sniff(input: Input) -> Result<(Input, Kind, bool)> {
+    if input.size() == 0 {
+        return Err(Error::Malformed {
+            offset: 0,
+            what: "empty (a pipe? dumps are read with random access: save a stream to a file first)".into(),
+        });
+    }
     let mut head = [0u8; 16];
     let n = input.size().min(16) as usize;
     input.read_exact_at(0, &mut head[..n])?;
@@ -108,8 +114,17 @@ pub fn sniff(input: Input) -> Result<(Input, Kind, bool)> {
         Ok((input, Kind::Kdump, flattened))
     } else if flattened {
         Err(Error::Malformed { offset: 0, what: "the flattened stream does not carry a kdump-compressed dump".into() })
-    } else {
-        // Anything else is read as ELF, whose parser names what is wrong.
+    } else if head.starts_with(b"\x7fELF") || n < 4 {
+        // The ELF parser names what is wrong from here on.
         Ok((input, Kind::Elf, false))
+    } else {
+        let shown: String = head[..n.min(8)].iter().map(|b| format!("{b:02x}")).collect();
+        Err(Error::Malformed {
+            offset: 0,
+            what: format!(
+                "not a dump: the file starts with {shown}, not ELF (7f454c46), kdump-compressed (\"KDUMP   \") \
+                 or flattened (\"makedumpfile\")"
+            ),
+        })
     }
 }
