@@ -132,6 +132,16 @@ DUMP_BYTES=$(stat -c %s "$DUMP")
 say "/proc/vmcore was $(num "$VMCORE_BYTES") bytes; the dump is $(num "$DUMP_BYTES") bytes ($(awk -v a="$DUMP_BYTES" -v b="$VMCORE_BYTES" 'BEGIN{printf "%.1f", 100*a/b}')%)"
 
 # ------------------------------------------------------------------------
+step "kexdump inspect: the triage, without a debugger or debug packages"
+say "$ kexdump inspect $DUMP"
+inspect_out=$run/inspect.txt
+"$ROOT/target/release/kexdump" inspect "$DUMP" >"$inspect_out" 2>&1 || die "kexdump inspect failed"
+indent <"$inspect_out"
+grep -q '^Panic  *sysrq triggered crash$' "$inspect_out" || die "inspect does not name the panic"
+grep -q 'sysrq_handle_crash' "$inspect_out" || die "inspect's call chain lacks sysrq_handle_crash"
+"$ROOT/target/release/kexdump" verify "$DUMP" | indent || die "kexdump verify failed"
+
+# ------------------------------------------------------------------------
 step "crash 8.0.2 reads the dump: sys, bt, log | tail -20"
 say "printf 'sys\\nbt\\nlog | tail -20\\nq\\n' | crash -s $VMLINUX $DUMP"
 crash_out=$run/crash.txt

@@ -26,6 +26,7 @@ use crate::reader::flat;
 use crate::reader::kdump::KdumpFile;
 use crate::reader::{DumpFormat, Kind};
 use crate::vmcore::Vmcore;
+use crate::writer::kdump_defs::sub_header as kh;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -202,6 +203,15 @@ fn check_file(input: &Input, f: &KdumpFile, counts: &mut PageCounts) -> std::res
         what,
     };
     let max = f.header.max_mapnr;
+    // The dump level is a mask of makedumpfile's five page classes: any
+    // other value is a damaged sub-header.
+    if !(0..=31).contains(&f.header.dump_level) {
+        return Err(problem(
+            Some(f.header.block_size + kh::DUMP_LEVEL as u64),
+            None,
+            format!("the sub-header's dump_level is {}, not 0-31", f.header.dump_level),
+        ));
+    }
     // Bitmap bytes past max_mapnr are padding, written as zeros.
     for which in [1u8, 2] {
         let at = if which == 1 { f.bitmap1_offset } else { f.bitmap2_offset };

@@ -300,6 +300,13 @@ fn verify_names_file_offset_and_pfn_of_the_first_problem() {
     assert_eq!((p.offset, p.pfn), (Some(428), None), "{p}");
     assert_eq!(p.file.to_str(), Some("<memory>"));
 
+    // A flipped byte in the sub-header's dump_level (block 1, offset 8).
+    let mut f = l.file.clone();
+    f[BS + 11] ^= 0x40;
+    let p = first_problem(f);
+    assert_eq!((p.offset, p.pfn), (Some(BS as u64 + 8), None), "{p}");
+    assert!(p.what.contains("dump_level"), "{p}");
+
     // A descriptor pointing past the end of the file.
     let k = 7;
     let mut f = l.file.clone();
