@@ -355,24 +355,52 @@ fn read_fallback_matches_mmap() {
     assert!(outs[0] == outs[1]);
 }
 
-/// A sink on a device that fills up after `limit` bytes: writes inside what
-/// exists already succeed (rewrites need no new space), others fail ENOSPC.
+/// A sink on a device with room for `limit` bytes of 4 KiB blocks, like a
+/// file system: rewriting a block the file has needs no space, while
+/// writing into a hole or past the end allocates blocks. A write that runs
+/// out fails ENOSPC, after writing the blocks that fit when `partial` (as
+/// write(2) does).
 struct FullDisk {
     buf: Vec<u8>,
     limit: usize,
+    partial: bool,
+    blocks: std::collections::BTreeSet<usize>,
+}
+
+impl FullDisk {
+    fn new(limit: usize, partial: bool) -> FullDisk {
+        FullDisk { buf: Vec::new(), limit, partial, blocks: Default::default() }
+    }
 }
 
 impl Sink for FullDisk {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        let end = offset as usize + data.len();
-        if end > self.limit && end > self.buf.len() {
-            return Err(std::io::Error::from_raw_os_error(28));
+        let (start, end) = (offset as usize, offset as usize + data.len());
+        let room = self.limit / 4096;
+        let new: Vec<usize> = (start / 4096..end.div_ceil(4096)).filter(|b| !self.blocks.contains(b)).collect();
+        let (fits, ok) = if self.blocks.len() + new.len() <= room {
+            (end, true)
+        } else if self.partial {
+            // Up to the first block there is no room for.
+            let first_missing = new[room.saturating_sub(self.blocks.len())];
+            ((first_missing * 4096).max(start), false)
+        } else {
+            (start, false)
+        };
+        if fits > start {
+            for b in start / 4096..fits.div_ceil(4096) {
+                self.blocks.insert(b);
+            }
+            if self.buf.len() < fits {
+                self.buf.resize(fits, 0);
+            }
+            self.buf[start..fits].copy_from_slice(&data[..fits - start]);
         }
-        if self.buf.len() < end {
-            self.buf.resize(end, 0);
+        if ok {
+            Ok(())
+        } else {
+            Err(std::io::Error::from_raw_os_error(28))
         }
-        self.buf[offset as usize..end].copy_from_slice(data);
-        Ok(())
     }
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -387,7 +415,7 @@ fn a_full_target_leaves_a_dump_marked_incomplete() {
     let v = SynthVmcore::sample();
     let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
     let (full, _, _) = run(v.build(), kdump(0, Compression::None));
-    let mut sink = FullDisk { buf: Vec::new(), limit: full.len() / 2 };
+    let mut sink = FullDisk::new(full.len() / 2, false);
     let err = save(&vm, &mut sink, &kdump(0, Compression::None), &mut NoProgress, &mut |_| {}).unwrap_err();
     let Error::Incomplete { pages_written, pages_total, .. } = err else { panic!("wrong error {err}") };
     assert!(pages_written > 0 && pages_written < pages_total, "{pages_written}/{pages_total}");
@@ -401,6 +429,48 @@ fn a_full_target_leaves_a_dump_marked_incomplete() {
         let d = desc0 + i * 24;
         let (off, size) = (u64_at(b, d) as usize, u32_at(b, d + 8) as usize);
         assert_eq!(&b[off..off + size], &v.page_content(*pfn)[..], "pfn {pfn:#x}");
+    }
+}
+
+/// A disk that fills while a block of descriptors is written: every
+/// descriptor on it must be either never written (zero) or whole, pointing
+/// at a stored page. 16,384 raw pages make the writer flush its 256 KiB of
+/// descriptors once mid-way (after 10,923 pages, whose data is then on
+/// disk); the disk is given room for that data and then 1 to 50 more
+/// blocks, so the flush is cut inside the descriptor table (4096 is no
+/// multiple of 24: the cut splits a descriptor), unless the table was
+/// allocated before the data.
+#[test]
+fn a_disk_filling_mid_write_never_leaves_half_a_descriptor() {
+    let pages = 16_384u64;
+    let v = SynthVmcore::new().ram(&[(0x100, 0x100 + pages)]);
+    let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+    let opts = kdump(0, Compression::None);
+    let (full, _, _) = run(v.build(), opts);
+    let sub = u32_at(&full, 432) as usize;
+    let desc0 = (1 + sub + u32_at(&full, 436) as usize) * 4096;
+    let descs = pages as usize;
+    assert_eq!(u64_at(&full, desc0) as usize, desc0 + descs * 24, "data follows the table");
+    let flushed = (256usize << 10).div_ceil(24);
+    for extra in [1usize, 2, 4, 5, 7, 10, 50] {
+        let limit = (desc0 / 4096 + flushed + extra) * 4096;
+        let mut sink = FullDisk::new(limit, true);
+        let err = save(&vm, &mut sink, &opts, &mut NoProgress, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, Error::Incomplete { .. } | Error::Output { .. }), "extra {extra}: {err}");
+        let b = &sink.buf;
+        for i in 0..descs {
+            let d = desc0 + i * 24;
+            if d + 24 > b.len() {
+                break;
+            }
+            let (off, size) = (u64_at(b, d) as usize, u32_at(b, d + 8) as usize);
+            let whole = size == 4096 && off >= desc0 + descs * 24 && off + size <= b.len();
+            assert!(
+                (off == 0 && size == 0) || whole,
+                "{extra} blocks spare: descriptor {i} at {d:#x} is {off:#x}+{size:#x} with {} bytes on disk",
+                b.len()
+            );
+        }
     }
 }
 

@@ -75,6 +75,19 @@ pub fn write(
     sink.write_at(layout.bitmap2 + bm_bytes, &pad).map_err(out_err)?;
 
     write_headers(sel, sink, &layout, compression)?;
+    // Allocate the whole descriptor table before any page data: each later
+    // descriptor write then rewrites blocks the file already has, so a
+    // disk that fills up can cut page data short but never leave a
+    // descriptor half written (its offset on disk, its size not), which a
+    // reader would take for a page.
+    let table = kept * pd::SIZE as u64;
+    let zeros = vec![0u8; (256 << 10).min(table) as usize];
+    let mut at = 0u64;
+    while at < table {
+        let n = (table - at).min(zeros.len() as u64) as usize;
+        sink.write_at(layout.descs + at, &zeros[..n]).map_err(out_err)?;
+        at += n as u64;
+    }
 
     // Pass 2: descriptors and page data.
     let exclude_zero = sel.level & level::ZERO != 0;
