@@ -13,6 +13,13 @@ pub trait Sink {
     fn finish(&mut self) -> io::Result<()>;
     /// Bytes written so far.
     fn written(&self) -> u64;
+    /// Whether the output is a file on a file system, where writing a range
+    /// ahead allocates its blocks so that rewriting it later needs no space.
+    /// A stream (the flattened format) repeats the bytes instead, and crash
+    /// does not read a flattened dump that writes a range twice.
+    fn allocates_blocks(&self) -> bool {
+        false
+    }
 }
 
 pub struct FileSink {
@@ -37,6 +44,9 @@ impl Sink for FileSink {
     }
     fn written(&self) -> u64 {
         self.written
+    }
+    fn allocates_blocks(&self) -> bool {
+        true
     }
 }
 

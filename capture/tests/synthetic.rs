@@ -408,6 +408,9 @@ impl Sink for FullDisk {
     fn written(&self) -> u64 {
         self.buf.len() as u64
     }
+    fn allocates_blocks(&self) -> bool {
+        true
+    }
 }
 
 #[test]

@@ -79,8 +79,8 @@ pub fn write(
     // descriptor write then rewrites blocks the file already has, so a
     // disk that fills up can cut page data short but never leave a
     // descriptor half written (its offset on disk, its size not), which a
-    // reader would take for a page.
-    let table = kept * pd::SIZE as u64;
+    // reader would take for a page. (Only for files: see Sink::allocates_blocks.)
+    let table = if sink.allocates_blocks() { kept * pd::SIZE as u64 } else { 0 };
     let zeros = vec![0u8; (256 << 10).min(table) as usize];
     let mut at = 0u64;
     while at < table {
