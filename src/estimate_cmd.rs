@@ -57,10 +57,12 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
     let mut spec = Spec::new(sources.capture_bin.clone(), sources.config.clone(), sources.modules_dir.clone(), out);
     spec.roots = sources.roots.clone();
     let report = image::build(&spec).context("building the capture initramfs to measure it")?;
-    let current = arm::crash_size(root).ok().or_else(|| {
-        // No reservation reads 0; no kexec support leaves it unknown.
-        std::fs::read_to_string(root.join(arm::CRASH_SIZE)).ok().and_then(|t| t.trim().parse().ok())
-    });
+    // No reservation reads 0; no kexec support leaves it unknown.
+    let current = match arm::crash_size(root) {
+        Ok(n) => Some(n),
+        Err(arm::ArmError::NoReservation { .. }) => Some(0),
+        Err(_) => None,
+    };
     let (sizes, _) = arm::sizes(current.unwrap_or(0), &sources.kernel, &sources.image, report.compressed_bytes)?;
     let needed = sizes.needed_to_load() + sizes.runtime_headroom();
     let enough = current.is_some_and(|c| c >= needed);

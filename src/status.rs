@@ -123,7 +123,7 @@ fn read_armed(root: &Path) -> Result<Option<Armed>, String> {
 fn reservation(root: &Path) -> Reservation {
     let (bytes, error) = match arm::crash_size(root) {
         Ok(n) => (Some(n), None),
-        Err(arm::ArmError::NoReservation { .. }) => (Some(0), Some(arm::crash_size(root).unwrap_err().to_string())),
+        Err(e @ arm::ArmError::NoReservation { .. }) => (Some(0), Some(e.to_string())),
         Err(e) => (None, Some(e.to_string())),
     };
     let ranges = std::fs::read_to_string(root.join("proc/iomem"))
