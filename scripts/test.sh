@@ -25,39 +25,71 @@ if ((!fast)); then
     bash scripts/deps.sh
 fi
 
+# Every tier runs even when one before it failed (a failure must not hide
+# the next tier's results); the run exits non-zero at the end if anything
+# failed. A tier that dies without its "N passed, N failed" line counts as
+# one failure. The last line is the whole suite's "N passed, N failed".
+total_p=0 total_f=0
+declare -a tier_lines=()
+# tally NAME LOG RC — add the tier's own summary line (or one failure).
+tally() {
+    local name=$1 log=$2 rc=$3 line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1 || true)
+    if [[ -n $line ]]; then
+        p=$(awk '{print $1}' <<<"$line"); f=$(awk '{print $3}' <<<"$line")
+    else
+        p=0 f=0
+    fi
+    if ((rc != 0 && f == 0)); then f=1; line="${line:+$line, }exited $rc"; fi
+    total_p=$((total_p + p)) total_f=$((total_f + f))
+    tier_lines+=("$(printf '%-58s %s' "$name:" "${line:-$p passed, $f failed}")")
+}
+# check NAME CMD... — a step with no counts of its own: one pass or one failure.
+check() {
+    local name=$1 rc=0 log
+    shift
+    log=$(mktemp)
+    "$@" 2>&1 | tee "$log" || rc=$?
+    if ((rc == 0)); then echo "1 passed, 0 failed" >>"$log"; else echo "0 passed, 1 failed" >>"$log"; fi
+    tally "$name" "$log" "$rc"
+    rm -f "$log"
+}
+
 step "cargo fmt --check"
-cargo fmt --all -- --check
+check "cargo fmt --check" cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+check "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "fast tier: cargo test"
-cargo test --workspace --locked 2>&1 | tee /tmp/kexdump-cargo-test.log
-fast_summary=$(grep -E '^test result:' /tmp/kexdump-cargo-test.log |
-    awk '{p += $4; f += $6} END {printf "%d passed, %d failed", p, f}')
+rc=0
+cargo test --workspace --locked 2>&1 | tee /tmp/kexdump-cargo-test.log || rc=$?
+grep -E '^test result:' /tmp/kexdump-cargo-test.log |
+    awk '{p += $4; f += $6} END {printf "%d passed, %d failed\n", p, f}' >/tmp/kexdump-cargo-test.sum
+tally "fast tier (cargo test)" /tmp/kexdump-cargo-test.sum "$rc"
 
 step "release build and the static capture binary"
-cargo build --release --locked
-bash scripts/build-capture.sh >/dev/null
-
-if ((fast)); then
-    echo "fast tier: $fast_summary"
-    exit 0
+# The VM tiers need these binaries: without them nothing after can run.
+if ! cargo build --release --locked || ! bash scripts/build-capture.sh >/dev/null; then
+    echo "the release build failed: the VM tier cannot run"
+    echo "$total_p passed, $((total_f + 1)) failed"
+    exit 1
 fi
 
-step "VM tier: the engine against makedumpfile, crash and gdb on real vmcores"
-bash tests/vm/engine-tests.sh | tee /tmp/kexdump-vm-engine.log
-step "VM tier: the capture path, one real crash cycle per scenario"
-bash tests/vm/capture-tests.sh | tee /tmp/kexdump-vm-capture.log
-step "VM tier: the service under systemd: enable at boot, status, kexdump test --yes"
-bash tests/vm/systemd-test.sh | tee /tmp/kexdump-vm-systemd.log
-vm_summary=$(cat /tmp/kexdump-vm-engine.log /tmp/kexdump-vm-capture.log /tmp/kexdump-vm-systemd.log | grep -E '^[0-9]+ passed, [0-9]+ failed$' |
-    awk '{p += $1; f += $3} END {printf "%d passed, %d failed", p, f}')
+if ((!fast)); then
+    # tier NAME SCRIPT LOG — one VM tier; its exit status is recorded, not fatal.
+    tier() {
+        local name=$1 script=$2 log=$3 rc=0
+        step "VM tier: $name"
+        bash "$script" 2>&1 | tee "$log" || rc=$?
+        tally "VM tier: $name" "$log" "$rc"
+    }
+    tier "the engine against makedumpfile, crash and gdb" tests/vm/engine-tests.sh /tmp/kexdump-vm-engine.log
+    tier "the capture path, one crash cycle per scenario" tests/vm/capture-tests.sh /tmp/kexdump-vm-capture.log
+    tier "the service under systemd" tests/vm/systemd-test.sh /tmp/kexdump-vm-systemd.log
+fi
 
 step "summary"
-echo "fast tier (cargo test): $fast_summary"
-echo "VM tier: $vm_summary"
-p=$(( $(echo "$fast_summary" | awk '{print $1}') + $(echo "$vm_summary" | awk '{print $1}') ))
-f=$(( $(echo "$fast_summary" | awk '{print $3}') + $(echo "$vm_summary" | awk '{print $3}') ))
-echo "$p passed, $f failed"
-((f == 0))
+printf '%s\n' "${tier_lines[@]}"
+echo "$total_p passed, $total_f failed"
+((total_f == 0))

@@ -8,7 +8,8 @@
 #             KX_VMCORES, KX_WORK          (all overridable from the env)
 #   staging   kx_stage_skeleton, kx_stage_busybox, kx_copy_bin, kx_stage_file,
 #             kx_stage_init
-#   modules   kx_mod_path, kx_mod_deps, kx_mod_closure, kx_stage_modules
+#   modules   kx_mod_index, kx_mod_path, kx_mod_resolve, kx_mod_closure,
+#             kx_stage_modules
 #   images    kx_make_cpio, kx_make_raw_disk, kx_make_ext4_disk, kx_seed_file
 #   qemu      kx_qemu_run (timeout, serial console stamped with host time)
 #   cycle     kx_to_mib, KX_CAPTURE_APPEND, kx_build_primary (the crashing
@@ -131,29 +132,84 @@ kx_copy_bin() {
 }
 
 # --------------------------------------------------------------- modules --
-# There is no modules.dep in the Debian .deb, so dependencies come from each
-# module's .modinfo section ("depends=a,b"). Names are normalised '-' -> '_'.
+# Module dependencies come from depmod's own indexes (modules.dep,
+# modules.softdep, modules.alias, modules.builtin), generated once per kernel
+# into a hard-linked copy of the module tree in the cache: the kernel's
+# extracted tree stays as the .deb ships it (no modules.dep), so kexdump's own
+# .modinfo path stays what `kexdump initramfs` exercises, and the harness has an
+# independent answer. Names are normalised '-' -> '_'.
+#
+# Nothing here runs in a subshell: a failure calls kx_die, which ends the
+# script (inside `$(...)` it would end only the subshell and be lost).
 kx_mod_norm() { printf '%s' "${1//-/_}"; }
 
-# kx_mod_index — index KX_MODDIR once per shell (name -> path).
+# kx_mod_index — build (once per kernel, cached) and load (once per shell)
+# depmod's view of KX_MODDIR: KX_MOD_FILE[name]=path, KX_MOD_DEP[name]="deps",
+# KX_MOD_SOFT[name]="pre softdeps", KX_MOD_ALIAS[alias]="modules",
+# KX_MOD_BUILTIN[name]=1.
 kx_mod_index() {
-    [[ -n ${KX_MOD_INDEX_BUILT:-} ]] && return
-    local f base
-    declare -gA KX_MOD_INDEX=()
-    while read -r f; do
-        base=${f##*/}; base=${base%%.ko*}
-        KX_MOD_INDEX[${base//-/_}]=$KX_MODDIR/$f
-    done < <(cd "$KX_MODDIR" && find . -name '*.ko*' -printf '%P\n' | LC_ALL=C sort)
+    [[ -n ${KX_MOD_INDEX_BUILT:-} ]] && return 0
+    local base=$KX_CACHE/depmod/$KX_KVER
+    KX_DEPDIR=$base/lib/modules/$KX_KVER
+    if [[ ! -s $KX_DEPDIR/modules.dep ]]; then
+        kx_log "depmod: indexing the modules of $KX_KVER into $base"
+        rm -rf "$base.part" && mkdir -p "$base.part/lib/modules" || kx_die "cannot create $base.part"
+        cp -rl "$KX_MODDIR" "$base.part/lib/modules/$KX_KVER" 2>/dev/null ||
+            cp -r "$KX_MODDIR" "$base.part/lib/modules/$KX_KVER" ||
+            kx_die "cannot copy $KX_MODDIR for depmod"
+        # depmod replaces its output files by rename: the hard links into the
+        # extracted kernel are never written through.
+        rm -f "$base.part/lib/modules/$KX_KVER"/modules.{dep,softdep,alias,symbols}*
+        PATH=$PATH:/sbin:/usr/sbin depmod -b "$base.part" "$KX_KVER" ||
+            kx_die "depmod -b $base.part $KX_KVER failed (install kmod)"
+        [[ -s $base.part/lib/modules/$KX_KVER/modules.dep ]] || kx_die "depmod wrote no modules.dep for $KX_KVER"
+        rm -rf "$base" && mv "$base.part" "$base" || kx_die "cannot move $base.part into place"
+    fi
+    declare -gA KX_MOD_FILE=() KX_MOD_DEP=() KX_MOD_SOFT=() KX_MOD_ALIAS=() KX_MOD_BUILTIN=()
+    local path deps name d line m rest
+    # modules.dep: "kernel/fs/xfs/xfs.ko[.xz]: kernel/lib/libcrc32c.ko[.xz] ..."
+    while IFS= read -r line; do
+        path=${line%%:*}
+        deps=${line#*:}
+        name=${path##*/}; name=$(kx_mod_norm "${name%%.ko*}")
+        KX_MOD_FILE[$name]=$KX_MODDIR/$path
+        rest=
+        for d in $deps; do d=${d##*/}; rest+=" $(kx_mod_norm "${d%%.ko*}")"; done
+        KX_MOD_DEP[$name]=$rest
+    done <"$KX_DEPDIR/modules.dep"
+    # modules.softdep: "softdep ext4 pre: crc32c" (only pre: matters for load order).
+    if [[ -f $KX_DEPDIR/modules.softdep ]]; then
+        while read -r line m rest; do
+            [[ $line == softdep ]] || continue
+            rest=${rest#pre:}; rest=${rest%%post:*}
+            KX_MOD_SOFT[$(kx_mod_norm "$m")]=$rest
+        done <"$KX_DEPDIR/modules.softdep"
+    fi
+    if [[ -f $KX_DEPDIR/modules.alias ]]; then
+        while read -r line d m; do
+            [[ $line == alias ]] || continue
+            [[ $d == *[*?[]* ]] && continue
+            d=$(kx_mod_norm "$d")
+            KX_MOD_ALIAS[$d]+=" $(kx_mod_norm "$m")"
+        done <"$KX_DEPDIR/modules.alias"
+    fi
+    if [[ -f $KX_DEPDIR/modules.builtin ]]; then
+        while IFS= read -r path; do
+            name=${path##*/}
+            KX_MOD_BUILTIN[$(kx_mod_norm "${name%%.ko*}")]=1
+        done <"$KX_DEPDIR/modules.builtin"
+    fi
+    ((${#KX_MOD_FILE[@]} > 0)) || kx_die "no modules in $KX_DEPDIR/modules.dep"
     KX_MOD_INDEX_BUILT=1
 }
 
 # kx_mod_path NAME — path of NAME.ko[.xz|.zst|.gz] under KX_MODDIR.
 kx_mod_path() {
+    kx_mod_index
     local want
     want=$(kx_mod_norm "$1")
-    kx_mod_index
-    [[ -n ${KX_MOD_INDEX[$want]:-} ]] || return 1
-    printf '%s\n' "${KX_MOD_INDEX[$want]}"
+    [[ -n ${KX_MOD_FILE[$want]:-} ]] || return 1
+    printf '%s\n' "${KX_MOD_FILE[$want]}"
 }
 
 # kx_mod_cat PATH — the uncompressed bytes of a module on stdout.
@@ -166,38 +222,60 @@ kx_mod_cat() {
     esac
 }
 
-# kx_mod_deps NAME — the direct hard dependencies of NAME, one a line.
-kx_mod_deps() {
-    local p tmp
-    p=$(kx_mod_path "$1") || kx_die "module $1 not found under $KX_MODDIR"
-    tmp=$(mktemp)
-    kx_mod_cat "$p" >"$tmp"
-    objcopy -O binary --only-section=.modinfo "$tmp" /dev/stdout 2>/dev/null |
-        tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' '\n' | sed '/^$/d'
-    rm -f "$tmp"
+# kx_mod_resolve NAME — sets KX_MOD_RESOLVED to the module that provides NAME
+# (itself, or the provider of an alias such as crc32c), or to "" when NAME is
+# built into the kernel. Returns 1 when nothing provides it.
+kx_mod_resolve() {
+    local n p
+    n=$(kx_mod_norm "$1")
+    KX_MOD_RESOLVED=
+    if [[ -n ${KX_MOD_FILE[$n]:-} ]]; then KX_MOD_RESOLVED=$n; return 0; fi
+    [[ -n ${KX_MOD_BUILTIN[$n]:-} ]] && return 0
+    for p in ${KX_MOD_ALIAS[$n]:-}; do
+        [[ -n ${KX_MOD_BUILTIN[$p]:-} ]] && return 0
+    done
+    # Several modules may provide an alias (crc32c: crc32c_intel,
+    # crc32c_generic): the generic one loads on any CPU.
+    for p in ${KX_MOD_ALIAS[$n]:-}; do
+        if [[ $p == *_generic && -n ${KX_MOD_FILE[$p]:-} ]]; then KX_MOD_RESOLVED=$p; return 0; fi
+    done
+    for p in ${KX_MOD_ALIAS[$n]:-}; do
+        if [[ -n ${KX_MOD_FILE[$p]:-} ]]; then KX_MOD_RESOLVED=$p; return 0; fi
+    done
+    return 1
 }
 
-# kx_mod_closure NAME... — NAME and all its dependencies, dependencies
-# first (insmod order), each once. Built-in modules are skipped.
+# kx_mod_closure NAME... — sets KX_MOD_ORDER to NAME... and all their hard
+# and pre-soft dependencies, dependencies first (insmod order), each once.
+# Built-in modules are skipped; a NAME nothing provides is fatal, a softdep
+# nothing provides is logged (the kernel loads without it too).
 kx_mod_closure() {
-    local -A seen=()
-    local -a order=()
     kx_mod_index
-    _kx_visit() {
-        local n d
-        n=$(kx_mod_norm "$1")
-        [[ -n ${seen[$n]:-} ]] && return
-        seen[$n]=1
-        if ! kx_mod_path "$n" >/dev/null; then
-            grep -q "/$n.ko\$" "$KX_MODDIR/modules.builtin" 2>/dev/null && return
-            kx_die "module $n neither modular nor built in"
-        fi
-        for d in $(kx_mod_deps "$n"); do _kx_visit "$d"; done
-        order+=("$n")
-    }
+    declare -gA KX_MOD_SEEN=()
+    declare -ga KX_MOD_ORDER=()
     local m
-    for m in "$@"; do _kx_visit "$m"; done
-    printf '%s\n' "${order[@]}"
+    for m in "$@"; do
+        kx_mod_resolve "$m" || kx_die "module $m is neither a module of $KX_KVER, built in, nor an alias of one"
+        [[ -n $KX_MOD_RESOLVED ]] && _kx_mod_visit "$KX_MOD_RESOLVED"
+    done
+    return 0
+}
+_kx_mod_visit() {
+    local n=$1 d
+    [[ -n ${KX_MOD_SEEN[$n]:-} ]] && return 0
+    KX_MOD_SEEN[$n]=1
+    for d in ${KX_MOD_SOFT[$n]:-}; do
+        if kx_mod_resolve "$d"; then
+            [[ -n $KX_MOD_RESOLVED ]] && _kx_mod_visit "$KX_MOD_RESOLVED"
+        else
+            kx_log "note: softdep $d of $n: no provider in $KX_KVER"
+        fi
+    done
+    for d in ${KX_MOD_DEP[$n]:-}; do
+        [[ -n ${KX_MOD_FILE[$d]:-} ]] || kx_die "modules.dep of $KX_KVER: $n needs $d, which has no file"
+        _kx_mod_visit "$d"
+    done
+    KX_MOD_ORDER+=("$n")
 }
 
 # kx_stage_modules ROOT NAME... — copy the closure of NAME... uncompressed to
@@ -206,18 +284,22 @@ kx_mod_closure() {
 kx_stage_modules() {
     local root=$1 n
     shift
-    kx_mod_index
+    kx_mod_closure "$@"
     mkdir -p "$root/lib/modules"
     : >"$root/lib/modules/load-order"
-    for n in $(kx_mod_closure "$@"); do
-        kx_mod_cat "$(kx_mod_path "$n")" >"$root/lib/modules/$n.ko"
+    for n in "${KX_MOD_ORDER[@]}"; do
+        kx_mod_cat "${KX_MOD_FILE[$n]}" >"$root/lib/modules/$n.ko" ||
+            kx_die "cannot decompress ${KX_MOD_FILE[$n]}"
         echo "$n" >>"$root/lib/modules/load-order"
     done
 }
 
-# Module sets (names only; closures are computed).
-KX_MODS_VIRTIO_BLK=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk)
-KX_MODS_EXT4=(crc32c_generic crc16 mbcache jbd2 ext4)
+# What a guest needs, by the modules that do the job: their dependencies
+# (virtio_pci's transports, ext4's crc16/mbcache/jbd2 and crc32c softdep)
+# come from depmod, so the lists hold on 5.10 through 7.x, where some of them
+# are built in.
+KX_MODS_VIRTIO_BLK=(virtio_pci virtio_blk)
+KX_MODS_EXT4=(ext4)
 
 # ---------------------------------------------------------------- images --
 # kx_make_cpio ROOT OUT [zstd|gzip|none] [WLOG] — newc archive of ROOT,
@@ -446,7 +528,7 @@ kx_read_back() {
     kx_stage_busybox "$work/root"
     local -a mods=("${KX_MODS_VIRTIO_BLK[@]}")
     case $fstype in
-    xfs) mods+=(crc32c_generic xfs) ;;
+    xfs) mods+=(xfs) ;;
     *) kx_die "kx_read_back: unsupported file system $fstype" ;;
     esac
     kx_stage_modules "$work/root" "${mods[@]}"
