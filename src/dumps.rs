@@ -72,6 +72,8 @@ pub struct DumpRecord {
     pub level_requested: Option<u8>,
     pub level: Option<u8>,
     pub fallback: Option<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub bytes: Option<u64>,
     /// 8 hex digits.
     pub crc32: Option<String>,

@@ -106,6 +106,7 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
             "requested_level": report.requested_level,
             "level": report.level,
             "fallback": report.fallback,
+            "warnings": report.warnings,
             "pages": {
                 "present": s.pages_present,
                 "written": s.pages_written,
@@ -142,5 +143,7 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
             f.offline
         );
     }
-    Ok(if report.fallback.is_some() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    // 2: saved, but the engine could not apply every rule asked for (it
+    // kept those pages) or the kernel is outside the tested range.
+    Ok(if report.fallback.is_some() || !report.warnings.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

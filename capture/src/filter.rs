@@ -1,16 +1,18 @@
 //! Page filtering by dump level: deciding, from each pfn's `struct page`,
 //! whether it belongs in the dump. The rules follow makedumpfile's
 //! (`__exclude_unnecessary_pages()`), which `crash` users expect and our
-//! differential tests check against; every offset and flag bit comes from
-//! VMCOREINFO so that the same code reads any kernel that exports them.
+//! differential tests check against; every offset, flag bit and page type
+//! comes from VMCOREINFO through [`PageScheme`], so the same code reads any
+//! kernel from 5.10 to 7.x, and a rule the kernel gives no marks for keeps
+//! its pages.
 
 use crate::bitmap::Bitmap;
 use crate::bytes::{i32_at, u64_at};
 use crate::error::{Error, Result};
 use crate::mem_map::SectionMap;
 use crate::memory::PhysMem;
+use crate::page_scheme::{HugetlbMark, OrderSource, PageScheme};
 use crate::translate::Translator;
-use crate::vmcoreinfo::VmcoreInfo;
 
 /// makedumpfile's `-d` bits.
 pub mod level {
@@ -27,94 +29,6 @@ pub mod level {
 const PAGE_MAPPING_ANON: u64 = 1;
 /// Struct pages read at once: one 4 KiB page of a 64-byte-struct mem_map.
 const BATCH: u64 = 64;
-
-/// Where the fields and flags of `struct page` are, from VMCOREINFO.
-#[derive(Clone, Debug)]
-pub struct PageLayout {
-    pub size: u64,
-    pub flags: u64,
-    pub mapping: u64,
-    pub mapcount: Option<u64>,
-    pub private: Option<u64>,
-    pub compound_head: Option<u64>,
-    pub compound_order: Option<u64>,
-    pub compound_dtor: Option<u64>,
-    pub pg_lru: u32,
-    pub pg_private: u32,
-    pub pg_swapcache: u32,
-    pub pg_swapbacked: Option<u32>,
-    pub pg_slab: Option<u32>,
-    pub pg_hwpoison: Option<u32>,
-    pub head_mask: u64,
-    pub buddy_mapcount: Option<i32>,
-    pub offline_mapcount: Option<i32>,
-    pub hugetlb_dtor: Option<u64>,
-    /// MAX_ORDER (LENGTH(zone.free_area)): buddy orders at or above are invalid.
-    pub free_area_len: Option<u64>,
-}
-
-fn bit(vi: &VmcoreInfo, name: &str) -> Result<Option<u32>> {
-    match vi.opt_number(name)? {
-        None => Ok(None),
-        Some(v) if (0..64).contains(&v) => Ok(Some(v as u32)),
-        Some(v) => Err(Error::BadValue {
-            key: format!("NUMBER({name})"),
-            value: v.to_string(),
-            why: "not a bit number".into(),
-        }),
-    }
-}
-
-fn required_bit(vi: &VmcoreInfo, name: &str) -> Result<u32> {
-    bit(vi, name)?.ok_or_else(|| Error::MissingKey(format!("NUMBER({name})")))
-}
-
-impl PageLayout {
-    pub fn from_vmcoreinfo(vi: &VmcoreInfo) -> Result<PageLayout> {
-        let size = vi.size("page")?;
-        if !(16..=1024).contains(&size) {
-            return Err(Error::BadValue {
-                key: "SIZE(page)".into(),
-                value: size.to_string(),
-                why: "implausible".into(),
-            });
-        }
-        let field = |name: &str| -> Result<Option<u64>> {
-            match vi.opt_offset(name)? {
-                Some(o) if o.checked_add(8).is_none_or(|end| end > size) => Err(Error::BadValue {
-                    key: format!("OFFSET({name})"),
-                    value: o.to_string(),
-                    why: format!("outside SIZE(page)={size}"),
-                }),
-                o => Ok(o),
-            }
-        };
-        let req = |name: &str| field(name)?.ok_or_else(|| Error::MissingKey(format!("OFFSET({name})")));
-        let small = |v: Option<i64>| v.map(|v| v as i32);
-        Ok(PageLayout {
-            size,
-            flags: req("page.flags")?,
-            mapping: req("page.mapping")?,
-            mapcount: field("page._mapcount")?,
-            private: field("page.private")?,
-            compound_head: field("page.compound_head")?,
-            // An offset of 0 means "not exported" to makedumpfile too.
-            compound_order: field("page.compound_order")?.filter(|&o| o != 0),
-            compound_dtor: field("page.compound_dtor")?.filter(|&o| o != 0),
-            pg_lru: required_bit(vi, "PG_lru")?,
-            pg_private: required_bit(vi, "PG_private")?,
-            pg_swapcache: required_bit(vi, "PG_swapcache")?,
-            pg_swapbacked: bit(vi, "PG_swapbacked")?,
-            pg_slab: bit(vi, "PG_slab")?,
-            pg_hwpoison: bit(vi, "PG_hwpoison")?,
-            head_mask: vi.opt_number("PG_head_mask")?.unwrap_or(0) as u64,
-            buddy_mapcount: small(vi.opt_number("PAGE_BUDDY_MAPCOUNT_VALUE")?),
-            offline_mapcount: small(vi.opt_number("PAGE_OFFLINE_MAPCOUNT_VALUE")?),
-            hugetlb_dtor: vi.opt_number("HUGETLB_PAGE_DTOR")?.map(|v| v as u64),
-            free_area_len: vi.opt_length("zone.free_area")?,
-        })
-    }
-}
 
 /// Why a page was left out, for the summary operators see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,85 +71,99 @@ impl FilterStats {
 struct PageInfo {
     flags: u64,
     mapping: u64,
-    mapcount: i32,
+    /// `_mapcount` / `page_type`; `None` when VMCOREINFO has no offset.
+    mapcount: Option<i32>,
     private: u64,
     compound_head: u64,
     order: u32,
-    dtor: u64,
+    hugetlb: bool,
 }
 
-impl PageLayout {
-    fn test(flags: u64, bit: u32) -> bool {
-        flags & (1u64 << bit) != 0
-    }
+fn test(flags: u64, bit: u32) -> bool {
+    flags & (1u64 << bit) != 0
+}
 
-    /// Decode the struct page at `cur`; `next` is the following struct page
-    /// (a compound head's order and destructor live in its first tail).
-    fn decode(&self, pfn: u64, cur: &[u8], next: Option<&[u8]>) -> PageInfo {
-        let u64f = |b: &[u8], off: Option<u64>| off.and_then(|o| u64_at(b, o as usize)).unwrap_or(0);
-        let flags = u64f(cur, Some(self.flags));
-        let (mut order, mut dtor) = (0u32, 0u64);
-        if let (Some(next), true) = (next, flags & self.head_mask != 0) {
-            let byte = |off: Option<u64>| off.and_then(|o| next.get(o as usize)).copied().unwrap_or(0);
-            order = byte(self.compound_order) as u32;
-            dtor = byte(self.compound_dtor) as u64;
-            if order >= 64 || pfn & ((1u64 << order) - 1) != 0 {
-                order = 0;
-            }
+/// Decode the struct page at `cur`; `next` is the following struct page
+/// (a compound head's order and hugetlb mark live in its first tail).
+fn decode(s: &PageScheme, pfn: u64, cur: &[u8], next: Option<&[u8]>) -> PageInfo {
+    let u64f = |b: &[u8], off: Option<u64>| off.and_then(|o| u64_at(b, o as usize)).unwrap_or(0);
+    let flags = u64f(cur, Some(s.flags));
+    let mapcount = s.mapcount.and_then(|o| i32_at(cur, o as usize));
+    let (mut order, mut hugetlb) = (0u32, false);
+    if let (Some(next), true) = (next, flags & s.head_mask != 0) {
+        let byte = |off: u64| next.get(off as usize).copied().unwrap_or(0);
+        let tail_flags = u64f(next, Some(s.flags));
+        order = match s.order {
+            OrderSource::TailFlagsLowByte => (tail_flags & 0xff) as u32,
+            OrderSource::TailByte(o) => byte(o) as u32,
+            OrderSource::Unknown => 0,
+        };
+        hugetlb = match s.hugetlb {
+            HugetlbMark::HeadPageType(v) => mapcount == Some(v),
+            HugetlbMark::TailFlag(b) => test(tail_flags, b),
+            HugetlbMark::Dtor { offset, value } => byte(offset) == value,
+            HugetlbMark::Unknown => false,
+        };
+        if order >= 64 || pfn & ((1u64 << order) - 1) != 0 {
+            order = 0;
         }
-        PageInfo {
-            flags,
-            mapping: u64f(cur, Some(self.mapping)),
-            mapcount: self.mapcount.and_then(|o| i32_at(cur, o as usize)).unwrap_or(0),
-            private: u64f(cur, self.private),
-            compound_head: u64f(cur, self.compound_head),
-            order,
-            dtor,
+    }
+    PageInfo {
+        flags,
+        mapping: u64f(cur, Some(s.mapping)),
+        mapcount,
+        private: u64f(cur, s.private),
+        compound_head: u64f(cur, Some(s.compound_head)),
+        order,
+        hugetlb,
+    }
+}
+
+fn is_slab(s: &PageScheme, p: &PageInfo) -> bool {
+    s.slab_flag.is_some_and(|b| test(p.flags, b)) || s.slab_type.is_some_and(|v| p.mapcount == Some(v))
+}
+
+fn is_cache(s: &PageScheme, flags: u64) -> bool {
+    test(flags, s.pg_lru) || (s.pg_swapbacked.is_none_or(|b| test(flags, b)) && test(flags, s.pg_swapcache))
+}
+
+/// The rule chain, in makedumpfile's order: the first matching rule decides.
+/// Returns the class and the number of pfns it covers, or `None` to keep
+/// the page. A rule whose marks the kernel does not export never matches
+/// (see [`PageScheme::limits`]).
+fn classify(s: &PageScheme, p: &PageInfo, level: u8, stats: &mut FilterStats) -> Option<(Excluded, u64)> {
+    use level::*;
+    if p.compound_head & 1 != 0 {
+        // A tail page: its head decided for the whole compound page.
+        return None;
+    }
+    let slab = is_slab(s, p);
+    let anon = p.mapping & PAGE_MAPPING_ANON != 0 && !slab;
+    let private = test(p.flags, s.pg_private);
+    let compound = 1u64 << p.order;
+    let typed = |v: Option<i32>| v.is_some() && p.mapcount == v;
+    if level & FREE != 0 && s.knows_buddy() && !slab && typed(s.buddy_type) {
+        if s.free_area_len.is_some_and(|n| p.private >= n) || p.private >= 64 {
+            stats.bad_buddy_order += 1;
+            return None;
         }
-    }
-
-    fn is_slab(&self, flags: u64) -> bool {
-        self.pg_slab.is_some_and(|b| Self::test(flags, b))
-    }
-
-    fn is_cache(&self, flags: u64) -> bool {
-        Self::test(flags, self.pg_lru)
-            || (self.pg_swapbacked.is_none_or(|b| Self::test(flags, b)) && Self::test(flags, self.pg_swapcache))
-    }
-
-    /// The rule chain: the first matching rule decides. Returns the class
-    /// and the number of pfns it covers, or `None` to keep the page.
-    fn classify(&self, p: &PageInfo, level: u8, stats: &mut FilterStats) -> Option<(Excluded, u64)> {
-        use level::*;
-        let anon = p.mapping & PAGE_MAPPING_ANON != 0;
-        let private = Self::test(p.flags, self.pg_private);
-        let compound = 1u64 << p.order;
-        if p.compound_head & 1 != 0 {
-            // A tail page: its head decided for the whole compound page.
-            None
-        } else if level & FREE != 0
-            && self.private.is_some()
-            && !self.is_slab(p.flags)
-            && self.buddy_mapcount.is_some_and(|v| p.mapcount == v)
-        {
-            if self.free_area_len.is_some_and(|n| p.private >= n) || p.private >= 64 {
-                stats.bad_buddy_order += 1;
-                return None;
-            }
-            Some((Excluded::Free, 1u64 << p.private))
-        } else if level & CACHE != 0 && self.is_cache(p.flags) && !private && !anon {
-            Some((Excluded::Cache, compound))
-        } else if level & CACHE_PRIVATE != 0 && self.is_cache(p.flags) && !anon {
-            Some((if private { Excluded::CachePrivate } else { Excluded::Cache }, compound))
-        } else if level & USER != 0 && (anon || self.hugetlb_dtor.is_some_and(|d| d == p.dtor)) {
-            Some((Excluded::User, compound))
-        } else if self.pg_hwpoison.is_some_and(|b| Self::test(p.flags, b)) {
-            Some((Excluded::HwPoison, compound))
-        } else if !self.is_slab(p.flags) && self.offline_mapcount.is_some_and(|v| p.mapcount == v) {
-            Some((Excluded::Offline, compound))
-        } else {
-            None
-        }
+        Some((Excluded::Free, 1u64 << p.private))
+    } else if level & FREE != 0 && s.knows_unaccepted() && typed(s.unaccepted_type) {
+        // Only blocks of the largest order go on the unaccepted list.
+        let largest = s.free_area_len.unwrap_or(1) - 1;
+        Some((Excluded::Free, 1u64 << largest))
+    } else if level & CACHE != 0 && is_cache(s, p.flags) && !private && !anon {
+        Some((Excluded::Cache, compound))
+    } else if level & CACHE_PRIVATE != 0 && is_cache(s, p.flags) && !anon {
+        Some((if private { Excluded::CachePrivate } else { Excluded::Cache }, compound))
+    } else if level & USER != 0 && ((anon && s.knows_slab()) || p.hugetlb) {
+        Some((Excluded::User, compound))
+    } else if s.pg_hwpoison.is_some_and(|b| test(p.flags, b)) {
+        Some((Excluded::HwPoison, compound))
+    } else if s.knows_slab() && !slab && typed(s.offline_type) {
+        Some((Excluded::Offline, compound))
+    } else {
+        None
     }
 }
 
@@ -244,7 +172,7 @@ impl PageLayout {
 pub struct Filter<'a> {
     mem: &'a PhysMem<'a>,
     tr: &'a Translator,
-    layout: PageLayout,
+    scheme: PageScheme,
     sections: Vec<SectionMap>,
     level: u8,
     /// Exclusion pending from the previous window: pfns below this are
@@ -258,11 +186,11 @@ impl<'a> Filter<'a> {
     pub fn new(
         mem: &'a PhysMem<'a>,
         tr: &'a Translator,
-        layout: PageLayout,
+        scheme: PageScheme,
         sections: Vec<SectionMap>,
         level: u8,
     ) -> Self {
-        Filter { mem, tr, layout, sections, level, pending: None, stats: FilterStats::default(), buf: Vec::new() }
+        Filter { mem, tr, scheme, sections, level, pending: None, stats: FilterStats::default(), buf: Vec::new() }
     }
 
     /// Clear, in `bm` (which holds the window's present pfns on entry), the
@@ -293,7 +221,7 @@ impl<'a> Filter<'a> {
     }
 
     fn apply_section(&mut self, bm: &mut Bitmap, s: SectionMap, from: u64, to: u64) -> Result<()> {
-        let size = self.layout.size;
+        let size = self.scheme.size;
         let mut pfn = from;
         while pfn < to {
             // Read the batch of struct pages holding `pfn`, unless none of
@@ -320,8 +248,8 @@ impl<'a> Filter<'a> {
                 let i = ((pfn - batch_start) * size) as usize;
                 let cur = &self.buf[i..i + size as usize];
                 let next = self.buf.get(i + size as usize..i + 2 * size as usize);
-                let info = self.layout.decode(pfn, cur, next);
-                match self.layout.classify(&info, self.level, &mut self.stats) {
+                let info = decode(&self.scheme, pfn, cur, next);
+                match classify(&self.scheme, &info, self.level, &mut self.stats) {
                     None => pfn += 1,
                     Some((why, n)) => {
                         let stop = pfn.saturating_add(n);

@@ -8,7 +8,7 @@
 //! flattened), so saved dumps can be converted, re-filtered and verified.
 //!
 //! Data flows one way: `input` → `elf` | `reader` (+ `vmcoreinfo`) → `memory` →
-//! `translate` → `mem_map` → `filter` → `select` → `writer` → `sink`.
+//! `translate` → `mem_map` → `page_scheme` → `filter` → `select` → `writer` → `sink`.
 
 pub mod analysis;
 pub mod bitmap;
@@ -24,6 +24,7 @@ pub mod mem_map;
 pub mod memory;
 mod mmap;
 pub mod output;
+pub mod page_scheme;
 pub mod pid1;
 pub mod reader;
 pub mod save;

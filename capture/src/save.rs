@@ -5,6 +5,7 @@
 use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::filter::level;
+use crate::page_scheme;
 use crate::select::{PageWalk, Selector};
 use crate::sink::Sink;
 use crate::vmcore::Vmcore;
@@ -44,6 +45,11 @@ pub struct SaveReport {
     pub level: u8,
     /// Why the level was lowered, if it was.
     pub fallback: Option<String>,
+    /// What the engine could not decide and so kept (rules this kernel's
+    /// VMCOREINFO gives no marks for, a kernel outside the tested range),
+    /// each already passed to `warn`. Like a fallback, a reason to check
+    /// the dump: callers exit 2.
+    pub warnings: Vec<String>,
     pub stats: WriteStats,
 }
 
@@ -86,11 +92,25 @@ pub fn save(
     if let Some(msg) = &fallback {
         warn(msg);
     }
+    let mut warnings = Vec::new();
+    if let Some(w) = vm.info.osrelease().and_then(page_scheme::release_warning) {
+        warnings.push(w);
+    }
+    // Level bits whose rules cannot run at all are dropped from the level
+    // in force, so the dump's header says what was really filtered.
+    let mut level_in_force = opts.level;
+    if let Some(w) = &walk {
+        warnings.extend(w.scheme.limits(opts.level));
+        level_in_force &= !w.scheme.lost_bits(opts.level);
+    }
+    for w in &warnings {
+        warn(w);
+    }
     let run = |sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress| match opts.format {
         Format::Kdump => writer::kdump::write(sel, sink, opts.compression, progress),
         Format::Elf => writer::elf::write(sel, sink, progress),
     };
-    let sel = Selector::new(vm, &mem, walk.as_ref(), opts.level);
+    let sel = Selector::new(vm, &mem, walk.as_ref(), level_in_force);
     // The struct page walk happens in the first pass, before the page data
     // is written, so a metadata failure there can still be retried at the
     // fallback level on the same sink (every byte gets rewritten).
@@ -106,6 +126,6 @@ pub fn save(
     };
     let mut stats = stats;
     stats.pages_present = Selector::new(vm, &mem, None, 0).windows().map(|(s, n)| vm.present(s, n).count()).sum();
-    let applied = if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { opts.level };
-    Ok(SaveReport { requested_level: opts.level, level: applied, fallback, stats })
+    let applied = if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { level_in_force };
+    Ok(SaveReport { requested_level: opts.level, level: applied, fallback, warnings, stats })
 }

@@ -5,9 +5,10 @@
 
 use crate::bitmap::Bitmap;
 use crate::error::Result;
-use crate::filter::{level, Filter, FilterStats, PageLayout};
+use crate::filter::{level, Filter, FilterStats};
 use crate::mem_map::{self, SectionMap};
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
+use crate::page_scheme::PageScheme;
 use crate::translate::Translator;
 use crate::vmcore::Vmcore;
 
@@ -18,7 +19,7 @@ pub const WINDOW_PFNS: u64 = 1 << 18;
 /// What the struct page walk needs, computed once per dump.
 pub struct PageWalk {
     pub tr: Translator,
-    pub layout: PageLayout,
+    pub scheme: PageScheme,
     pub sections: Vec<SectionMap>,
 }
 
@@ -29,9 +30,9 @@ impl PageWalk {
         }
         vm.info.page_size()?;
         let tr = Translator::new(&vm.info, &vm.elf.loads)?;
-        let layout = PageLayout::from_vmcoreinfo(&vm.info)?;
+        let scheme = PageScheme::from_vmcoreinfo(&vm.info)?;
         let sections = mem_map::sections(&vm.info, mem, &tr, vm.max_mapnr)?.sections;
-        Ok(PageWalk { tr, layout, sections })
+        Ok(PageWalk { tr, scheme, sections })
     }
 }
 
@@ -54,7 +55,7 @@ impl<'a> Selector<'a> {
 
     /// Start a pass over all pfns, in ascending windows.
     pub fn pass(&self) -> Pass<'_> {
-        let filter = self.walk.map(|w| Filter::new(self.mem, &w.tr, w.layout.clone(), w.sections.clone(), self.level));
+        let filter = self.walk.map(|w| Filter::new(self.mem, &w.tr, w.scheme.clone(), w.sections.clone(), self.level));
         Pass { sel: self, filter, next: 0 }
     }
 

@@ -43,6 +43,11 @@ impl VmcoreInfo {
         self.entries.is_empty()
     }
 
+    /// Every key, sorted (for rules that look for key families).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
     fn parsed<T>(&self, key: String, parse: impl Fn(&str) -> Option<T>, kind: &str) -> Result<Option<T>> {
         match self.entries.get(&key) {
             None => Ok(None),
@@ -118,6 +123,13 @@ fn parse_hex(s: &str) -> Option<u64> {
     u64::from_str_radix(s.strip_prefix("0x").unwrap_or(s), 16).ok()
 }
 
+/// `KEY=VALUE` lines, sorted by key: parsing the text gives the same map.
+impl std::fmt::Display for VmcoreInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.entries.iter().try_for_each(|(k, v)| writeln!(f, "{k}={v}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,3 +159,4 @@ mod tests {
         }
     }
 }
+

@@ -10,7 +10,7 @@ use kexdump_engine::input::Input;
 use kexdump_engine::sink::{FileSink, FlatSink, Sink};
 use kexdump_engine::writer::NoProgress;
 use kexdump_engine::{save, Error, Format, SaveOptions, SaveReport, Vmcore};
-use kexdump_testgen::{PageKind, SynthVmcore};
+use kexdump_testgen::{PageKind, Scheme, SynthVmcore, SAMPLE_RAM};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn u32_at(b: &[u8], o: usize) -> u32 {
@@ -524,4 +524,108 @@ fn dmesg_without_printk_keys_names_the_key() {
         Err(Error::MissingKey(k)) => assert_eq!(k, "SYMBOL(prb)"),
         other => panic!("{:?}", other.map(|_| ())),
     }
+}
+
+/// The sample in each kernel generation's page-type scheme; 7.3's also
+/// holds an unaccepted block (1024 pfns of their own).
+fn scheme_variants() -> Vec<(Scheme, SynthVmcore)> {
+    Scheme::ALL
+        .into_iter()
+        .map(|s| {
+            let mut v = SynthVmcore::sample().scheme(s);
+            if s == Scheme::Linux7_3 {
+                v = v.ram(&[SAMPLE_RAM[0], SAMPLE_RAM[1], (0x10000, 0x10400)]).page(0x10000, PageKind::Unaccepted);
+            }
+            (s, v)
+        })
+        .collect()
+}
+
+#[test]
+fn every_page_type_scheme_gives_makedumpfiles_page_sets_at_every_level() {
+    for (scheme, v) in scheme_variants() {
+        let elf = v.build();
+        for level in 0..=31u8 {
+            let (out, report, warnings) = run(elf.clone(), kdump(level, Compression::None));
+            assert!(warnings.is_empty(), "{scheme:?} level {level}: {warnings:?}");
+            assert_eq!(report.level, level, "{scheme:?}");
+            let k = read_kdump(&out);
+            let want = v.expected_pfns(level);
+            let diff: Vec<_> = k.dumped.symmetric_difference(&want).collect();
+            assert!(diff.is_empty(), "{scheme:?} level {level}: 2nd bitmap differs at {diff:x?}");
+        }
+    }
+}
+
+#[test]
+fn each_scheme_excludes_its_own_kinds_and_keeps_slab() {
+    for (scheme, v) in scheme_variants() {
+        let (out, ..) = run(v.build(), kdump(31, Compression::None));
+        let k = read_kdump(&out);
+        // slab (0x24c, 0x24d) kept; anon 0x248 and the hugetlb block at
+        // 0x280 (order 4) and THP at 0x290 (order 3) excluded whole; buddy
+        // 0x260 (order 5) excluded whole; the large file folio 0x298 too.
+        for pfn in [0x24c, 0x24d] {
+            assert!(k.dumped.contains(&pfn), "{scheme:?}: slab pfn {pfn:#x} dropped");
+        }
+        for pfn in (0x280..0x290).chain(0x290..0x298).chain(0x260..0x280).chain(0x298..0x29c).chain([0x248]) {
+            assert!(!k.dumped.contains(&pfn), "{scheme:?}: pfn {pfn:#x} kept");
+        }
+        if scheme == Scheme::Linux7_3 {
+            assert!((0x10000..0x10400).all(|p| !k.dumped.contains(&p)), "unaccepted block kept");
+            assert!(k.present.contains(&0x10000));
+        }
+    }
+}
+
+#[test]
+fn a_6_12_dump_without_the_slab_marker_keeps_slab_and_anon_pages_and_says_so() {
+    let v = SynthVmcore::sample()
+        .scheme(Scheme::Linux6_12)
+        .vmcoreinfo_edit(|kv| kv.retain(|(k, _)| k != "NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)"));
+    let (out, report, warnings) = run(v.build(), kdump(31, Compression::None));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("slab pages cannot be told apart"), "{warnings:?}");
+    assert_eq!(report.warnings, warnings);
+    assert!(report.fallback.is_none());
+    // Free pages cannot be recognised safely: bit 16 is not in force.
+    assert_eq!(report.level, 31 & !16);
+    let k = read_kdump(&out);
+    assert_eq!(k.dump_level, 15);
+    // slab pages (odd word at `mapping`) and anonymous pages are kept, the
+    // hugetlb block still goes (its mark does not depend on slab)
+    for pfn in [0x24c, 0x24d, 0x248, 0x249, 0x260] {
+        assert!(k.dumped.contains(&pfn), "pfn {pfn:#x} dropped");
+    }
+    assert!((0x280..0x290).all(|p| !k.dumped.contains(&p)), "hugetlb kept");
+    // what the level in force would give with the marker, plus the kept
+    // kinds: a superset of the oracle's page set at 31
+    assert!(v.expected_pfns(31).is_subset(&k.dumped));
+}
+
+#[test]
+fn a_7_x_dump_without_a_tail_marker_falls_back_to_level_1() {
+    let v = SynthVmcore::sample()
+        .scheme(Scheme::Linux7_3)
+        .vmcoreinfo_edit(|kv| kv.retain(|(k, _)| k != "OFFSET(page.compound_info)"));
+    let (out, report, warnings) = run(v.build(), kdump(31, Compression::None));
+    assert_eq!(report.level, 1);
+    assert!(warnings.iter().any(|w| w.contains("OFFSET(page.compound_info)")), "{warnings:?}");
+    assert_eq!(read_kdump(&out).dumped, v.ram_pfns());
+}
+
+#[test]
+fn a_kernel_newer_than_the_tested_range_is_saved_with_a_warning() {
+    let v = SynthVmcore::sample().scheme(Scheme::Linux7_3).vmcoreinfo_edit(|kv| {
+        for (k, val) in kv.iter_mut() {
+            if k == "OSRELEASE" {
+                *val = "7.9.0-amd64".into();
+            }
+        }
+    });
+    let (out, report, warnings) = run(v.build(), kdump(31, Compression::None));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("7.9.0-amd64") && warnings[0].contains("5.10 to 7.3"), "{warnings:?}");
+    assert_eq!(report.level, 31);
+    assert_eq!(read_kdump(&out).dumped, v.expected_pfns(31));
 }

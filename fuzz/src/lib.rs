@@ -302,7 +302,7 @@ pub fn exercise_info(vi: &kexdump_engine::vmcoreinfo::VmcoreInfo) {
         let _ = vi.length(n);
         let _ = vi.opt_length(n);
     }
-    let _ = kexdump_engine::filter::PageLayout::from_vmcoreinfo(vi);
+    let _ = kexdump_engine::page_scheme::PageScheme::from_vmcoreinfo(vi);
 }
 
 /// Base dumps of `dump_mutated`: our writer's outputs of the sample vmcore

@@ -29,7 +29,8 @@ pub(crate) fn vmcoreinfo_pairs(l: &Layout, mem_section_indirect: bool) -> Vec<(S
     let mem_section = if mem_section_indirect { s.mem_section_var } else { l.mem_section_root };
     let mut v: Vec<(String, String)> = Vec::new();
     let mut add = |k: &str, val: String| v.push((k.to_string(), val));
-    add("OSRELEASE", crate::OSRELEASE.to_string());
+    let scheme = l.cfg.scheme;
+    add("OSRELEASE", scheme.release().to_string());
     add("BUILD-ID", BUILD_ID.to_string());
     add("PAGESIZE", PAGE_SIZE.to_string());
     add("SYMBOL(init_uts_ns)", hex(s.init_uts_ns));
@@ -57,9 +58,20 @@ pub(crate) fn vmcoreinfo_pairs(l: &Layout, mem_section_indirect: bool) -> Vec<(S
     add("OFFSET(page.lru)", OFF_LRU.to_string());
     add("OFFSET(page._mapcount)", OFF_MAPCOUNT.to_string());
     add("OFFSET(page.private)", OFF_PRIVATE.to_string());
-    add("OFFSET(page.compound_dtor)", OFF_COMPOUND_DTOR.to_string());
-    add("OFFSET(page.compound_order)", OFF_COMPOUND_ORDER.to_string());
-    add("OFFSET(page.compound_head)", OFF_COMPOUND_HEAD.to_string());
+    match scheme {
+        Scheme::Linux6_1 => {
+            add("OFFSET(page.compound_dtor)", OFF_COMPOUND_DTOR.to_string());
+            add("OFFSET(page.compound_order)", OFF_COMPOUND_ORDER.to_string());
+        }
+        Scheme::Linux6_5 => {
+            // folio offsets: the first tail's bytes, one struct page further
+            add("OFFSET(folio._folio_dtor)", (SIZE_PAGE as usize + OFF_COMPOUND_DTOR).to_string());
+            add("OFFSET(folio._folio_order)", (SIZE_PAGE as usize + OFF_COMPOUND_ORDER).to_string());
+        }
+        _ => {}
+    }
+    let tail_key = if scheme == Scheme::Linux7_3 { "OFFSET(page.compound_info)" } else { "OFFSET(page.compound_head)" };
+    add(tail_key, OFF_COMPOUND_HEAD.to_string());
     add("OFFSET(pglist_data.node_zones)", "0".into());
     add("OFFSET(pglist_data.nr_zones)", "171552".into());
     add("OFFSET(pglist_data.node_start_pfn)", "171560".into());
@@ -119,12 +131,28 @@ pub(crate) fn vmcoreinfo_pairs(l: &Layout, mem_section_indirect: bool) -> Vec<(S
     add("NUMBER(PG_private)", PG_PRIVATE.to_string());
     add("NUMBER(PG_swapcache)", PG_SWAPCACHE.to_string());
     add("NUMBER(PG_swapbacked)", PG_SWAPBACKED.to_string());
-    add("NUMBER(PG_slab)", PG_SLAB.to_string());
+    if !scheme.typed() {
+        add("NUMBER(PG_slab)", PG_SLAB.to_string());
+    }
     add("NUMBER(PG_hwpoison)", PG_HWPOISON.to_string());
     add("NUMBER(PG_head_mask)", PG_HEAD_MASK.to_string());
-    add("NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", PAGE_BUDDY_MAPCOUNT_VALUE.to_string());
-    add("NUMBER(HUGETLB_PAGE_DTOR)", HUGETLB_PAGE_DTOR.to_string());
-    add("NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)", PAGE_OFFLINE_MAPCOUNT_VALUE.to_string());
+    if scheme == Scheme::Linux6_8 {
+        add("NUMBER(PG_hugetlb)", PG_HUGETLB_6_8.to_string());
+    }
+    add("NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", scheme.buddy_type().to_string());
+    if matches!(scheme, Scheme::Linux6_1 | Scheme::Linux6_5) {
+        add("NUMBER(HUGETLB_PAGE_DTOR)", HUGETLB_PAGE_DTOR.to_string());
+    }
+    if scheme.typed() {
+        add("NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)", pgty(PGTY_HUGETLB).to_string());
+    }
+    add("NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)", scheme.offline_type().to_string());
+    if scheme.typed() {
+        add("NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)", pgty(PGTY_SLAB).to_string());
+    }
+    if scheme == Scheme::Linux7_3 {
+        add("NUMBER(PAGE_UNACCEPTED_MAPCOUNT_VALUE)", pgty(PGTY_UNACCEPTED).to_string());
+    }
     add("SYMBOL(kallsyms_names)", hex(s.kallsyms_names));
     add("SYMBOL(kallsyms_num_syms)", hex(s.kallsyms_num_syms));
     add("SYMBOL(kallsyms_token_table)", hex(s.kallsyms_token_table));

@@ -205,3 +205,92 @@ mod tests {
         assert_eq!(LAST_CPUPID_PGSHIFT + 21, ZONES_PGSHIFT);
     }
 }
+
+// ---- page-type schemes of later kernels (include/linux/page-flags.h,
+// kernel/vmcore_info.c of each release)
+/// `PG_hugetlb` in the first tail's flags, 6.6–6.8 (a bit no other kind
+/// here sets).
+pub const PG_HUGETLB_6_8: u32 = 22;
+/// 6.12+: a page type is `PGTY_<kind> << 24` in `page_type` (shared with
+/// `_mapcount`).
+pub const fn pgty(kind: u32) -> i32 {
+    (kind << 24) as i32
+}
+/// `PGTY_buddy`.
+pub const PGTY_BUDDY: u32 = 0xf0;
+/// `PGTY_offline`.
+pub const PGTY_OFFLINE: u32 = 0xf1;
+/// `PGTY_hugetlb`.
+pub const PGTY_HUGETLB: u32 = 0xf4;
+/// `PGTY_slab`.
+pub const PGTY_SLAB: u32 = 0xf5;
+/// `PGTY_unaccepted`.
+pub const PGTY_UNACCEPTED: u32 = 0xf7;
+
+/// How a kernel generation marks the kinds of page the dump levels care
+/// about. The generator writes struct pages and VMCOREINFO in the chosen
+/// scheme; flag bit numbers stay 6.1's (the engine reads them from
+/// VMCOREINFO either way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// 4.16–6.2 (Debian 11's 5.10, Debian 12's 6.1): `PG_slab`;
+    /// `page.compound_order`/`compound_dtor` bytes in the first tail;
+    /// `HUGETLB_PAGE_DTOR`; buddy `_mapcount` -129, offline -257.
+    #[default]
+    Linux6_1,
+    /// 6.3–6.5: the same bytes, exported as `folio._folio_order` and
+    /// `folio._folio_dtor` (offsets from the folio, one struct page before).
+    Linux6_5,
+    /// 6.6–6.8: the order in the low byte of the first tail's flags,
+    /// hugetlb as `PG_hugetlb` there; no compound_order/dtor keys.
+    Linux6_8,
+    /// 6.12–7.0 (Debian 13): no `PG_slab`; `page_type` = `PGTY_* << 24` for
+    /// buddy, offline, slab and hugetlb (on the head); order as 6.8. SLUB's
+    /// counters lie at the `mapping` offset and may be odd.
+    Linux6_12,
+    /// 7.1+ (trixie-backports' 7.3): as 6.12, with `page.compound_head`
+    /// exported as `page.compound_info` (a tail holds a mask with bit 0
+    /// set) and unaccepted memory (`PGTY_unaccepted`, blocks of the largest
+    /// order).
+    Linux7_3,
+}
+
+impl Scheme {
+    /// Every scheme, oldest first.
+    pub const ALL: [Scheme; 5] = [Scheme::Linux6_1, Scheme::Linux6_5, Scheme::Linux6_8, Scheme::Linux6_12, Scheme::Linux7_3];
+
+    /// A 6.12-style scheme (page types in the top byte).
+    pub fn typed(self) -> bool {
+        matches!(self, Scheme::Linux6_12 | Scheme::Linux7_3)
+    }
+    /// The order sits in the low byte of the first tail's flags.
+    pub fn order_in_tail_flags(self) -> bool {
+        !matches!(self, Scheme::Linux6_1 | Scheme::Linux6_5)
+    }
+    /// `_mapcount` of a free buddy head.
+    pub fn buddy_type(self) -> i32 {
+        if self.typed() {
+            pgty(PGTY_BUDDY)
+        } else {
+            PAGE_BUDDY_MAPCOUNT_VALUE
+        }
+    }
+    /// `_mapcount` of an offline page.
+    pub fn offline_type(self) -> i32 {
+        if self.typed() {
+            pgty(PGTY_OFFLINE)
+        } else {
+            PAGE_OFFLINE_MAPCOUNT_VALUE
+        }
+    }
+    /// `OSRELEASE` of a kernel of this scheme.
+    pub fn release(self) -> &'static str {
+        match self {
+            Scheme::Linux6_1 => crate::OSRELEASE,
+            Scheme::Linux6_5 => "6.5.0-35-generic",
+            Scheme::Linux6_8 => "6.8.12-amd64",
+            Scheme::Linux6_12 => "6.12.57+deb13-amd64",
+            Scheme::Linux7_3 => "7.3.4+bpo-amd64",
+        }
+    }
+}

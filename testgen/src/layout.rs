@@ -124,6 +124,7 @@ pub(crate) struct Config {
     pub page_offset_base: u64,
     pub vmemmap_base: u64,
     pub dmesg: Vec<String>,
+    pub scheme: Scheme,
 }
 
 /// The computed memory image.
@@ -280,6 +281,7 @@ pub(crate) fn kind_span(kind: PageKind) -> u64 {
         | PageKind::AnonThp { order }
         | PageKind::FileThp { order }
         | PageKind::Buddy { order } => 1 << order,
+        PageKind::Unaccepted => 1 << (MAX_ORDER - 1),
         _ => 1,
     }
 }
@@ -498,7 +500,7 @@ impl Layout {
             put_u64(d, D_VMAP_AREA_LIST as usize, val);
             put_u64(d, D_VMAP_AREA_LIST as usize + 8, val);
             d[D_NODE_ONLINE_MAP as usize] = 1;
-            let uts = utsname();
+            let uts = utsname(layout.cfg.scheme.release());
             let o = D_INIT_UTS_NS as usize;
             d[o..o + uts.len()].copy_from_slice(&uts);
         }
@@ -678,6 +680,7 @@ impl Layout {
         let mut lru = (0u64, 0u64);
         let mut mapcount: i32 = -1;
         let mut refcount: u32 = 1;
+        let scheme = self.cfg.scheme;
         if self.is_reserved(pfn) {
             flags |= bit(PG_RESERVED);
         } else {
@@ -714,6 +717,9 @@ impl Layout {
                         flags |= bit(PG_HEAD) | bit(PG_UPTODATE);
                         mapping = file_mapping;
                         index = pfn >> 9;
+                        if scheme.typed() {
+                            mapcount = pgty(PGTY_HUGETLB);
+                        }
                     }
                     PageKind::AnonThp { .. } => {
                         flags |= bit(PG_HEAD) | bit(PG_LRU) | bit(PG_SWAPBACKED) | bit(PG_UPTODATE);
@@ -726,13 +732,21 @@ impl Layout {
                         lru = (neighbour(1), neighbour(-1));
                     }
                     PageKind::Buddy { order } => {
-                        mapcount = PAGE_BUDDY_MAPCOUNT_VALUE;
+                        mapcount = scheme.buddy_type();
                         private = u64::from(order);
                         refcount = 0;
                         lru = (neighbour(1 << order), neighbour(-(1 << order)));
                     }
                     PageKind::HwPoison => flags |= bit(PG_HWPOISON),
-                    PageKind::Offline => mapcount = PAGE_OFFLINE_MAPCOUNT_VALUE,
+                    PageKind::Offline => mapcount = scheme.offline_type(),
+                    PageKind::Slab if scheme.typed() => {
+                        // 6.12's struct slab: slab_cache @8, freelist and
+                        // counters @16.., and at the mapping offset a word
+                        // whose low bit is set (it must not read as anon)
+                        mapping = 0x0000_0020_0040_0013 + ((pfn % 3) << 32);
+                        private = 0x8020_0010;
+                        mapcount = pgty(PGTY_SLAB);
+                    }
                     PageKind::Slab => {
                         flags |= bit(PG_SLAB);
                         // struct slab: slab_cache @24, counters @40,
@@ -740,6 +754,11 @@ impl Layout {
                         mapping = po + 0x0100_0a00 + (pfn % 3) * 0x100;
                         private = 0x8020_0010;
                         mapcount = PAGE_BUDDY_MAPCOUNT_VALUE;
+                    }
+                    PageKind::Unaccepted => {
+                        assert_eq!(scheme, Scheme::Linux7_3, "unaccepted pages need Scheme::Linux7_3");
+                        mapcount = pgty(PGTY_UNACCEPTED);
+                        refcount = 0;
                     }
                     PageKind::Raw { flags: f, mapping: m, private: pv, mapcount: mc } => {
                         flags = f;
@@ -751,11 +770,26 @@ impl Layout {
                 Some(Slot::Tail { head, index: i, kind }) => {
                     refcount = 0;
                     match *kind {
-                        PageKind::Buddy { .. } => {}
+                        PageKind::Buddy { .. } | PageKind::Unaccepted => {}
                         PageKind::HugetlbHead { .. } | PageKind::AnonThp { .. } | PageKind::FileThp { .. } => {
                             let order = kind_span(*kind).trailing_zeros();
-                            lru.0 = self.page_va(*head) | 1; // compound_head
-                            if *i == 1 {
+                            lru.0 = if scheme == Scheme::Linux7_3 {
+                                // compound_info: a mask that finds the head, bit 0 set
+                                (!0u64 << (order + 6)) | 1
+                            } else {
+                                self.page_va(*head) | 1 // compound_head
+                            };
+                            if *i == 1 && scheme.order_in_tail_flags() {
+                                // folio._flags_1: the order in the low byte
+                                flags |= u64::from(order);
+                                if scheme == Scheme::Linux6_8 && matches!(kind, PageKind::HugetlbHead { .. }) {
+                                    flags |= bit(PG_HUGETLB_6_8);
+                                }
+                                // _large_mapcount/_entire_mapcount (-1), so
+                                // 6.1's order byte here reads 0xff
+                                lru.1 = u64::MAX;
+                                mapping = (1u64 << order) << 32;
+                            } else if *i == 1 {
                                 let dtor = match kind {
                                     PageKind::HugetlbHead { .. } => HUGETLB_PAGE_DTOR,
                                     PageKind::AnonThp { .. } => TRANSHUGE_PAGE_DTOR,
@@ -813,11 +847,11 @@ impl Layout {
 }
 
 /// `struct new_utsname` of the dumped kernel.
-pub(crate) fn utsname() -> Vec<u8> {
+pub(crate) fn utsname(release: &str) -> Vec<u8> {
     let fields = [
         "Linux",
         "kexdump-synth",
-        crate::OSRELEASE,
+        release,
         "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)",
         "x86_64",
         "(none)",

@@ -69,6 +69,7 @@ mod elf;
 pub mod interesting;
 pub mod kallsyms;
 pub mod kernel;
+pub use kernel::Scheme;
 pub mod kmod;
 mod layout;
 mod model;
@@ -160,9 +161,16 @@ pub enum PageKind {
     HwPoison,
     /// `_mapcount = PAGE_OFFLINE_MAPCOUNT_VALUE (-257)`: excluded at every level.
     Offline,
-    /// `PG_slab` with `_mapcount` (slab's `__unused`) = -129: must not be
-    /// taken for a buddy page; kept at every level.
+    /// A slab page, kept at every level. Up to 6.9: `PG_slab` with
+    /// `_mapcount` (slab's `__unused`) = -129, which must not be taken for a
+    /// buddy page. From 6.12 ([`Scheme::Linux6_12`]): `page_type` =
+    /// `PGTY_slab << 24` and an odd word at the `mapping` offset (SLUB's
+    /// counters), which must not be taken for an anonymous page.
     Slab,
+    /// Unaccepted memory ([`Scheme::Linux7_3`] only): a block of
+    /// `2^(MAX_ORDER - 1)` = 1024 pfns (aligned) whose head has `page_type`
+    /// = `PGTY_unaccepted << 24`. Level bit 16 excludes the whole block.
+    Unaccepted,
     /// A struct page with these exact fields (no zone bits added),
     /// `_refcount = 1`, `compound_head = 0`: for odd cases.
     Raw {
@@ -195,6 +203,7 @@ pub struct SynthVmcore {
     page_offset_base: Option<u64>,
     vmemmap_base: Option<u64>,
     dmesg: Vec<String>,
+    scheme: Scheme,
     edits: Vec<Edit>,
     cache: OnceLock<Arc<Layout>>,
 }
@@ -239,6 +248,7 @@ impl SynthVmcore {
             page_offset_base: None,
             vmemmap_base: None,
             dmesg: printk::default_log(),
+            scheme: Scheme::default(),
             edits: Vec::new(),
             cache: OnceLock::new(),
         }
@@ -338,6 +348,18 @@ impl SynthVmcore {
     pub fn zero_content(mut self, pfn: u64) -> Self {
         self.zero.insert(pfn);
         self.changed()
+    }
+
+    /// Write struct pages and VMCOREINFO in the page-type scheme of another
+    /// kernel generation (default [`Scheme::Linux6_1`]).
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self.changed()
+    }
+
+    /// The page-type scheme in use.
+    pub fn page_scheme(&self) -> Scheme {
+        self.scheme
     }
 
     /// 5-level paging (`NUMBER(pgtable_l5_enabled)=1`, `MAX_PHYSMEM_BITS=52`,
@@ -454,6 +476,7 @@ impl SynthVmcore {
                     DEFAULT_VMEMMAP_L4
                 }),
                 dmesg: self.dmesg.clone(),
+                scheme: self.scheme,
             };
             let l = Layout::compute(cfg);
             for r in &l.reserved {

@@ -347,6 +347,7 @@ impl Run {
             Ok(report) => {
                 info.level = report.level;
                 info.fallback = report.fallback;
+                info.warnings = report.warnings;
                 info.pages_present = report.stats.pages_present;
                 info.pages_written = report.stats.pages_written;
                 match out.commit() {

@@ -39,6 +39,8 @@ pub struct DumpInfo {
     pub level_requested: u8,
     pub level: u8,
     pub fallback: Option<String>,
+    /// What the engine could not decide and kept (see `SaveReport::warnings`).
+    pub warnings: Vec<String>,
     pub bytes: u64,
     pub crc32: Option<u32>,
     pub pages_present: u64,
@@ -122,13 +124,14 @@ impl Record {
             match &self.dump {
                 Some(d) => format!(
                     "{{\"file\": {}, \"format\": {}, \"compression\": {}, \"level_requested\": {}, \"level\": {}, \
-                 \"fallback\": {}, \"bytes\": {}, \"crc32\": {}, \"pages_present\": {}, \"pages_written\": {}}}",
+                 \"fallback\": {}, \"warnings\": [{}], \"bytes\": {}, \"crc32\": {}, \"pages_present\": {}, \"pages_written\": {}}}",
                     esc(&d.file),
                     esc(&d.format),
                     esc(&d.compression),
                     d.level_requested,
                     d.level,
                     opt(&d.fallback),
+                    d.warnings.iter().map(|w| esc(w)).collect::<Vec<_>>().join(", "),
                     d.bytes,
                     d.crc32.map_or("null".into(), |c| esc(&format!("{c:08x}"))),
                     d.pages_present,
@@ -220,7 +223,12 @@ mod tests {
             vmcore_bytes: 5,
             dmesg_file: Some("dmesg.txt".into()),
             dmesg_bytes: 3,
-            dump: Some(DumpInfo { file: "vmcore.incomplete".into(), crc32: Some(0xabc), ..Default::default() }),
+            dump: Some(DumpInfo {
+                file: "vmcore.incomplete".into(),
+                crc32: Some(0xabc),
+                warnings: vec!["slab \"pages\" kept".into(), "second".into()],
+                ..Default::default()
+            }),
             durations: vec![("dump", 1.5)],
             capture_kernel: "6.1.0".into(),
             test_id: None,
@@ -234,6 +242,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&j).expect("valid JSON");
         assert_eq!(v["schema"], SCHEMA);
         assert_eq!(v["dump"]["file"], "vmcore.incomplete");
+        assert_eq!(v["dump"]["warnings"], serde_json::json!(["slab \"pages\" kept", "second"]));
         assert_eq!(v["crash_time"], "1970-01-01T00:00:00Z");
     }
 }
