@@ -18,7 +18,8 @@ SUDO=
 
 pkgs=(qemu-system-x86 crash makedumpfile gdb busybox-static kexec-tools
       e2fsprogs xfsprogs cpio zstd time bc file build-essential libkdumpfile-dev python3-libkdumpfile
-      debootstrap systemd kmod)
+      debootstrap systemd kmod
+      libelf-dev libdw-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev libsnappy-dev libzstd-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -57,6 +58,14 @@ if ((want_dbg)) && [[ ! -f $dbg ]]; then
         | tar -x --wildcards "./usr/lib/debug/boot/vmlinux-$KVER")
     mv "$tmp/usr/lib/debug/boot/vmlinux-$KVER" "$dbg.part" && mv "$dbg.part" "$dbg"
     rm -rf "$tmp"
+fi
+# Upstream makedumpfile, the filtering oracle for every kernel (Debian 12's
+# 1.7.2 predates the 6.9+ page types): built from the tarball in ../shared.
+oracles=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/oracles
+if [[ ! -x $CACHE/oracles/makedumpfile-b7587f1 ]]; then
+    [[ -f $oracles/build-makedumpfile.sh ]] || { echo "deps: no $oracles/build-makedumpfile.sh (is shared/ beside the repository?)" >&2; exit 1; }
+    echo "deps: building upstream makedumpfile (the oracle) into $CACHE/oracles" >&2
+    bash "$oracles/build-makedumpfile.sh" "$CACHE/oracles" >/dev/null
 fi
 command -v cargo >/dev/null || echo "deps: WARNING: no cargo on PATH; install the Rust toolchain (rustup) to build kexdump" >&2
 echo "deps: ok (cache $CACHE)" >&2

@@ -309,11 +309,7 @@ impl PageScheme {
                     .into(),
             );
         }
-        if level & level::FREE != 0
-            && self.unaccepted_type.is_some()
-            && !self.knows_unaccepted()
-            && self.knows_slab()
-        {
+        if level & level::FREE != 0 && self.unaccepted_type.is_some() && !self.knows_unaccepted() && self.knows_slab() {
             out.push(
                 "VMCOREINFO marks unaccepted pages but lacks LENGTH(zone.free_area) (their block size): \
                  unaccepted pages are kept"
@@ -423,8 +419,8 @@ mod tests {
 
     #[test]
     fn pg_hugetlb_of_6_6_reads_the_order_from_the_tail_flags() {
-        let s = PageScheme::from_vmcoreinfo(&vi("NUMBER(PG_hugetlb)=7\n").without("PAGE_HUGETLB_MAPCOUNT_VALUE"))
-            .unwrap();
+        let s =
+            PageScheme::from_vmcoreinfo(&vi("NUMBER(PG_hugetlb)=7\n").without("PAGE_HUGETLB_MAPCOUNT_VALUE")).unwrap();
         assert_eq!(s.order, OrderSource::TailFlagsLowByte);
         assert_eq!(s.hugetlb, HugetlbMark::TailFlag(7));
     }
@@ -458,7 +454,8 @@ mod tests {
     }
     impl Without for VmcoreInfo {
         fn without(&self, key: &str) -> VmcoreInfo {
-            let text: String = self.to_string().lines().filter(|l| !l.contains(key)).map(|l| format!("{l}\n")).collect();
+            let text: String =
+                self.to_string().lines().filter(|l| !l.contains(key)).map(|l| format!("{l}\n")).collect();
             VmcoreInfo::parse(text.as_bytes())
         }
     }

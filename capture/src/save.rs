@@ -126,6 +126,7 @@ pub fn save(
     };
     let mut stats = stats;
     stats.pages_present = Selector::new(vm, &mem, None, 0).windows().map(|(s, n)| vm.present(s, n).count()).sum();
-    let applied = if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { level_in_force };
+    let applied =
+        if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { level_in_force };
     Ok(SaveReport { requested_level: opts.level, level: applied, fallback, warnings, stats })
 }

@@ -21,9 +21,9 @@
 //! end in bounded time.
 
 use kexdump_engine::compress::Compression;
-use kexdump_engine::filter::PageLayout;
 use kexdump_engine::input::Input;
 use kexdump_engine::mem_map;
+use kexdump_engine::page_scheme::PageScheme;
 use kexdump_engine::sink::FlatSink;
 use kexdump_engine::translate::Translator;
 use kexdump_engine::writer::Progress;
@@ -923,7 +923,7 @@ fn run_case(c: &Case, limit: Duration, tally: &mut Tally) -> Result<(), Failure>
         let _ = vm.info.page_size();
         let _ = vm.info.kernel_offset();
         let _ = vm.info.crash_time();
-        let _ = PageLayout::from_vmcoreinfo(&vm.info);
+        let _ = PageScheme::from_vmcoreinfo(&vm.info).map(|s| s.limits(31));
         let _ = kexdump_engine::writer::utsname(&vm);
         let _ = kexdump_engine::dmesg::read_log(&vm);
         if let Ok(tr) = Translator::new(&vm.info, &vm.elf.loads) {

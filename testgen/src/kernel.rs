@@ -257,7 +257,8 @@ pub enum Scheme {
 
 impl Scheme {
     /// Every scheme, oldest first.
-    pub const ALL: [Scheme; 5] = [Scheme::Linux6_1, Scheme::Linux6_5, Scheme::Linux6_8, Scheme::Linux6_12, Scheme::Linux7_3];
+    pub const ALL: [Scheme; 5] =
+        [Scheme::Linux6_1, Scheme::Linux6_5, Scheme::Linux6_8, Scheme::Linux6_12, Scheme::Linux7_3];
 
     /// A 6.12-style scheme (page types in the top byte).
     pub fn typed(self) -> bool {

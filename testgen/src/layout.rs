@@ -848,14 +848,8 @@ impl Layout {
 
 /// `struct new_utsname` of the dumped kernel.
 pub(crate) fn utsname(release: &str) -> Vec<u8> {
-    let fields = [
-        "Linux",
-        "kexdump-synth",
-        release,
-        "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)",
-        "x86_64",
-        "(none)",
-    ];
+    let fields =
+        ["Linux", "kexdump-synth", release, "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)", "x86_64", "(none)"];
     let mut out = vec![0u8; UTSNAME_SIZE];
     for (i, f) in fields.iter().enumerate() {
         out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());

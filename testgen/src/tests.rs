@@ -462,7 +462,7 @@ fn kept(kind: PageKind, level: u8) -> bool {
         Cache | SwapCache | FileThp { .. } => level & 6 == 0,
         CachePrivate => level & 4 == 0,
         Anon | SwapCacheAnon | HugetlbHead { .. } | AnonThp { .. } => level & 8 == 0,
-        Buddy { .. } => level & 16 == 0,
+        Buddy { .. } | Unaccepted => level & 16 == 0,
         HwPoison | Offline => false,
         Raw { .. } => unreachable!(),
     }
@@ -490,8 +490,19 @@ fn expected_sets_follow_the_kinds() {
         (0x8020, Buddy { order: 5 }),
         (0x8040, Cache),
     ];
-    let mut v = SynthVmcore::new();
-    for (pfn, k) in kinds {
+    for scheme in crate::Scheme::ALL {
+        expected_sets_follow_the_kinds_in(scheme, &kinds);
+    }
+}
+
+fn expected_sets_follow_the_kinds_in(scheme: crate::Scheme, kinds: &[(u64, PageKind)]) {
+    let mut kinds = kinds.to_vec();
+    let mut v = SynthVmcore::new().scheme(scheme);
+    if scheme == crate::Scheme::Linux7_3 {
+        v = v.ram(&[(0x100, 0x400), (0x8000, 0x8100), (0x10000, 0x10400)]);
+        kinds.push((0x10000, PageKind::Unaccepted));
+    }
+    for &(pfn, k) in &kinds {
         v = v.page(pfn, k);
     }
     let ram = v.ram_pfns();
@@ -499,11 +510,11 @@ fn expected_sets_follow_the_kinds() {
         let kd = v.expected_pfns(level);
         let elf = v.expected_pfns_elf(level);
         assert!(kd.is_subset(&ram));
-        for (pfn, k) in kinds {
+        for &(pfn, k) in &kinds {
             let span = crate::layout::kind_span(k);
             for p in pfn..pfn + span {
-                assert_eq!(kd.contains(&p), kept(k, level), "{k:?} pfn {p:#x} level {level}");
-                let elf_kept = kept(k, level) && !(level & 1 != 0 && k == Zero);
+                assert_eq!(kd.contains(&p), kept(k, level), "{scheme:?}: {k:?} pfn {p:#x} level {level}");
+                let elf_kept = kept(k, level) && !(level & 1 != 0 && k == PageKind::Zero);
                 assert_eq!(elf.contains(&p), elf_kept, "ELF {k:?} {p:#x} level {level}");
             }
         }
@@ -518,6 +529,7 @@ fn expected_sets_follow_the_kinds() {
         let zero_meta = v.reserved_pfns().into_iter().flatten().any(|p| !elf.contains(&p));
         assert_eq!(zero_meta, level & 1 != 0, "zero metadata pages at level {level}");
     }
+    // level 0 drops only the hwpoisoned and the offline page
     assert_eq!(v.expected_pfns(0).len() as u64, ram.len() as u64 - 2);
 }
 

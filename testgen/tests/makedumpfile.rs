@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kexdump_testgen::{PageKind, SynthVmcore};
+use kexdump_testgen::{PageKind, Scheme, SynthVmcore, SAMPLE_RAM};
 
 fn makedumpfile() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("KEXDUMP_MAKEDUMPFILE") {
@@ -172,7 +172,7 @@ fn check(mdf: &Path, name: &str, v: &SynthVmcore, kdump_levels: &[u8], elf_level
         for (pfn, data) in &k.pages {
             assert!(*data == v.page_content(*pfn), "{name}: content of pfn {pfn:#x}");
         }
-        assert_eq!(k.release, kexdump_testgen::OSRELEASE);
+        assert_eq!(k.release, v.page_scheme().release());
         assert_eq!(k.phys_base, v.phys_base());
     }
     // the kernel text PT_LOAD and the RAM PT_LOADs, in pfns
@@ -244,6 +244,58 @@ fn makedumpfile_agrees() {
         for (name, v, kd, elf) in &cases {
             let mdf = &mdf;
             s.spawn(move || check(mdf, name, v, kd, elf));
+        }
+    });
+}
+
+/// Upstream makedumpfile (the oracle built from `shared/oracles/` by
+/// `scripts/deps.sh` into the cache): `KEXDUMP_MAKEDUMPFILE_UPSTREAM`, else
+/// the cache's build. Missing: skipped with a note, unless
+/// `KEXDUMP_REQUIRE_ORACLES=1` (the full suite sets it), where that fails.
+fn upstream_makedumpfile() -> Option<PathBuf> {
+    let p = match std::env::var_os("KEXDUMP_MAKEDUMPFILE_UPSTREAM") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let cache = std::env::var_os("KEXDUMP_CACHE").map(PathBuf::from).or_else(|| {
+                let home = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
+                home.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .map(|c| c.join("kexdump"))
+            })?;
+            cache.join("oracles/makedumpfile-b7587f1")
+        }
+    };
+    if p.is_file() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("KEXDUMP_REQUIRE_ORACLES").is_none(),
+        "upstream makedumpfile not at {} (run: bash scripts/deps.sh)",
+        p.display()
+    );
+    eprintln!("upstream makedumpfile not at {}: cross-check skipped", p.display());
+    None
+}
+
+/// Each kernel generation's page-type scheme, as upstream makedumpfile
+/// reads it: the generator's model of its rules must give its page sets.
+#[test]
+fn upstream_makedumpfile_agrees_on_every_page_type_scheme() {
+    let Some(mdf) = upstream_makedumpfile() else { return };
+    let all: Vec<u8> = (0..=31).collect();
+    let cases: Vec<(String, SynthVmcore)> = Scheme::ALL
+        .into_iter()
+        .map(|s| {
+            let mut v = SynthVmcore::sample().scheme(s);
+            if s == Scheme::Linux7_3 {
+                v = v.ram(&[SAMPLE_RAM[0], SAMPLE_RAM[1], (0x10000, 0x10400)]).page(0x10000, PageKind::Unaccepted);
+            }
+            (format!("{s:?}"), v)
+        })
+        .collect();
+    std::thread::scope(|sc| {
+        for (name, v) in &cases {
+            let (mdf, all) = (&mdf, &all);
+            sc.spawn(move || check(mdf, name, v, all, &[1, 31]));
         }
     });
 }
