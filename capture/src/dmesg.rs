@@ -6,8 +6,10 @@
 
 use crate::bytes::{u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
+use crate::memory::PhysMem;
 use crate::translate::Translator;
 use crate::vmcore::Vmcore;
+use crate::vmcoreinfo::VmcoreInfo;
 use std::fmt::Write as _;
 
 /// Descriptor state lives in the top two bits of `state_var`.
@@ -30,12 +32,17 @@ fn bad(key: &str, value: u64, why: &str) -> Error {
 
 /// The log as text lines `[seconds.micros] message`.
 pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
-    let vi = &vm.info;
-    if vi.is_empty() {
+    if vm.info.is_empty() {
         return Err(Error::NoVmcoreinfo);
     }
-    let mem = vm.mem();
-    let tr = Translator::new(vi, &vm.elf.loads)?;
+    let tr = Translator::new(&vm.info, &vm.elf.loads)?;
+    read_log_from(&vm.info, &vm.mem(), &tr)
+}
+
+/// [`read_log`] through a given memory and translator (the page walk
+/// traces which pages the log lives in).
+pub fn read_log_from(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator) -> Result<Vec<u8>> {
+    let mem = mem;
     let read = |vaddr: u64, len: usize| -> Result<Vec<u8>> {
         let mut b = vec![0u8; len];
         tr.read(&mem, vaddr, &mut b)?;

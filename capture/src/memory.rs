@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::reader::kdump::PageLoc;
 use crate::reader::pages::KdumpPages;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 pub const PAGE_SIZE: u64 = 4096;
 pub const PAGE_SHIFT: u32 = 12;
@@ -35,13 +38,16 @@ pub struct PhysMem<'a> {
     /// the RAM ranges of its 1st bitmap).
     loads: Vec<Load>,
     kdump: Option<&'a KdumpPages>,
+    /// The pfns `read` touched while [`PhysMem::traced`] runs.
+    trace: Mutex<Option<BTreeSet<u64>>>,
+    tracing: AtomicBool,
 }
 
 impl<'a> PhysMem<'a> {
     pub fn new(input: &'a Input, loads: &[Load]) -> PhysMem<'a> {
         let mut loads = loads.to_vec();
         loads.sort_by_key(|l| (l.paddr, std::cmp::Reverse(l.memsz)));
-        PhysMem { input, loads, kdump: None }
+        PhysMem { input, loads, kdump: None, trace: Mutex::new(None), tracing: AtomicBool::new(false) }
     }
 
     /// The memory of a kdump-compressed dump whose first file is `input`.
@@ -95,9 +101,27 @@ impl<'a> PhysMem<'a> {
         }
     }
 
+    /// Run `f` and return, with its result, the pfns every `read` in it
+    /// touched (page tables walked, structures read): what a reader needs
+    /// to get that far. Not nested.
+    pub fn traced<R>(&self, f: impl FnOnce() -> R) -> (R, BTreeSet<u64>) {
+        *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(BTreeSet::new());
+        self.tracing.store(true, Ordering::Relaxed);
+        let r = f();
+        self.tracing.store(false, Ordering::Relaxed);
+        let set = self.trace.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        (r, set)
+    }
+
     /// Read physical memory into `buf`. Bytes described with no file data
     /// (past p_filesz) read as zero; bytes no load describes are an error.
     pub fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        if self.tracing.load(Ordering::Relaxed) && !buf.is_empty() {
+            let last = paddr.saturating_add(buf.len() as u64 - 1);
+            if let Some(set) = self.trace.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                set.extend((paddr >> PAGE_SHIFT)..=(last >> PAGE_SHIFT));
+            }
+        }
         if let Some(k) = self.kdump {
             return k.read(self.input, paddr, buf);
         }

@@ -4,7 +4,8 @@
 //! struct page walk and says why.
 
 use crate::bitmap::Bitmap;
-use crate::error::Result;
+use crate::dmesg;
+use crate::error::{Error, Result};
 use crate::filter::{level, Filter, FilterStats};
 use crate::mem_map::{self, SectionMap};
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
@@ -21,6 +22,11 @@ pub struct PageWalk {
     pub tr: Translator,
     pub scheme: PageScheme,
     pub sections: Vec<SectionMap>,
+    /// The pfns a reader needs to start (page tables to the kernel image,
+    /// to `mem_section` and to each section's struct pages, `mem_section`
+    /// itself, `init_uts_ns`, the printk ring), sorted: the filter must
+    /// keep them at every level, or it is not trusted.
+    pub needed: Vec<u64>,
 }
 
 impl PageWalk {
@@ -31,8 +37,21 @@ impl PageWalk {
         vm.info.page_size()?;
         let tr = Translator::new(&vm.info, &vm.elf.loads)?;
         let scheme = PageScheme::from_vmcoreinfo(&vm.info)?;
-        let sections = mem_map::sections(&vm.info, mem, &tr, vm.max_mapnr)?.sections;
-        Ok(PageWalk { tr, scheme, sections })
+        let (sections, needed) = mem.traced(|| -> Result<Vec<SectionMap>> {
+            let sections = mem_map::sections(&vm.info, mem, &tr, vm.max_mapnr)?.sections;
+            for s in &sections {
+                // the page tables down to the first struct page of each section
+                let _ = tr.to_phys(mem, s.mem_map);
+            }
+            if let Some(uts) = vm.info.opt_symbol("init_uts_ns")? {
+                let _ = tr.read(mem, uts, &mut [0u8; 390]);
+            }
+            // A kernel whose log cannot be read still gets a dump; the
+            // pages read up to the failure are still needed.
+            let _ = dmesg::read_log_from(&vm.info, mem, &tr);
+            Ok(sections)
+        });
+        Ok(PageWalk { tr, scheme, sections: sections?, needed: needed.into_iter().collect() })
     }
 }
 
@@ -56,7 +75,7 @@ impl<'a> Selector<'a> {
     /// Start a pass over all pfns, in ascending windows.
     pub fn pass(&self) -> Pass<'_> {
         let filter = self.walk.map(|w| Filter::new(self.mem, &w.tr, w.scheme.clone(), w.sections.clone(), self.level));
-        Pass { sel: self, filter, next: 0 }
+        Pass { sel: self, filter, next: 0, needed: self.walk.map_or(&[][..], |w| &w.needed) }
     }
 
     /// The windows `(start, len)` covering every pfn below max_mapnr that
@@ -87,6 +106,7 @@ pub struct Pass<'a> {
     sel: &'a Selector<'a>,
     filter: Option<Filter<'a>>,
     next: u64,
+    needed: &'a [u64],
 }
 
 impl Pass<'_> {
@@ -101,7 +121,27 @@ impl Pass<'_> {
         // of a kdump-compressed input.
         let mut keep = self.sel.vm.stored(start, len);
         if let Some(f) = &mut self.filter {
+            let needed = &self.needed[self.needed.partition_point(|&p| p < start)..];
+            let needed: Vec<u64> = needed.iter().copied().take_while(|&p| p < start + len).filter(|&p| keep.get(p)).collect();
+            let poisoned_before = f.stats.hwpoison;
             f.apply(&mut keep)?;
+            if let Some(&pfn) = needed.iter().find(|&&p| !keep.get(p)) {
+                return Err(Error::Inconsistent(format!(
+                    "the page filter would drop pfn {pfn:#x}, which holds what a reader needs first (page tables, \
+                     mem_section, init_uts_ns, the printk ring): the page metadata is not to be trusted"
+                )));
+            }
+            // Poisoned pages are rare; a window mostly "poisoned" means the
+            // flag bit or offset is wrong.
+            let poisoned = f.stats.hwpoison - poisoned_before;
+            if poisoned > 64 {
+                let stored = self.sel.vm.stored(start, len).count() as u64;
+                if poisoned * 2 > stored {
+                    return Err(Error::Inconsistent(format!(
+                        "{poisoned} of {stored} pages from pfn {start:#x} marked hwpoisoned: implausible"
+                    )));
+                }
+            }
         }
         Ok((present, keep))
     }

@@ -629,3 +629,47 @@ fn a_kernel_newer_than_the_tested_range_is_saved_with_a_warning() {
     assert_eq!(report.level, 31);
     assert_eq!(read_kdump(&out).dumped, v.expected_pfns(31));
 }
+
+fn set_key(v: SynthVmcore, key: &'static str, value: &'static str) -> SynthVmcore {
+    v.vmcoreinfo_edit(move |kv| {
+        for (k, val) in kv.iter_mut() {
+            if k == key {
+                *val = value.into();
+            }
+        }
+    })
+}
+
+#[test]
+fn plausible_but_lying_page_metadata_is_caught_before_it_drops_what_readers_need() {
+    // Every kernel page has _mapcount -1: with this "buddy" value the free
+    // rule would take the page tables, mem_section and the printk ring.
+    let v = set_key(SynthVmcore::sample(), "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", "-1");
+    let (out, report, warnings) = run(v.build(), kdump(31, Compression::None));
+    assert_eq!(report.level, 1, "{warnings:?}");
+    let fallback = report.fallback.expect("a fallback");
+    assert!(fallback.contains("would drop pfn"), "{fallback}");
+    assert_eq!(read_kdump(&out).dumped, v.ram_pfns());
+    // A flags offset pointing at the lru word: the bits read are pointers.
+    let v = set_key(SynthVmcore::sample().scheme(Scheme::Linux6_12), "OFFSET(page.flags)", "16");
+    let (_, report, _) = run(v.build(), kdump(31, Compression::None));
+    assert!(report.level == 1 || report.warnings.is_empty(), "either caught, or harmless");
+    if report.level != 1 {
+        // not caught: then it must not have dropped a needed page
+        let (out, ..) = run(v.build(), kdump(31, Compression::None));
+        let k = read_kdump(&out);
+        for r in v.reserved_pfns() {
+            assert!(r.clone().all(|p| k.dumped.contains(&p)), "metadata pfns {r:x?} dropped");
+        }
+    }
+}
+
+#[test]
+fn a_dump_mostly_hwpoisoned_is_not_believed() {
+    // PG_hwpoison pointed at a bit every page has (the zone/cpupid bits).
+    let v = set_key(SynthVmcore::sample(), "NUMBER(PG_hwpoison)", "31");
+    let (_, report, _) = run(v.build(), kdump(31, Compression::None));
+    assert_eq!(report.level, 1);
+    let fallback = report.fallback.expect("a fallback");
+    assert!(fallback.contains("hwpoison") || fallback.contains("would drop pfn"), "{fallback}");
+}
