@@ -281,7 +281,15 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
 
     match file(RECORD) {
         Some(_) => match read_record(&dir.join(RECORD)) {
-            Ok(r) => e.record = Some(r),
+            Ok(r) => {
+                // Not damage, but the operator must know: the engine kept
+                // what it could not decide, or saved at a lower level.
+                if let Some(d) = &r.dump {
+                    e.problems.extend(d.fallback.iter().map(|f| format!("saved at a lower level: {f}")));
+                    e.problems.extend(d.warnings.iter().map(|w| format!("saved with a warning: {w}")));
+                }
+                e.record = Some(r)
+            }
             Err(m) => e.problems.push(m),
         },
         None if listing.contains_key(RECORD) => {} // said above
@@ -528,6 +536,22 @@ pub(crate) mod tests {
         assert_eq!(e.files.len(), 3);
         assert_eq!(e.total_bytes(), 5 + 7 + json.len() as u64);
         assert!(e.problems.is_empty(), "{:?}", e.problems);
+    }
+
+    #[test]
+    fn a_dump_saved_with_warnings_says_so() {
+        let t = tempfile::tempdir().unwrap();
+        let json = record_json("complete", DUMP, 7, T, "db-01").replace(
+            "\"warnings\": []",
+            "\"warnings\": [\"VMCOREINFO has no way to recognise hugetlbfs pages: they are kept\"]",
+        );
+        capture(t.path(), "20261122-030405-db-01", &[(DMESG, b"hello"), (DUMP, b"1234567"), (RECORD, json.as_bytes())]);
+        let s = scan(t.path()).unwrap();
+        assert_eq!(s.dumps[0].status, Status::Complete);
+        assert_eq!(
+            s.dumps[0].problems,
+            ["saved with a warning: VMCOREINFO has no way to recognise hugetlbfs pages: they are kept"]
+        );
     }
 
     #[test]

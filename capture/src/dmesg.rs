@@ -42,10 +42,9 @@ pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
 /// [`read_log`] through a given memory and translator (the page walk
 /// traces which pages the log lives in).
 pub fn read_log_from(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator) -> Result<Vec<u8>> {
-    let mem = mem;
     let read = |vaddr: u64, len: usize| -> Result<Vec<u8>> {
         let mut b = vec![0u8; len];
-        tr.read(&mem, vaddr, &mut b)?;
+        tr.read(mem, vaddr, &mut b)?;
         Ok(b)
     };
     let field = |buf: &[u8], off: u64, key: &str| -> Result<u64> {
@@ -65,7 +64,7 @@ pub fn read_log_from(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator) -> Result<
         None => 0,
     };
 
-    let prb_addr = tr.read_u64(&mem, vi.symbol("prb")?)?;
+    let prb_addr = tr.read_u64(mem, vi.symbol("prb")?)?;
     let prb_size = vi.size("printk_ringbuffer")?;
     if prb_size > 4096 {
         return Err(bad("SIZE(printk_ringbuffer)", prb_size, "implausible"));

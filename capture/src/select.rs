@@ -122,7 +122,8 @@ impl Pass<'_> {
         let mut keep = self.sel.vm.stored(start, len);
         if let Some(f) = &mut self.filter {
             let needed = &self.needed[self.needed.partition_point(|&p| p < start)..];
-            let needed: Vec<u64> = needed.iter().copied().take_while(|&p| p < start + len).filter(|&p| keep.get(p)).collect();
+            let needed: Vec<u64> =
+                needed.iter().copied().take_while(|&p| p < start + len).filter(|&p| keep.get(p)).collect();
             let poisoned_before = f.stats.hwpoison;
             f.apply(&mut keep)?;
             if let Some(&pfn) = needed.iter().find(|&&p| !keep.get(p)) {
@@ -135,7 +136,7 @@ impl Pass<'_> {
             // flag bit or offset is wrong.
             let poisoned = f.stats.hwpoison - poisoned_before;
             if poisoned > 64 {
-                let stored = self.sel.vm.stored(start, len).count() as u64;
+                let stored = self.sel.vm.stored(start, len).count();
                 if poisoned * 2 > stored {
                     return Err(Error::Inconsistent(format!(
                         "{poisoned} of {stored} pages from pfn {start:#x} marked hwpoisoned: implausible"
