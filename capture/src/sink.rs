@@ -20,6 +20,12 @@ pub trait Sink {
     fn allocates_blocks(&self) -> bool {
         false
     }
+    /// Make everything written so far durable before anything written
+    /// after (for files, `fdatasync`), so that a power cut leaves a prefix
+    /// in the order the writer chose. A stream has no such barrier.
+    fn barrier(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 pub struct FileSink {
@@ -47,6 +53,9 @@ impl Sink for FileSink {
     }
     fn allocates_blocks(&self) -> bool {
         true
+    }
+    fn barrier(&mut self) -> io::Result<()> {
+        self.file.sync_data()
     }
 }
 

@@ -3,6 +3,16 @@
 //! streams in two passes over windows of pfns: the first writes the bitmaps
 //! and counts the pages, which fixes where page data starts; the second
 //! writes a descriptor and the (compressed) data of each page.
+//!
+//! A file is written to survive a power cut at any moment: the header says
+//! INCOMPLETE from its first write, and the descriptor table is allocated
+//! (zeros: "not saved") and made durable before any page data; then, every
+//! time the descriptor buffer fills, the page data is written, a barrier
+//! (`fdatasync`) makes it durable, and only then the descriptors that point
+//! at it are written. Whatever reached the disk is a dump whose saved pages
+//! are a prefix in pfn order, all readable; the flag is cleared only after
+//! a final barrier. (A flattened stream cannot rewrite its header: a cut
+//! stream has no end record instead.)
 
 use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use super::{out_err, utsname, Progress, WriteStats};
@@ -74,7 +84,10 @@ pub fn write(
     sink.write_at(layout.bitmap1 + bm_bytes, &pad).map_err(out_err)?;
     sink.write_at(layout.bitmap2 + bm_bytes, &pad).map_err(out_err)?;
 
-    write_headers(sel, sink, &layout, compression)?;
+    // A file can rewrite its header at the end: until then it says
+    // INCOMPLETE, whatever happens to the machine.
+    let rewritable = sink.allocates_blocks();
+    write_headers(sel, sink, &layout, compression, rewritable)?;
     // Allocate the whole descriptor table before any page data: each later
     // descriptor write then rewrites blocks the file already has, so a
     // disk that fills up can cut page data short but never leave a
@@ -88,6 +101,8 @@ pub fn write(
         sink.write_at(layout.descs + at, &zeros[..n]).map_err(out_err)?;
         at += n as u64;
     }
+    // From here on the disk holds a readable dump with no page saved yet.
+    sink.barrier().map_err(out_err)?;
 
     // Pass 2: descriptors and page data.
     let exclude_zero = sel.level & level::ZERO != 0;
@@ -105,6 +120,9 @@ pub fn write(
     let mut pass = sel.pass();
     let mut cached = cached.into_iter();
     let (mut written_pages, mut zero_pages, mut raw_pages) = (0u64, 0u64, 0u64);
+    // End of the descriptors known to be on disk (written before a barrier
+    // that succeeded): what a failed barrier (EIO) still leaves saved.
+    let mut durable = layout.descs;
     let mut stream = || -> Result<()> {
         for (start, len) in sel.windows() {
             let keep = match cached.next() {
@@ -134,6 +152,8 @@ pub fn write(
                 descs.buffer(&d);
                 if descs.is_full() {
                     data.flush(sink).map_err(out_err)?;
+                    sink.barrier().map_err(out_err)?;
+                    durable = descs.offset;
                     descs.flush(sink).map_err(out_err)?;
                 }
                 written_pages += 1;
@@ -144,7 +164,12 @@ pub fn write(
         }
         progress.update(written_pages, kept, data.position());
         data.flush(sink).map_err(out_err)?;
-        descs.flush(sink).map_err(out_err)
+        sink.barrier().map_err(out_err)?;
+        durable = descs.offset;
+        descs.flush(sink).map_err(out_err)?;
+        sink.barrier().map_err(out_err)?;
+        durable = descs.offset;
+        Ok(())
     };
     if let Err(e) = stream() {
         // Out of space (or another write error) mid-way: keep what was
@@ -166,8 +191,13 @@ pub fn write(
                 .count();
             descs.truncate_buffer(valid * pd::SIZE);
             // Descriptors on disk = pages saved (the flush may fail too).
+            // Those written after the last good barrier only count if a
+            // barrier now succeeds (after an EIO it will not).
             let _ = descs.flush(sink);
-            let saved = (descs.offset - layout.descs) / pd::SIZE as u64;
+            if sink.barrier().is_ok() {
+                durable = descs.offset;
+            }
+            let saved = (durable - layout.descs) / pd::SIZE as u64;
             let status = compression.flag() | flag::INCOMPLETE;
             let _ = sink.write_at(dh::STATUS as u64, &status.to_le_bytes());
             let _ = sink.finish();
@@ -180,7 +210,25 @@ pub fn write(
             "second pass selected {written_pages} pages, the first {kept}: the input changed while it was read"
         )));
     }
-    sink.finish().map_err(out_err)?;
+    // Everything is durable: only now may the header say complete.
+    let mut complete = || -> std::io::Result<()> {
+        if rewritable {
+            sink.write_at(dh::STATUS as u64, &compression.flag().to_le_bytes())?;
+        }
+        sink.finish()
+    };
+    if let Err(source) = complete() {
+        // The flag may not have reached the disk cleared; say INCOMPLETE
+        // again, and report the error: a dump is never called complete
+        // when its last fsync failed.
+        let _ = sink.write_at(dh::STATUS as u64, &(compression.flag() | flag::INCOMPLETE).to_le_bytes());
+        let _ = sink.finish();
+        return Err(Error::Incomplete {
+            pages_written: (durable - layout.descs) / pd::SIZE as u64,
+            pages_total: kept,
+            source,
+        });
+    }
     Ok(WriteStats {
         pages_present: 0,
         pages_written: kept,
@@ -203,7 +251,13 @@ fn put<const N: usize>(buf: &mut [u8], off: usize, v: [u8; N]) {
     buf[off..off + N].copy_from_slice(&v);
 }
 
-fn write_headers(sel: &Selector, sink: &mut dyn Sink, layout: &Layout, compression: Compression) -> Result<()> {
+fn write_headers(
+    sel: &Selector,
+    sink: &mut dyn Sink,
+    layout: &Layout,
+    compression: Compression,
+    incomplete: bool,
+) -> Result<()> {
     let vm = sel.vm;
     let mut h = vec![0u8; BLOCK_SIZE as usize];
     h[dh::SIGNATURE..dh::SIGNATURE + 8].copy_from_slice(defs::SIGNATURE);
@@ -216,7 +270,8 @@ fn write_headers(sel: &Selector, sink: &mut dyn Sink, layout: &Layout, compressi
     }
     let crash_time = vm.info.crash_time().ok().flatten().unwrap_or(0);
     put(&mut h, dh::TIMESTAMP, crash_time.to_le_bytes());
-    put(&mut h, dh::STATUS, compression.flag().to_le_bytes());
+    let status = compression.flag() | if incomplete { flag::INCOMPLETE } else { 0 };
+    put(&mut h, dh::STATUS, status.to_le_bytes());
     put(&mut h, dh::BLOCK_SIZE, (BLOCK_SIZE as i32).to_le_bytes());
     put(&mut h, dh::SUB_HDR_SIZE, (layout.sub_hdr_blocks as i32).to_le_bytes());
     put(&mut h, dh::BITMAP_BLOCKS, ((2 * layout.bitmap_len / BLOCK_SIZE) as u32).to_le_bytes());
