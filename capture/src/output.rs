@@ -63,6 +63,10 @@ impl AtomicFile {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", tmp.display())))?;
+        // The name must be durable before the data: after a power cut a
+        // file whose data reached the disk is then also in its directory.
+        sync_dir(dest)
+            .map_err(|e| io::Error::new(e.kind(), format!("syncing the directory of {}: {e}", tmp.display())))?;
         Ok(AtomicFile { file, tmp, dest: dest.to_owned(), replace })
     }
 
@@ -80,10 +84,15 @@ impl AtomicFile {
             ));
         }
         fs::rename(&self.tmp, &self.dest)?;
-        let dir = self.dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        File::open(dir)?.sync_all()?;
+        sync_dir(&self.dest)?;
         Ok(self.dest)
     }
+}
+
+/// fsync the directory holding `path`.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
