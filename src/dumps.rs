@@ -77,6 +77,8 @@ pub struct DumpRecord {
     pub bytes: Option<u64>,
     /// 8 hex digits.
     pub crc32: Option<String>,
+    /// "disk", or why the CRC was read through the page cache.
+    pub crc32_source: Option<String>,
     pub pages_present: Option<u64>,
     pub pages_written: Option<u64>,
 }

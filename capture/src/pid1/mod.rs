@@ -236,7 +236,14 @@ impl Run {
         durations.push(("dump", t.elapsed().as_secs_f64()));
         let t = Instant::now();
         match crc32_of(&dir.join(&dump.file)) {
-            Ok(c) => dump.crc32 = Some(c),
+            Ok((c, from_disk)) => {
+                dump.crc32 = Some(c);
+                if let Err(e) = from_disk {
+                    let why = format!("read through the page cache: dropping it failed: {e}");
+                    self.con.warn(&format!("CRC32 of {} {why}", dump.file));
+                    dump.crc32_source = why;
+                }
+            }
             Err(e) => self.con.warn(&format!("CRC32 of {}: {e}", dump.file)),
         }
         durations.push(("crc32", t.elapsed().as_secs_f64()));
@@ -490,13 +497,17 @@ pub fn write_record(dest: &Path, data: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
-fn crc32_of(path: &Path) -> io::Result<u32> {
+/// The CRC32 of what the disk holds: the (fsynced) file's cached pages are
+/// dropped first, so a write the disk lost (EIO after the page cache took
+/// it) changes the CRC. Returns whether dropping the cache worked.
+fn crc32_of(path: &Path) -> io::Result<(u32, io::Result<()>)> {
     let mut f = File::open(path)?;
+    let from_disk = f.sync_all().and_then(|_| sys::drop_cached(&f));
     let mut h = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         match f.read(&mut buf) {
-            Ok(0) => return Ok(h.finalize()),
+            Ok(0) => return Ok((h.finalize(), from_disk)),
             Ok(n) => h.update(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

@@ -43,6 +43,9 @@ pub struct DumpInfo {
     pub warnings: Vec<String>,
     pub bytes: u64,
     pub crc32: Option<u32>,
+    /// Where the CRC's bytes came from: "disk" (the page cache dropped
+    /// first), or why it had to be the page cache.
+    pub crc32_source: String,
     pub pages_present: u64,
     pub pages_written: u64,
 }
@@ -124,7 +127,7 @@ impl Record {
             match &self.dump {
                 Some(d) => format!(
                     "{{\"file\": {}, \"format\": {}, \"compression\": {}, \"level_requested\": {}, \"level\": {}, \
-                 \"fallback\": {}, \"warnings\": [{}], \"bytes\": {}, \"crc32\": {}, \"pages_present\": {}, \"pages_written\": {}}}",
+                 \"fallback\": {}, \"warnings\": [{}], \"bytes\": {}, \"crc32\": {}, \"crc32_source\": {}, \"pages_present\": {}, \"pages_written\": {}}}",
                     esc(&d.file),
                     esc(&d.format),
                     esc(&d.compression),
@@ -134,6 +137,13 @@ impl Record {
                     d.warnings.iter().map(|w| esc(w)).collect::<Vec<_>>().join(", "),
                     d.bytes,
                     d.crc32.map_or("null".into(), |c| esc(&format!("{c:08x}"))),
+                    if d.crc32.is_none() {
+                        "null".into()
+                    } else if d.crc32_source.is_empty() {
+                        esc("disk")
+                    } else {
+                        esc(&d.crc32_source)
+                    },
                     d.pages_present,
                     d.pages_written
                 ),
@@ -236,7 +246,7 @@ mod tests {
         let j = r.to_json();
         assert!(j.contains("\"status\": \"incomplete\""), "{j}");
         assert!(j.contains(r#""error": "no space left \"on\" device\n""#), "{j}");
-        assert!(j.contains("\"crc32\": \"00000abc\""), "{j}");
+        assert!(j.contains("\"crc32\": \"00000abc\", \"crc32_source\": \"disk\""), "{j}");
         assert!(j.contains("\"durations_seconds\": {\"dump\": 1.500}"), "{j}");
         assert!(j.trim_end().ends_with("\"test_id\": null\n}"), "{j}");
         let v: serde_json::Value = serde_json::from_str(&j).expect("valid JSON");

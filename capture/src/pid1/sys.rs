@@ -73,6 +73,21 @@ pub fn finit_module(file: &File, name: &str) -> io::Result<Loaded> {
     Err(io::Error::new(e.kind(), format!("loading module {name}: {e}")))
 }
 
+/// Drop `file`'s clean pages from the page cache (posix_fadvise
+/// DONTNEED), so that the next read comes from the disk: a CRC then covers
+/// what the disk holds, not what was meant to reach it. The file must have
+/// been fsynced (dirty pages are not dropped).
+pub fn drop_cached(file: &File) -> io::Result<()> {
+    // SAFETY: posix_fadvise(2) on an open descriptor with offset 0 and
+    // length 0 (to the end) reads no memory of ours.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    // posix_fadvise returns the error number instead of setting errno.
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
 pub fn sync() {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() }
