@@ -117,6 +117,36 @@ pub fn find_once(target: &Target, sys: &Path, dev: &Path) -> Option<Found> {
     })
 }
 
+/// Why mounting `found` as `fstype` failed with `err`, in an operator's
+/// words: a read-only device, no or another file system, a missing driver.
+/// `sys` is the sysfs root (for `class/block/<name>/ro`).
+pub fn explain_mount_error(err: &io::Error, found: &Found, fstype: &str, sys: &Path) -> String {
+    let dev = found.device.display();
+    let name = found.device.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let ro_file = sys.join("class/block").join(&name).join("ro");
+    let read_only = fs::read_to_string(&ro_file).is_ok_and(|s| s.trim() == "1");
+    let why = match (err.raw_os_error(), &found.fs) {
+        (Some(libc::EACCES | libc::EROFS | libc::EPERM), _) if read_only => {
+            format!("the device is read-only ({} is 1): the dump cannot be written there", ro_file.display())
+        }
+        (Some(libc::EROFS), _) => "the file system or the device is read-only".to_owned(),
+        (Some(libc::ENODEV), _) => {
+            format!("this kernel has no {fstype} file system: its module is not in the capture image or did not load")
+        }
+        (_, None) => {
+            format!("no file system kexdump recognises is on {dev} (ext4, xfs, btrfs): is it the right device?")
+        }
+        (_, Some(id)) if id.fstype != fstype => {
+            format!("{dev} holds {}, not {fstype}: fix fstype in the configuration", id.fstype)
+        }
+        (Some(libc::EUCLEAN | libc::EIO | libc::EBADMSG), _) => {
+            "the file system is damaged or the device fails (see the kernel messages above)".to_owned()
+        }
+        _ => "see the kernel messages above".to_owned(),
+    };
+    format!("mounting {dev} ({fstype}) failed: {err}: {why}")
+}
+
 /// Poll for the target until `wait` has passed; `on_wait` is told once
 /// per second, so the console shows that we are waiting and for what.
 pub fn wait_for(
@@ -176,6 +206,32 @@ mod tests {
         b[1024 + 0x68..1024 + 0x78].copy_from_slice(&uuid);
         b[1024 + 0x78..1024 + 0x78 + label.len()].copy_from_slice(label);
         b
+    }
+
+    #[test]
+    fn mount_errors_say_what_is_wrong_with_the_target() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = t.path();
+        fs::create_dir_all(sys.join("class/block/vdb")).unwrap();
+        fs::write(sys.join("class/block/vdb/ro"), "1\n").unwrap();
+        let ext4 = FsId { fstype: "ext4", uuid: String::new(), label: String::new() };
+        let found = Found { device: "/dev/vdb".into(), fs: Some(ext4.clone()) };
+        let os = io::Error::from_raw_os_error;
+        let m = explain_mount_error(&os(libc::EACCES), &found, "ext4", sys);
+        assert!(m.starts_with("mounting /dev/vdb (ext4) failed: Permission denied"), "{m}");
+        assert!(m.contains("the device is read-only (") && m.contains("class/block/vdb/ro is 1"), "{m}");
+        fs::write(sys.join("class/block/vdb/ro"), "0\n").unwrap();
+        let m = explain_mount_error(&os(libc::EROFS), &found, "ext4", sys);
+        assert!(m.ends_with("the file system or the device is read-only"), "{m}");
+        let m = explain_mount_error(&os(libc::ENODEV), &found, "xfs", sys);
+        assert!(m.contains("this kernel has no xfs file system"), "{m}");
+        let m = explain_mount_error(&os(libc::EINVAL), &found, "xfs", sys);
+        assert!(m.ends_with("/dev/vdb holds ext4, not xfs: fix fstype in the configuration"), "{m}");
+        let none = Found { device: "/dev/vdb".into(), fs: None };
+        let m = explain_mount_error(&os(libc::EINVAL), &none, "ext4", sys);
+        assert!(m.contains("no file system kexdump recognises is on /dev/vdb"), "{m}");
+        let m = explain_mount_error(&os(libc::EUCLEAN), &found, "ext4", sys);
+        assert!(m.contains("damaged"), "{m}");
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn mount_pseudo_filesystems(con: &mut Console) {
         match sys::mount(fstype, Path::new(dir), fstype, 0, "") {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(e) => con.warn(&e.to_string()),
+            Err(e) => con.warn(&format!("mount -t {fstype} {dir}: {e}")),
         }
     }
 }
@@ -166,7 +166,8 @@ impl Run {
         let mnt = PathBuf::from(MOUNT_POINT);
         let _ = fs::create_dir_all(&mnt);
         let dev = found.device.to_string_lossy().into_owned();
-        sys::mount(&dev, &mnt, &fstype, libc::MS_NOATIME, &cfg.mount_options).map_err(|e| fail(e.to_string()))?;
+        sys::mount(&dev, &mnt, &fstype, libc::MS_NOATIME, &cfg.mount_options)
+            .map_err(|e| fail(blockdev::explain_mount_error(&e, &found, &fstype, sys_dir)))?;
         self.mounted = Some(mnt.clone());
         durations.push(("mount", t.elapsed().as_secs_f64()));
         self.con.say(&format!("mounted {dev} ({fstype}) on {MOUNT_POINT}"));

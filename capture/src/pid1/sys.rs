@@ -20,8 +20,9 @@ fn last_error(what: String) -> io::Error {
 }
 
 /// mount(2). `fstype` such as "ext4"; `data` the file-system options.
+/// The error is the bare OS error (its code tells why: callers explain it
+/// and name the mount).
 pub fn mount(source: &str, target: &Path, fstype: &str, flags: libc::c_ulong, data: &str) -> io::Result<()> {
-    let what = || format!("mount -t {fstype} {source} {}", target.display());
     let src = cstr(source.as_bytes(), "the mount source")?;
     let tgt = cstr(target.as_os_str().as_bytes(), "the mount point")?;
     let fst = cstr(fstype.as_bytes(), "the file system type")?;
@@ -32,7 +33,7 @@ pub fn mount(source: &str, target: &Path, fstype: &str, flags: libc::c_ulong, da
     if rc == 0 {
         Ok(())
     } else {
-        Err(last_error(what()))
+        Err(io::Error::last_os_error())
     }
 }
 
