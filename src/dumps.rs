@@ -38,6 +38,8 @@ const RECORD_MAX_BYTES: u64 = 1 << 20;
 pub struct CaptureRecord {
     pub schema: String,
     pub status: String,
+    /// While `saving`: the step that started last.
+    pub phase: Option<String>,
     pub error: Option<String>,
     pub kernel_release: Option<String>,
     pub hostname: Option<String>,
@@ -348,7 +350,13 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
             .push(format!("{RECORD} has status {}, not complete, incomplete, failed or saving", quoted(&r.status))),
     }
     if e.status == Status::Saving {
-        e.problems.push(format!("{RECORD} still says \"saving\": the capture was cut short"));
+        let during = r.phase.as_deref().map(|p| format!(" during {p}")).unwrap_or_default();
+        if e.dump_file.as_deref() == Some(DUMP) {
+            // Renamed into place: the dump itself is whole.
+            e.problems.push(format!("complete dump, record cut short{during} ({RECORD} still says \"saving\")"));
+        } else {
+            e.problems.push(format!("{RECORD} still says \"saving\": the capture was cut short{during}"));
+        }
     }
     if let Some(err) = &r.error {
         e.problems.push(format!("capture error: {err}"));
@@ -503,6 +511,7 @@ pub(crate) mod tests {
             durations: vec![("dump", 1.5)],
             capture_kernel: "6.1.0-56-amd64".into(),
             test_id: None,
+            phase: None,
         }
         .to_json()
     }
@@ -553,6 +562,19 @@ pub(crate) mod tests {
         assert_eq!(
             s.dumps[0].problems,
             ["saved with a warning: VMCOREINFO has no way to recognise hugetlbfs pages: they are kept"]
+        );
+    }
+
+    #[test]
+    fn a_renamed_dump_whose_record_says_saving_is_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let json = record_json("saving", DUMP, 7, T, "db-01").replace("\"phase\": null", "\"phase\": \"crc32\"");
+        capture(t.path(), "20261122-030405-db-01", &[(DMESG, b"hello"), (DUMP, b"1234567"), (RECORD, json.as_bytes())]);
+        let s = scan(t.path()).unwrap();
+        assert_eq!(s.dumps[0].status, Status::Saving);
+        assert_eq!(
+            s.dumps[0].problems,
+            ["complete dump, record cut short during crc32 (kexdump.json still says \"saving\")"]
         );
     }
 

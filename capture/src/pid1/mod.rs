@@ -200,6 +200,7 @@ impl Run {
             durations: Vec::new(),
             capture_kernel: fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
             test_id: cfg.test_id.clone(),
+            phase: Some("dump"),
         };
 
         // 1. dmesg.txt: small, and often all an operator needs.
@@ -235,6 +236,14 @@ impl Run {
         let t = Instant::now();
         let (mut dump, dump_err) = self.save_dump(&vm, &cfg, &dir);
         durations.push(("dump", t.elapsed().as_secs_f64()));
+        // A cut from here on leaves a dump the record must still describe.
+        let mut interim = rec.clone();
+        interim.phase = Some("crc32");
+        interim.dump = Some(dump.clone());
+        interim.error = dump_err.clone();
+        if let Err(e) = write_record(&record_path, interim.to_json().as_bytes()) {
+            self.con.warn(&format!("{}: {e}", record_path.display()));
+        }
         let t = Instant::now();
         match crc32_of(&dir.join(&dump.file)) {
             Ok((c, from_disk)) => {
@@ -257,6 +266,7 @@ impl Run {
         rec.error = dump_err.clone();
         rec.dump = Some(dump);
         rec.durations = durations;
+        rec.phase = None;
 
         // 4. the final record: atomically if the disk allows, else over
         //    the reserved placeholder.

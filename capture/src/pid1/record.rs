@@ -69,6 +69,9 @@ pub struct Record {
     pub durations: Vec<(&'static str, f64)>,
     pub capture_kernel: String,
     pub test_id: Option<String>,
+    /// While the status is `saving`: the step that started last (`dump`,
+    /// `crc32`), so a record cut short still says how far the capture got.
+    pub phase: Option<&'static str>,
 }
 
 fn esc(s: &str) -> String {
@@ -106,6 +109,7 @@ impl Record {
         };
         f("schema", esc(SCHEMA));
         f("status", esc(self.status.as_str()));
+        f("phase", self.phase.map_or("null".into(), esc));
         f("error", opt(&self.error));
         f("kernel_release", esc(&self.kernel_release));
         f("hostname", esc(&self.hostname));
@@ -242,6 +246,7 @@ mod tests {
             durations: vec![("dump", 1.5)],
             capture_kernel: "6.1.0".into(),
             test_id: None,
+            phase: None,
         };
         let j = r.to_json();
         assert!(j.contains("\"status\": \"incomplete\""), "{j}");
