@@ -114,11 +114,16 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         }
         match &v.problem {
             Some(p) => eprintln!("kexdump: verify FAILED: {p}"),
-            None if v.incomplete() => writeln!(
-                out,
-                "INCOMPLETE: consistent, but {} of {} dumped pages were never written",
-                v.pages.not_saved, v.pages.dumped
-            )?,
+            None if v.incomplete() => {
+                if let Some(why) = v.format.as_ref().and_then(|f| f.cut_short.as_deref()) {
+                    writeln!(out, "the flattened stream is cut short: {why}")?;
+                }
+                writeln!(
+                    out,
+                    "INCOMPLETE: consistent, but {} of {} dumped pages were never written",
+                    v.pages.not_saved, v.pages.dumped
+                )?
+            }
             None => writeln!(out, "OK")?,
         }
     }

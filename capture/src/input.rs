@@ -26,6 +26,9 @@ enum Backing {
     Flattened {
         inner: Box<Input>,
         extents: Vec<Extent>,
+        /// Why the stream is cut short (no end record, a record missing
+        /// its data), if it is: it carries only what its whole records hold.
+        cut: Option<String>,
     },
 }
 
@@ -65,9 +68,18 @@ impl Input {
     /// The file a flattened stream rebuilds, read in place through the
     /// stream's `extents` (see `crate::flat`). The size is the end of the
     /// last extent.
-    pub fn flattened(inner: Input, extents: Vec<Extent>) -> Input {
+    pub fn flattened(inner: Input, extents: Vec<Extent>, cut: Option<Error>) -> Input {
         let size = extents.last().map_or(0, |e| e.start + e.len);
-        Input { path: inner.path.clone(), size, backing: Backing::Flattened { inner: Box::new(inner), extents } }
+        let cut = cut.map(|e| e.to_string());
+        Input { path: inner.path.clone(), size, backing: Backing::Flattened { inner: Box::new(inner), extents, cut } }
+    }
+
+    /// A flattened stream cut short: why (the dump it carries is a prefix).
+    pub fn cut_short(&self) -> Option<&str> {
+        match &self.backing {
+            Backing::Flattened { cut, .. } => cut.as_deref(),
+            _ => None,
+        }
     }
 
     /// For a flattened stream, the stream offset holding byte `offset` of
@@ -128,7 +140,7 @@ impl Input {
                 op: "reading",
                 source,
             }),
-            Backing::Flattened { inner, extents } => {
+            Backing::Flattened { inner, extents, .. } => {
                 let mut done = 0usize;
                 let mut i = extents.partition_point(|e| e.start + e.len <= offset);
                 while done < buf.len() {
@@ -181,7 +193,7 @@ impl Input {
                 self.read_exact_at(offset, scratch)?;
                 Ok(f(scratch))
             }
-            Backing::Flattened { inner, extents } => {
+            Backing::Flattened { inner, extents, .. } => {
                 let i = extents.partition_point(|e| e.start + e.len <= offset);
                 match extents.get(i) {
                     // Inside one record: straight from the stream (mapped).

@@ -116,7 +116,8 @@ impl Vmcore {
         let (mut ins, files): (Vec<Input>, Vec<KdumpFile>) = pieces.into_iter().unzip();
         let input = ins.remove(0);
         let f0 = &files[0];
-        let format = DumpFormat::kdump(&f0.header, flattened, count);
+        let mut format = DumpFormat::kdump(&f0.header, flattened, count);
+        format.cut_short = input.cut_short().map(str::to_owned);
 
         // Notes: the PT_NOTE copy (v4+); a v3 dump has only VMCOREINFO,
         // which becomes a note so that writers can copy it.

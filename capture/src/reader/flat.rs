@@ -30,14 +30,26 @@ fn malformed(offset: u64, what: impl Into<String>) -> Error {
 }
 
 /// Index the records of the flattened stream `input` and return the dump it
-/// carries, readable in place. Errors name the stream offset.
+/// carries, readable in place. Errors name the stream offset. A stream cut
+/// short (no end record, or a last record missing data) carries what its
+/// whole records hold: the dump is read as INCOMPLETE.
 pub fn open(input: Input) -> Result<Input> {
-    let extents = index(&input)?;
-    Ok(Input::flattened(input, extents))
+    let (extents, cut) = index_prefix(&input)?;
+    Ok(Input::flattened(input, extents, cut))
 }
 
-/// The extents of the flattened stream `input`, sorted, overlaps resolved.
+/// The extents of the flattened stream `input`, sorted, overlaps resolved;
+/// a stream cut short is an error naming where.
 pub fn index(input: &Input) -> Result<Vec<Extent>> {
+    match index_prefix(input)? {
+        (_, Some(cut)) => Err(cut),
+        (extents, None) => Ok(extents),
+    }
+}
+
+/// Like [`index`], but a stream cut short gives the extents of its whole
+/// records and the error that says where it ends.
+pub fn index_prefix(input: &Input) -> Result<(Vec<Extent>, Option<Error>)> {
     let mut hdr = [0u8; 32];
     input.read_exact_at(0, &mut hdr)?;
     if !is_flattened(&hdr) {
@@ -56,15 +68,17 @@ pub fn index(input: &Input) -> Result<Vec<Extent>> {
     let mut overlaps = false;
     let mut last_end = 0u64;
     let mut buf = [0u8; RECORD_HEADER as usize];
+    let mut cut = None;
     loop {
         if pos + RECORD_HEADER > input.size() {
-            return Err(malformed(
+            cut = Some(malformed(
                 pos,
                 format!(
                     "the flattened stream ends without its end record (file is {} bytes): cut short?",
                     input.size()
                 ),
             ));
+            break;
         }
         input.read_exact_at(pos, &mut buf)?;
         let offset = i64::from_be_bytes(buf[..8].try_into().unwrap_or_default());
@@ -78,7 +92,8 @@ pub fn index(input: &Input) -> Result<Vec<Extent>> {
         let (offset, size) = (offset as u64, size as u64);
         let data = pos + RECORD_HEADER;
         if data + size > input.size() {
-            return Err(Error::Truncated { offset: data, needed: size, file_size: input.size() });
+            cut = Some(Error::Truncated { offset: data, needed: size, file_size: input.size() });
+            break;
         }
         if size > 0 {
             overlaps |= offset < last_end;
@@ -91,9 +106,9 @@ pub fn index(input: &Input) -> Result<Vec<Extent>> {
     if !overlaps {
         // makedumpfile and kexdump write in ascending order with no overlap,
         // except that headers can be rewritten: then sort and resolve.
-        return Ok(merge_adjacent(records));
+        return Ok((merge_adjacent(records), cut));
     }
-    Ok(merge_adjacent(resolve_overlaps(records)))
+    Ok((merge_adjacent(resolve_overlaps(records)), cut))
 }
 
 /// Later records win where they overlap earlier ones.
@@ -198,16 +213,28 @@ mod tests {
     #[test]
     fn errors_name_the_stream_offset() {
         let cut = stream(&[(0, b"hello")], false);
-        match open(Input::from_bytes(cut)) {
+        match index(&Input::from_bytes(cut.clone())) {
             Err(Error::Malformed { offset, what }) => {
                 assert_eq!(offset, 4096 + 16 + 5);
                 assert!(what.contains("end record"), "{what}");
             }
             other => panic!("{:?}", other.err()),
         }
-        let mut past = stream(&[(0, b"hello")], true);
-        past[4096 + 15] = 200; // size 200: past the end of the file
-        assert!(matches!(open(Input::from_bytes(past)), Err(Error::Truncated { offset: 4112, needed: 200, .. })));
+        // Opened, a stream cut short carries its whole records.
+        let input = open(Input::from_bytes(cut)).unwrap();
+        assert!(input.cut_short().unwrap().contains("offset 0x1015"), "{:?}", input.cut_short());
+        let mut buf = [0u8; 5];
+        input.read_exact_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello");
+        let mut past = stream(&[(0, b"hello"), (5, b"world")], true);
+        past[4096 + 21 + 15] = 200; // the 2nd record's size 200: past the end
+        assert!(matches!(
+            index(&Input::from_bytes(past.clone())),
+            Err(Error::Truncated { offset: 4133, needed: 200, .. })
+        ));
+        let input = open(Input::from_bytes(past)).unwrap();
+        assert_eq!(input.size(), 5, "only the whole first record");
+        assert!(input.cut_short().is_some());
         let mut neg = stream(&[(0, b"hello")], true);
         neg[4096] = 0x80;
         assert!(matches!(open(Input::from_bytes(neg)), Err(Error::Malformed { offset: 4096, .. })));

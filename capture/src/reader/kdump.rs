@@ -267,7 +267,10 @@ impl KdumpFile {
             header_version,
             release: uts(2),
             machine,
-            status: u32f(dh::STATUS),
+            // A flattened stream cut short carries a prefix of the dump:
+            // read it as the INCOMPLETE dump it is (pages never written
+            // are "not saved"), whatever its header said when written.
+            status: u32f(dh::STATUS) | if input.cut_short().is_some() { flag::INCOMPLETE } else { 0 },
             block_size,
             sub_hdr_blocks,
             bitmap_blocks,

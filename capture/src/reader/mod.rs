@@ -37,6 +37,9 @@ pub struct DumpFormat {
     /// kdump-compressed only: the header says INCOMPLETE (the writer
     /// stopped part-way; some dumped pages were never written).
     pub incomplete: bool,
+    /// A flattened stream cut short: why (what it carries is read as an
+    /// INCOMPLETE dump).
+    pub cut_short: Option<String>,
     /// Files read together (split pieces); 1 otherwise.
     pub pieces: usize,
 }
@@ -50,6 +53,7 @@ impl DumpFormat {
             compression: None,
             dump_level: None,
             incomplete: false,
+            cut_short: None,
             pieces: 1,
         }
     }
@@ -62,6 +66,7 @@ impl DumpFormat {
             compression: Some(flag_name(header.status).ok().flatten().unwrap_or("none")),
             dump_level: Some(header.dump_level),
             incomplete: header.incomplete(),
+            cut_short: None,
             pieces,
         }
     }
