@@ -171,6 +171,15 @@ pub fn reassemble(input: &Input, sink: &mut dyn Sink) -> Result<u64> {
             done += n as u64;
         }
     }
+    // A stream cut short rebuilds a prefix: its header must say so, or a
+    // reader would take the pages never written for damage.
+    if input.cut_short().is_some() {
+        let status = crate::writer::kdump_defs::header::STATUS as u64;
+        let mut word = [0u8; 4];
+        input.read_exact_at(status, &mut word)?;
+        let flagged = u32::from_le_bytes(word) | crate::compress::flag::INCOMPLETE;
+        sink.write_at(status, &flagged.to_le_bytes()).map_err(out_err)?;
+    }
     sink.finish().map_err(out_err)?;
     Ok(input.size())
 }
