@@ -19,12 +19,7 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     let (out, inputs) = a.paths.split_last().context("no output path given")?;
     let name = inputs[0].display();
     let vm = Vmcore::open_pieces(inputs).with_context(|| format!("reading dump {name}"))?;
-    if vm.format.incomplete {
-        eprintln!(
-            "kexdump: WARNING: {name} is incomplete ({}): pages it never wrote are missing from the output too",
-            vm.format
-        );
-    }
+    // An INCOMPLETE input is a warning of the engine's save (exit 2).
     let unchanged = a.level.is_none() && a.compress.is_none() && a.compress_level.is_none();
     let to_stdout = out.as_os_str() == "-";
     if vm.format.flattened && vm.format.pieces == 1 && a.format == OutputFormat::Kdump && unchanged && !to_stdout {

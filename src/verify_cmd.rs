@@ -3,6 +3,7 @@
 
 use crate::cli::VerifyArgs;
 use anyhow::Result;
+use kexdump_engine::reader::Kind;
 use kexdump_engine::verify::{self, Problem, Verified};
 use std::io::Write;
 use std::path::Path;
@@ -115,14 +116,20 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         match &v.problem {
             Some(p) => eprintln!("kexdump: verify FAILED: {p}"),
             None if v.incomplete() => {
-                if let Some(why) = v.format.as_ref().and_then(|f| f.cut_short.as_deref()) {
-                    writeln!(out, "the flattened stream is cut short: {why}")?;
+                let format = v.format.as_ref();
+                if let Some(why) = format.and_then(|f| f.cut_short.as_deref()) {
+                    let what = if format.is_some_and(|f| f.flattened) { "flattened stream" } else { "file" };
+                    writeln!(out, "the {what} is cut short: {why}")?;
                 }
-                writeln!(
-                    out,
-                    "INCOMPLETE: consistent, but {} of {} dumped pages were never written",
-                    v.pages.not_saved, v.pages.dumped
-                )?
+                if format.is_some_and(|f| f.kind == Kind::Elf) {
+                    writeln!(out, "INCOMPLETE: consistent up to where the file ends")?
+                } else {
+                    writeln!(
+                        out,
+                        "INCOMPLETE: consistent, but {} of {} dumped pages were never written",
+                        v.pages.not_saved, v.pages.dumped
+                    )?
+                }
             }
             None => writeln!(out, "OK")?,
         }

@@ -93,6 +93,10 @@ pub fn save(
         warn(msg);
     }
     let mut warnings = Vec::new();
+    if vm.format.incomplete {
+        let why = vm.format.cut_short.as_deref().unwrap_or("its header says INCOMPLETE");
+        warnings.push(format!("the input is incomplete ({why}): the memory it lacks is missing from the output too"));
+    }
     if let Some(w) = vm.info.osrelease().and_then(page_scheme::release_warning) {
         warnings.push(w);
     }

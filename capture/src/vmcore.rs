@@ -95,7 +95,12 @@ impl Vmcore {
             }
         }
         let max_mapnr = elf.max_paddr().div_ceil(PAGE_SIZE);
-        Ok(Vmcore { input, elf, info, max_mapnr, format: DumpFormat::elf(), kdump: None })
+        let mut format = DumpFormat::elf();
+        if let Some(why) = &elf.cut {
+            format.incomplete = true;
+            format.cut_short = Some(why.clone());
+        }
+        Ok(Vmcore { input, elf, info, max_mapnr, format, kdump: None })
     }
 
     fn from_kdump(inputs: Vec<Input>, flattened: bool) -> Result<Vmcore> {
@@ -148,7 +153,7 @@ impl Vmcore {
             })
             .collect();
         let max_mapnr = f0.header.max_mapnr;
-        let elf = VmcoreElf { load_phdr_offsets: vec![0; loads.len()], loads, note_bytes, notes };
+        let elf = VmcoreElf { load_phdr_offsets: vec![0; loads.len()], loads, note_bytes, notes, cut: None };
         let kdump = Some(KdumpPages::new(files, ins));
         let mut vm = Vmcore { input, elf, info, max_mapnr, format, kdump };
         vm.add_virtual_addresses();

@@ -285,19 +285,34 @@ fn no_vmcoreinfo_note_at_all() {
 }
 
 #[test]
-fn truncated_input_names_the_offset() {
+fn a_cut_elf_is_read_as_the_incomplete_prefix_it_holds() {
     let elf = SynthVmcore::sample().build();
-    let vm = Vmcore::from_input(Input::from_bytes(elf.clone())).unwrap();
-    let last = vm.elf.loads.iter().max_by_key(|l| l.offset + l.filesz).copied().unwrap();
-    let cut = (last.offset + last.filesz - 4096) as usize;
-    match Vmcore::from_input(Input::from_bytes(elf[..cut].to_vec())) {
-        Err(Error::Truncated { offset, needed, file_size }) => {
-            assert_eq!((offset, needed, file_size), (last.offset, last.filesz, cut as u64));
-        }
-        Err(e) => panic!("wrong error {e}"),
-        Ok(_) => panic!("truncated vmcore accepted"),
-    }
-    // Cut inside the program headers.
+    let whole = Vmcore::from_input(Input::from_bytes(elf.clone())).unwrap();
+    assert!(!whole.format.incomplete && whole.format.cut_short.is_none());
+    let last = whole.elf.loads.iter().max_by_key(|l| l.offset + l.filesz).copied().unwrap();
+    // Cut 3 pages and a half before the end of the last segment's data.
+    let cut = (last.offset + last.filesz - 3 * 4096 - 2048) as usize;
+    let vm = Vmcore::from_input(Input::from_bytes(elf[..cut].to_vec())).expect("a cut ELF opens");
+    assert!(vm.format.incomplete);
+    let why = vm.format.cut_short.clone().unwrap();
+    assert!(why.contains(&format!("ends at offset {cut:#x}")), "{why}");
+    let clamped = vm.elf.loads.iter().find(|l| l.paddr == last.paddr).unwrap();
+    assert_eq!(clamped.filesz, last.filesz - 4 * 4096, "only whole pages are kept");
+    assert_eq!(clamped.memsz, clamped.filesz, "the rest is absent, not zero-filled");
+    // The pages past the cut are absent, the ones before it read as before.
+    let first_missing = (last.paddr + clamped.filesz) >> 12;
+    assert!(!vm.present(first_missing & !63, 128).get(first_missing));
+    let before = first_missing - 1;
+    let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
+    whole.mem().read(before << 12, &mut a).unwrap();
+    vm.mem().read(before << 12, &mut b).unwrap();
+    assert_eq!(a, b);
+    assert!(matches!(vm.mem().read(first_missing << 12, &mut b), Err(Error::NotInDump { .. })));
+    // Saving it keeps what is there and says the input is incomplete.
+    let (out, report, warnings) = run(elf[..cut].to_vec(), kdump(1, Compression::None));
+    assert!(report.warnings.iter().any(|w| w.contains("the input is incomplete")), "{warnings:?}");
+    assert!(!read_kdump(&out).present.contains(&first_missing));
+    // Cut inside the program headers: nothing to read.
     match Vmcore::from_input(Input::from_bytes(elf[..100].to_vec())) {
         Err(Error::Truncated { offset: 64, file_size: 100, .. }) => {}
         Err(e) => panic!("wrong error {e}"),

@@ -116,7 +116,7 @@ fn dump_facts(vm: &Vmcore) -> DumpFacts {
     let more: u64 = vm.kdump.as_ref().map_or(0, |k| k.more_inputs.iter().map(|i| i.size()).sum());
     let file_bytes = vm.input.size().saturating_add(more);
     let mut facts = match f.kind {
-        Kind::Elf => elf_facts(&vm.elf.loads, file_bytes),
+        Kind::Elf => elf_facts(&vm.elf.loads, vm.elf.cut.as_deref(), file_bytes),
         Kind::Kdump => {
             let level = f.dump_level.and_then(|l| u8::try_from(l).ok()).filter(|l| *l <= 31);
             let filtering = match level {
@@ -159,8 +159,9 @@ fn dump_facts(vm: &Vmcore) -> DumpFacts {
 /// An ELF vmcore records no dump level: `/proc/vmcore` (and a copy of it)
 /// stores every page of every PT_LOAD; a filtered ELF (`makedumpfile -E`,
 /// `kexdump save -f elf`) leaves excluded ranges out of `p_filesz`.
-/// Truncation is caught when the vmcore is opened, so an opened one is whole.
-fn elf_facts(loads: &[Load], file_bytes: u64) -> DumpFacts {
+/// A file cut short was clamped to its whole pages when opened: `cut` says
+/// where it ends.
+fn elf_facts(loads: &[Load], cut: Option<&str>, file_bytes: u64) -> DumpFacts {
     let unstored: u64 = loads.iter().map(|l| l.memsz - l.filesz).sum();
     let (dump_level, filtered, filtering) = if unstored == 0 {
         (Some(0), false, "unfiltered: every page of every PT_LOAD is stored".to_owned())
@@ -180,8 +181,11 @@ fn elf_facts(loads: &[Load], file_bytes: u64) -> DumpFacts {
         dump_level,
         filtered,
         filtering,
-        complete: true,
-        completeness: "every PT_LOAD's stored bytes are in the file".into(),
+        complete: cut.is_none(),
+        completeness: match cut {
+            Some(why) => format!("cut short: {why}"),
+            None => "every PT_LOAD's stored bytes are in the file".into(),
+        },
         file_bytes,
         header_cpu: None,
     }

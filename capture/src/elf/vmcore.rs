@@ -35,6 +35,10 @@ pub struct VmcoreElf {
     /// The PT_NOTE segments' bytes, concatenated, as copied into dumps.
     pub note_bytes: Vec<u8>,
     pub notes: Vec<Note>,
+    /// The file ends before its PT_LOADs do (a copy or an ELF dump cut
+    /// short): why. The loads were clamped to the whole pages present, so
+    /// the missing memory reads as absent, never as zeros.
+    pub cut: Option<String>,
 }
 
 /// Largest PT_NOTE we accept. Real ones are a few KB per CPU; this bounds the
@@ -44,6 +48,7 @@ const MAX_NOTES: u64 = 64 << 20;
 const MAX_PHYS_ADDR: u64 = 1 << 52;
 /// Largest program header table we read (PN_XNUM allows 2^32 entries).
 const MAX_PHNUM: u64 = 1 << 22;
+const PAGE_BYTES: u64 = 4096;
 
 fn malformed(offset: u64, what: impl Into<String>) -> Error {
     Error::Malformed { offset, what: what.into() }
@@ -97,6 +102,8 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     let mut load_phdr_offsets = Vec::new();
     let mut note_bytes = Vec::new();
     let mut notes = Vec::new();
+    let mut first_cut = None;
+    let mut missing_pages = 0u64;
     for i in 0..phnum as usize {
         let at = |f: usize| u64_at(&ph, i * PHDR_SIZE + f).unwrap_or(0);
         let hdr_off = phoff + (i * PHDR_SIZE) as u64;
@@ -116,8 +123,15 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
                         format!("PT_LOAD {i}: physical range {:#x}+{memsz:#x} beyond 52 bits", load.paddr),
                     ));
                 }
+                let mut load = load;
                 if offset + filesz > input.size() {
-                    return Err(Error::Truncated { offset, needed: filesz, file_size: input.size() });
+                    // Keep the whole pages the file holds; the rest of the
+                    // segment (its zero-fill tail included) is unknown.
+                    let present = input.size().saturating_sub(offset) & !(PAGE_BYTES - 1);
+                    missing_pages += load.memsz.div_ceil(PAGE_BYTES) - present / PAGE_BYTES;
+                    first_cut.get_or_insert((i, load, input.size()));
+                    load.filesz = present;
+                    load.memsz = present;
                 }
                 loads.push(load);
                 load_phdr_offsets.push(hdr_off);
@@ -137,7 +151,14 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     if loads.is_empty() {
         return Err(malformed(phoff, "no PT_LOAD segment"));
     }
-    Ok(VmcoreElf { loads, load_phdr_offsets, note_bytes, notes })
+    let cut = first_cut.map(|(i, l, size): (usize, Load, u64)| {
+        format!(
+            "the file ends at offset {size:#x}, inside PT_LOAD {i} (physical {:#x}+{:#x}, stored at {:#x}+{:#x}): \
+             {missing_pages} pages of memory are missing (cut short?)",
+            l.paddr, l.memsz, l.offset, l.filesz
+        )
+    });
+    Ok(VmcoreElf { loads, load_phdr_offsets, note_bytes, notes, cut })
 }
 
 /// Parse ELF notes from `buf`, which sits at `file_off` in the input.

@@ -34,11 +34,12 @@ pub struct DumpFormat {
     pub compression: Option<&'static str>,
     /// kdump-compressed only: the dump level the sub-header records.
     pub dump_level: Option<i32>,
-    /// kdump-compressed only: the header says INCOMPLETE (the writer
-    /// stopped part-way; some dumped pages were never written).
+    /// The dump is a prefix of what was meant: a kdump-compressed header
+    /// says INCOMPLETE (the writer stopped part-way; some dumped pages
+    /// were never written), or a flattened stream or ELF file is cut short.
     pub incomplete: bool,
-    /// A flattened stream cut short: why (what it carries is read as an
-    /// INCOMPLETE dump).
+    /// A flattened stream or an ELF file cut short: why (what it carries
+    /// is read as an INCOMPLETE dump; the memory past the cut is absent).
     pub cut_short: Option<String>,
     /// Files read together (split pieces); 1 otherwise.
     pub pieces: usize,
