@@ -24,8 +24,18 @@
 KX_KVER=${KEXDUMP_KVER:-6.1.0-56-amd64}
 KX_CACHE=${KEXDUMP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kexdump}
 KX_KDIR=${KX_KDIR:-$KX_CACHE/linux-$KX_KVER}
-KX_VMLINUZ=${KX_VMLINUZ:-$KX_KDIR/boot/vmlinuz-$KX_KVER}
-KX_MODDIR=${KX_MODDIR:-$KX_KDIR/lib/modules/$KX_KVER}
+# Two package layouts: up to 6.1 the image has boot/vmlinuz-<ver> and
+# lib/modules/<ver>/; from 6.12 (usr-merged) modules are under
+# usr/lib/modules/<ver>/, and 7.x's linux-binary-<ver> ships the kernel as
+# usr/lib/modules/<ver>/vmlinuz with no boot/ at all.
+if [[ -z ${KX_MODDIR:-} ]]; then
+    KX_MODDIR=$KX_KDIR/lib/modules/$KX_KVER
+    [[ -d $KX_MODDIR ]] || KX_MODDIR=$KX_KDIR/usr/lib/modules/$KX_KVER
+fi
+if [[ -z ${KX_VMLINUZ:-} ]]; then
+    KX_VMLINUZ=$KX_KDIR/boot/vmlinuz-$KX_KVER
+    [[ -f $KX_VMLINUZ ]] || KX_VMLINUZ=$KX_MODDIR/vmlinuz
+fi
 KX_VMLINUX=${KX_VMLINUX:-$KX_CACHE/vmlinux-$KX_KVER}
 KX_VMCORES=${KX_VMCORES:-$KX_CACHE/vmcores}
 KX_WORK=${KX_WORK:-$KX_CACHE/vm-work}
