@@ -560,7 +560,7 @@ pub struct InitramfsArgs {
     /// target (e.g. 1G, 512M; 0: no minimum).
     #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_byte_size)]
     pub min_free: u64,
-    /// Write the image as a plain cpio archive instead of zstd level 19
+    /// Write the image as a plain cpio archive instead of zstd (level 9)
     /// (larger; for capture kernels without CONFIG_RD_ZSTD, before Linux 5.9).
     #[arg(long)]
     pub no_compress: bool,

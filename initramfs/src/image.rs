@@ -18,9 +18,12 @@
 //! capture binary loads them with `finit_module` and needs no
 //! decompressor, and the image's own zstd compresses them as well.
 //!
-//! The zstd frame uses a 1 MiB window (log 20) instead of level 19's
-//! default 8 MiB: the kernel's unpacker allocates the window, and memory
-//! is what a capture kernel has least of; the image grows only slightly.
+//! The zstd frame uses a 1 MiB window (log 20): the kernel's unpacker
+//! allocates the window, and memory is what a capture kernel has least
+//! of. Level 9, not 19: on 7.x's xfs closure (12.5 MiB unpacked) level 19
+//! took 13 s of a loaded 2-core machine for an image 7 % smaller (2.61
+//! against 2.80 MB), and `kexdump arm` runs at every boot; the unpacked
+//! size, which is what the reservation must hold, is the same.
 
 use crate::cpio;
 use crate::modules::{self, ModuleTree};
@@ -46,7 +49,7 @@ pub enum Compression {
 }
 
 impl Compression {
-    pub const DEFAULT: Compression = Compression::Zstd { level: 19, window_log: 20 };
+    pub const DEFAULT: Compression = Compression::Zstd { level: 9, window_log: 20 };
 }
 
 impl Default for Compression {
