@@ -170,6 +170,11 @@ pub struct DmesgArgs {
     /// dump, every piece.
     #[arg(required = true, num_args = 1.., value_name = "DUMP")]
     pub dumps: Vec<PathBuf>,
+    /// Leave out the caller-id column (`[    T123]`, the task or CPU that
+    /// printed each record): the text of makedumpfile 1.7.4 and earlier
+    /// (Debian 12 has 1.7.2).
+    #[arg(long)]
+    pub no_caller_id: bool,
 }
 
 const DMESG_EXAMPLES: &str = "\
@@ -177,8 +182,11 @@ Examples:
   kexdump dmesg /proc/vmcore                  # in the capture kernel
   kexdump dmesg /var/crash/vmcore             # a saved dump, any format
   kexdump dmesg vmcore-1 vmcore-2             # the pieces of a split dump (makedumpfile --split)
+  kexdump dmesg --no-caller-id vmcore         # as makedumpfile 1.7.2 (Debian 12) writes it
 
-The text is byte for byte what `makedumpfile --dump-dmesg` writes. On an
+The text is byte for byte what `makedumpfile --dump-dmesg` (1.7.5 or later)
+writes, with the caller-id column every 5.10+ kernel records
+(`[   12.345678] [    T123] text`); --no-caller-id gives 1.7.4's. On an
 INCOMPLETE dump a warning goes to stderr; the log is printed if its pages
 were saved.";
 
