@@ -170,6 +170,11 @@ pub struct DmesgArgs {
     /// dump, every piece.
     #[arg(required = true, num_args = 1.., value_name = "DUMP")]
     pub dumps: Vec<PathBuf>,
+    /// Leave out the caller-id column (`[    T123]`, the task or CPU that
+    /// printed each record): the text of makedumpfile 1.7.4 and earlier
+    /// (Debian 12 has 1.7.2).
+    #[arg(long)]
+    pub no_caller_id: bool,
 }
 
 const DMESG_EXAMPLES: &str = "\
@@ -177,8 +182,11 @@ Examples:
   kexdump dmesg /proc/vmcore                  # in the capture kernel
   kexdump dmesg /var/crash/vmcore             # a saved dump, any format
   kexdump dmesg vmcore-1 vmcore-2             # the pieces of a split dump (makedumpfile --split)
+  kexdump dmesg --no-caller-id vmcore         # as makedumpfile 1.7.2 (Debian 12) writes it
 
-The text is byte for byte what `makedumpfile --dump-dmesg` writes. On an
+The text is byte for byte what `makedumpfile --dump-dmesg` (1.7.5 or later)
+writes, with the caller-id column every 5.10+ kernel records
+(`[   12.345678] [    T123] text`); --no-caller-id gives 1.7.4's. On an
 INCOMPLETE dump a warning goes to stderr; the log is printed if its pages
 were saved.";
 
@@ -258,10 +266,19 @@ pub struct InspectArgs {
     /// Print JSON (schema kexdump.inspect/1, docs/analysis.md) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// The crashed kernel's vmlinux with debug info (DWARF): adds file:line
-    /// to each frame of the call chain and goes into the suggested commands.
+    /// The crashed kernel's vmlinux with debug info (DWARF): its symbol
+    /// table names the addresses (when it belongs to the dump), it adds
+    /// file:line to each frame of the call chain and goes into the
+    /// suggested commands.
     #[arg(long, value_name = "PATH")]
     pub vmlinux: Option<PathBuf>,
+    /// The crashed kernel's System.map: names the addresses when it
+    /// belongs to the dump (checked against VMCOREINFO's symbols after the
+    /// KASLR offset). Without it or --vmlinux, the dump's own kallsyms is
+    /// used, else the release's System.map or debug vmlinux found in /boot,
+    /// /usr/lib/modules, /lib/modules or /usr/lib/debug.
+    #[arg(long, value_name = "PATH")]
+    pub system_map: Option<PathBuf>,
     /// How many lines of the end of the kernel log to show.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub lines: usize,
@@ -273,13 +290,20 @@ Examples:
   kexdump inspect --json vmcore | jq .call_chain.frames
   kexdump inspect --vmlinux /usr/lib/debug/boot/vmlinux-6.1.0-56-amd64 vmcore
   kexdump inspect --lines 100 vmcore
+  kexdump inspect --system-map System.map-5.10.0-46-amd64 vmcore   # a 5.10 dump: no kallsyms in VMCOREINFO
   kexdump inspect vmcore-1 vmcore-2            # the pieces of a split dump (makedumpfile --split)
 
 The call chain is probable: the words on the crashing CPU's kernel stack
 that point just after a call instruction in kernel text, innermost first
-(a stack scan like crash's `bt -t`, not an unwinder). Symbols come from the
-dump's kallsyms; no vmlinux is needed. The crashing CPU is inferred (RIP in
-the kexec-on-crash path, else the task of the panic's CPU: N PID: P line).";
+(a stack scan like crash's `bt -t`, not an unwinder). Symbols come from a
+--system-map or --vmlinux given, else the dump's own kallsyms (6.1 and later
+record it in VMCOREINFO), else the release's System.map or debug vmlinux
+found on this machine (/boot/System.map-R, /usr/lib/modules/R/System.map,
+/lib/modules/R/System.map, /usr/lib/debug/boot/System.map-R,
+/usr/lib/debug/boot/vmlinux-R, /usr/lib/debug/lib/modules/R/vmlinux); a file
+is used only when VMCOREINFO's symbols are where it says. The report names
+the source. The crashing CPU is inferred (RIP in the kexec-on-crash path,
+else the task of the panic's CPU: N [UID: U] PID: P line).";
 
 const SAVE_EXAMPLES: &str = "\
 Examples:

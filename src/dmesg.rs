@@ -2,6 +2,7 @@
 
 use crate::cli::DmesgArgs;
 use anyhow::{Context, Result};
+use kexdump_engine::dmesg::{read_log_as, DmesgFormat};
 use kexdump_engine::Vmcore;
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,7 +13,8 @@ pub fn run(a: DmesgArgs) -> Result<ExitCode> {
     if vm.format.incomplete {
         eprintln!("kexdump: WARNING: {name} is incomplete ({}): the log may be cut or missing", vm.format);
     }
-    let log = kexdump_engine::dmesg::read_log(&vm).with_context(|| format!("reading the log of {name}"))?;
+    let fmt = DmesgFormat { caller_id: !a.no_caller_id };
+    let log = read_log_as(&vm, fmt).with_context(|| format!("reading the log of {name}"))?;
     std::io::stdout().lock().write_all(&log)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,11 +7,13 @@ use crate::inspect_json;
 use anyhow::{Context, Result};
 use kexdump_engine::analysis::inspect::{Inspection, Section};
 use kexdump_engine::analysis::stack::Frame;
+use kexdump_engine::analysis::symbol_files::FileKind;
 use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
 use kexdump_engine::pid1::record::iso8601;
 use kexdump_engine::Vmcore;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {
@@ -22,6 +24,13 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
         log_lines: a.lines,
         dump_path: dump_path.clone(),
         vmlinux: a.vmlinux.as_ref().map(|p| p.display().to_string()),
+        symbol_files: a
+            .system_map
+            .iter()
+            .map(|p| (FileKind::SystemMap, p.clone()))
+            .chain(a.vmlinux.iter().map(|p| (FileKind::Vmlinux, p.clone())))
+            .collect(),
+        search_root: Some(PathBuf::from("/")),
     };
     let ins = inspect(&view, &opts);
     let lines = a.vmlinux.as_ref().map(|p| crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0)));
@@ -109,7 +118,16 @@ pub fn render_text(
     line("Crash time", or_error(&ins.crash_time, |t| format!("{} ({t})", iso8601(*t))));
     line("Uptime", or_error(&ins.uptime, |u| format!("{u:.3} s (time of the last log record)")));
     line("Panic", or_error(&ins.panic_message, |m| m.clone()));
-    line("Symbols", or_error(&ins.kallsyms, |k| format!("{} from the dump's kallsyms", k.symbols)));
+    line(
+        "Symbols",
+        or_error(&ins.symbol_source, |s| match &s.path {
+            Some(p) => format!("{} from {} {p} ({})", s.symbols, s.kind, s.detail),
+            None => format!("{} from {}", s.symbols, s.detail),
+        }),
+    );
+    for n in &ins.symbol_notes {
+        line("", n.clone());
+    }
 
     let crashing = ins.crashing.as_ref().ok().map(|c| c.note_index);
     let _ = writeln!(o);

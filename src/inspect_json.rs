@@ -92,9 +92,17 @@ pub fn to_json(ins: &Inspection, dump_path: &str, source: &dyn Fn(&Frame) -> Opt
             "summary": c.summary(),
             "frames": c.frames.iter().map(frame).collect::<Vec<_>>(),
         }))),
+        "symbol_source": section("symbol_source", ins.symbol_source.clone().map(|s| json!({
+            "kind": s.kind,
+            "path": s.path,
+            "symbols": s.symbols,
+            "detail": s.detail,
+        }))),
+        "symbol_notes": ins.symbol_notes,
         "kallsyms": section("kallsyms", ins.kallsyms.clone().map(|k| json!({
             "symbols": k.symbols,
             "absolute_percpu": k.absolute_percpu,
+            "encoding": k.encoding,
             "text": k.text.iter().map(|&(s, e)| json!([hex(s), hex(e)])).collect::<Vec<_>>(),
         }))),
         "log_tail": section("log_tail", ins.log_tail.clone().map(|l| json!(l))),
@@ -157,7 +165,13 @@ mod tests {
         let v = kexdump_testgen::SynthVmcore::new();
         let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
         let view = view_of_vmcore(&vm);
-        let opts = InspectOptions { log_lines: 5, dump_path: "vmcore".into(), vmlinux: None };
+        let opts = InspectOptions {
+            log_lines: 5,
+            dump_path: "vmcore".into(),
+            vmlinux: None,
+            symbol_files: Vec::new(),
+            search_root: None,
+        };
         let ins = inspect(&view, &opts);
         let j = to_json(&ins, "vmcore", &|_| Some("kernel/panic.c:1".into()));
         assert_eq!(j["schema"], SCHEMA);

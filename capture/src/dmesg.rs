@@ -3,6 +3,14 @@
 //! formatted exactly as `makedumpfile --dump-dmesg` prints it, so the two
 //! can be compared byte for byte. Small and read first: the capture saves
 //! it before the dump.
+//!
+//! Every 5.10+ kernel records who printed each record in
+//! `printk_info.caller_id` (a task id, or a CPU number with bit 31 set),
+//! whatever `CONFIG_PRINTK_CALLER` says (that option only changes the
+//! console). makedumpfile 1.7.5 and later print it as a column after the
+//! time stamp, right-aligned in 8 characters: `[   12.345678] [    T123] `
+//! (`C` for a CPU). makedumpfile 1.7.4 and earlier (Debian 12 has 1.7.2)
+//! print no such column: [`DmesgFormat::caller_id`] false gives that.
 
 use crate::bytes::{u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
@@ -30,18 +38,48 @@ fn bad(key: &str, value: u64, why: &str) -> Error {
     Error::BadValue { key: key.into(), value: value.to_string(), why: why.into() }
 }
 
-/// The log as text lines `[seconds.micros] message`.
+/// Bit 31 of `printk_info.caller_id`: the id is a CPU number, not a task.
+const CALLER_IS_CPU: u32 = 0x8000_0000;
+/// Width of the caller-id column, as makedumpfile prints it.
+const CALLER_WIDTH: usize = 8;
+
+/// How the log is written out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmesgFormat {
+    /// The `[    T123]` column when the kernel records caller ids (current
+    /// makedumpfile); false for makedumpfile 1.7.4 and earlier's text.
+    pub caller_id: bool,
+}
+
+impl Default for DmesgFormat {
+    fn default() -> Self {
+        DmesgFormat { caller_id: true }
+    }
+}
+
+/// The log as text lines `[seconds.micros] [  callerid] message`, as
+/// current makedumpfile writes it.
 pub fn read_log(vm: &Vmcore) -> Result<Vec<u8>> {
+    read_log_as(vm, DmesgFormat::default())
+}
+
+/// [`read_log`] in a chosen format.
+pub fn read_log_as(vm: &Vmcore, fmt: DmesgFormat) -> Result<Vec<u8>> {
     if vm.info.is_empty() {
         return Err(Error::NoVmcoreinfo);
     }
     let tr = Translator::new(&vm.info, &vm.elf.loads)?;
-    read_log_from(&vm.info, &vm.mem(), &tr)
+    read_log_from_as(&vm.info, &vm.mem(), &tr, fmt)
 }
 
 /// [`read_log`] through a given memory and translator (the page walk
 /// traces which pages the log lives in).
 pub fn read_log_from(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator) -> Result<Vec<u8>> {
+    read_log_from_as(vi, mem, tr, DmesgFormat::default())
+}
+
+/// [`read_log_from`] in a chosen format.
+pub fn read_log_from_as(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, fmt: DmesgFormat) -> Result<Vec<u8>> {
     let read = |vaddr: u64, len: usize| -> Result<Vec<u8>> {
         let mut b = vec![0u8; len];
         tr.read(mem, vaddr, &mut b)?;
@@ -117,6 +155,10 @@ pub fn read_log_from(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator) -> Result<
         next_off: off("prb_data_blk_lpos.next")?,
         ts_off: off("printk_info.ts_nsec")?,
         len_off: off("printk_info.text_len")?,
+        caller_off: match vi.opt_offset("printk_info.caller_id")? {
+            Some(_) if fmt.caller_id => Some(off("printk_info.caller_id")?),
+            _ => None,
+        },
     };
     let mut out = String::new();
     // Every id from tail to head, the head included; at most one lap.
@@ -144,6 +186,8 @@ struct Record<'a> {
     next_off: u64,
     ts_off: u64,
     len_off: u64,
+    /// Where `printk_info.caller_id` is, when it is to be printed.
+    caller_off: Option<u64>,
 }
 
 impl Record<'_> {
@@ -177,7 +221,13 @@ impl Record<'_> {
         text_len = text_len.min(next.saturating_sub(begin));
         let Some(text) = self.data.get(begin as usize..(begin + text_len) as usize) else { return };
         let ts = u64_at(self.infos, i + self.ts_off as usize).unwrap_or(0);
-        let prefix = format!("[{:5}.{:06}] ", ts / 1_000_000_000, ts % 1_000_000_000 / 1000);
+        let mut prefix = format!("[{:5}.{:06}] ", ts / 1_000_000_000, ts % 1_000_000_000 / 1000);
+        if let Some(off) = self.caller_off {
+            let Some(cid) = u32_at(self.infos, i + off as usize) else { return };
+            let kind = if cid & CALLER_IS_CPU != 0 { 'C' } else { 'T' };
+            let id = format!("{kind}{}", cid & !CALLER_IS_CPU);
+            let _ = write!(prefix, "[{id:>CALLER_WIDTH$}] ");
+        }
         out.push_str(&prefix);
         for &b in text {
             match b {

@@ -12,7 +12,13 @@ use std::ops::Range;
 
 fn run(bytes: Vec<u8>) {
     let Ok(vm) = Vmcore::from_input(Input::from_bytes(bytes)) else { return };
-    let opts = InspectOptions { log_lines: 5, dump_path: "d".into(), vmlinux: None };
+    let opts = InspectOptions {
+        log_lines: 5,
+        dump_path: "d".into(),
+        vmlinux: None,
+        symbol_files: Vec::new(),
+        search_root: None,
+    };
     let ins = inspect(&view_of_vmcore(&vm), &opts);
     if let (Ok(chain), Some(k)) = (&ins.chain, &ins.symbols) {
         let _ = chain.summary();

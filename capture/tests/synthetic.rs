@@ -6,6 +6,7 @@
 //! (design.md §2), not with the engine's own definitions.
 
 use kexdump_engine::compress::{self, Compression};
+use kexdump_engine::dmesg::DmesgFormat;
 use kexdump_engine::input::Input;
 use kexdump_engine::sink::{FileSink, FlatSink, Sink};
 use kexdump_engine::writer::NoProgress;
@@ -520,7 +521,9 @@ fn dmesg_reads_the_printk_ring_in_makedumpfile_format() {
         SynthVmcore::sample().five_level(true),
     ] {
         let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
-        let log = String::from_utf8(kexdump_engine::dmesg::read_log(&vm).unwrap()).unwrap();
+        // makedumpfile 1.7.4 and earlier: no caller column
+        let old = DmesgFormat { caller_id: false };
+        let log = String::from_utf8(kexdump_engine::dmesg::read_log_as(&vm, old).unwrap()).unwrap();
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(lines.len(), v.dmesg_lines().len(), "{log}");
         for (line, want) in lines.iter().zip(v.dmesg_lines()) {
@@ -528,7 +531,33 @@ fn dmesg_reads_the_printk_ring_in_makedumpfile_format() {
             assert!(ts.starts_with('[') && ts.contains('.'), "{line}");
             assert_eq!(text, want);
         }
+        // current makedumpfile: the caller id right-aligned in 8 characters
+        // (testgen: the last two records by task 1234, the others by CPU 0)
+        let log = String::from_utf8(kexdump_engine::dmesg::read_log(&vm).unwrap()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        let n = lines.len();
+        assert_eq!(n, v.dmesg_lines().len(), "{log}");
+        for (k, (line, want)) in lines.iter().zip(v.dmesg_lines()).enumerate() {
+            let (_, rest) = line.split_once("] ").expect("[timestamp] text");
+            let caller = if k + 2 >= n { "[   T1234] " } else { "[      C0] " };
+            assert_eq!(rest, format!("{caller}{want}"), "{line}");
+        }
     }
+}
+
+#[test]
+fn dmesg_continuation_lines_are_indented_past_the_caller_column() {
+    let v = SynthVmcore::sample().dmesg(&["first\nsecond", "x", "y"]);
+    let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+    let log = String::from_utf8(kexdump_engine::dmesg::read_log(&vm).unwrap()).unwrap();
+    let mut lines = log.lines();
+    let first = lines.next().unwrap();
+    assert!(first.ends_with("] [      C0] first"), "{first}");
+    let indent = first.len() - "first".len();
+    assert_eq!(lines.next().unwrap(), format!("{}second", " ".repeat(indent)));
+    let old = kexdump_engine::dmesg::read_log_as(&vm, DmesgFormat { caller_id: false }).unwrap();
+    let old = String::from_utf8(old).unwrap();
+    assert_eq!(old.lines().nth(1).unwrap(), format!("{}second", " ".repeat("[    0.000000] ".len())));
 }
 
 #[test]

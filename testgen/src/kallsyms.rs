@@ -111,6 +111,26 @@ pub fn encode(syms: &[Sym], absolute_percpu: bool) -> Table {
     Table { num_syms: syms.len() as u32, relative_base, offsets, names, token_table, token_index }
 }
 
+/// Encode `syms` as Linux 7.0 and later do on 64-bit or relocatable
+/// kernels ("kallsyms: Get rid of kallsyms relative base"): no
+/// `kallsyms_relative_base`; each `kallsyms_offsets` entry is the i32
+/// distance from the entry's own address (the table is placed at
+/// `offsets_at`) to the symbol. `relative_base` is 0 (absent).
+pub fn encode_place_relative(syms: &[Sym], offsets_at: u64) -> Table {
+    let mut t = encode(syms, false);
+    let mut sorted = syms.to_vec();
+    sorted.sort_by_key(|s| s.0);
+    t.offsets.clear();
+    for (i, (addr, _, _)) in sorted.iter().enumerate() {
+        let place = offsets_at + 4 * i as u64;
+        let d = addr.wrapping_sub(place) as i64;
+        let v = i32::try_from(d).expect("kexdump-testgen: symbol more than 2 GiB from its offsets entry");
+        t.offsets.extend_from_slice(&v.to_le_bytes());
+    }
+    t.relative_base = 0;
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +158,10 @@ mod tests {
         // the 141-code name takes the two-byte length
         let big = encode(&[(0xffff_ffff_8100_0000, 't', long)], false);
         assert_eq!(&big.names[..2], &[0x80 | (141 & 0x7f) as u8, 1]);
+        // 7.0+: each entry relative to its own place
+        let at = 0xffff_ffff_8240_0000u64;
+        let p = encode_place_relative(&syms[..1], at);
+        assert_eq!(i32::from_le_bytes(p.offsets[..4].try_into().unwrap()), -0x13f_f000);
+        assert_eq!((p.relative_base, p.names.clone()), (0, encode(&syms[..1], false).names));
     }
 }

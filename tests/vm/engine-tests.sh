@@ -23,8 +23,9 @@
 #     with --vmlinux, each frame's file:line agrees with binutils' addr2line
 #   - the readers: on dumps makedumpfile 1.7.2 made (-c, -l, -p when built
 #     with snappy, -E, -F, --split in 2 pieces) and kexdump made (every
-#     compression, flattened): kexdump dmesg equals makedumpfile
-#     --dump-dmesg of the vmcore, kexdump verify passes; convert to ELF is
+#     compression, flattened): kexdump dmesg equals upstream makedumpfile's
+#     --dump-dmesg of the vmcore (caller-id column included; without the
+#     oracle in the cache, --no-caller-id against 1.7.2), verify passes; convert to ELF is
 #     read by crash (sys/bt/log) and gdb (nokaslr); convert flat -> kdump is
 #     byte-identical to makedumpfile -R; re-filter 0 -> 31 gives
 #     makedumpfile's level-31 page set and crash opens it; split pieces
@@ -71,6 +72,22 @@ check() {
 }
 
 save() { "$KEXDUMP" save -q "$@" 2>>"$T/save.log"; }
+
+# The reference for `kexdump dmesg`: makedumpfile 1.7.5 and later print a
+# caller-id column (`[    T123]`) after the time stamp, as kexdump dmesg
+# does by default; Debian 12's 1.7.2 does not, and is compared with
+# `kexdump dmesg --no-caller-id`. The upstream oracle (scripts/deps.sh
+# builds it into the cache) is preferred when present.
+DMESG_ORACLE=$KX_CACHE/oracles/makedumpfile-b7587f1
+if [[ -x $DMESG_ORACLE ]]; then
+    DMESG_REF=$DMESG_ORACLE
+    KX_DMESG=("$KEXDUMP" dmesg)
+    echo "note: kexdump dmesg is compared with upstream makedumpfile ($DMESG_ORACLE), caller ids included"
+else
+    DMESG_REF=makedumpfile
+    KX_DMESG=("$KEXDUMP" dmesg --no-caller-id)
+    echo "note: no $DMESG_ORACLE: kexdump dmesg --no-caller-id is compared with Debian's makedumpfile 1.7.2"
+fi
 
 # --- page sets equal makedumpfile's ------------------------------------
 for level in 0 1 2 4 8 16 31; do
@@ -127,8 +144,8 @@ save -d 31 -c none "$KASLR" "$T/none.kdump" && check "makedumpfile --dump-dmesg 
 # --- kexdump dmesg equals makedumpfile --dump-dmesg on the raw vmcores ---
 dmesg_equal() {
     rm -f "$T/md.txt"
-    makedumpfile --dump-dmesg "$1" "$T/md.txt" >/dev/null 2>&1 || return 1
-    "$KEXDUMP" dmesg "$1" >"$T/kd.txt" || return 1
+    "$DMESG_REF" --dump-dmesg "$1" "$T/md.txt" >/dev/null 2>&1 || return 1
+    "${KX_DMESG[@]}" "$1" >"$T/kd.txt" || return 1
     grep -q 'sysrq triggered crash' "$T/kd.txt" && cmp "$T/md.txt" "$T/kd.txt"
 }
 check "kexdump dmesg equals makedumpfile --dump-dmesg (KASLR vmcore)" dmesg_equal "$KASLR"
@@ -192,7 +209,7 @@ check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMP
 
 # --- the readers: makedumpfile's and our dumps, any format ----------------
 rm -f "$T/md.txt"
-makedumpfile --dump-dmesg "$KASLR" "$T/md.txt" >/dev/null 2>&1 || fail "makedumpfile --dump-dmesg of the vmcore"
+"$DMESG_REF" --dump-dmesg "$KASLR" "$T/md.txt" >/dev/null 2>&1 || fail "$DMESG_REF --dump-dmesg of the vmcore"
 R=$T/readers
 mkdir -p "$R"
 mdf() { makedumpfile "$@" >/dev/null 2>&1; }
@@ -211,7 +228,7 @@ for c in zstd zlib snappy lzo none; do
     save -d 31 -c "$c" "$KASLR" "$R/kx-$c.kdump" && readers+=("kx-$c.kdump")
 done
 save -d 31 -c zstd -f flat "$KASLR" "$R/kx-zstd.flat" && readers+=(kx-zstd.flat)
-reader_dmesg() { (cd "$R" && "$KEXDUMP" dmesg $1) >"$T/kd.txt" && cmp "$T/md.txt" "$T/kd.txt"; }
+reader_dmesg() { (cd "$R" && "${KX_DMESG[@]}" $1) >"$T/kd.txt" && cmp "$T/md.txt" "$T/kd.txt"; }
 reader_verify() { (cd "$R" && "$KEXDUMP" verify $1); }
 # inspect on any format: the panic message and the sysrq call chain.
 reader_inspect() { (cd "$R" && inspect_text "$1"); }

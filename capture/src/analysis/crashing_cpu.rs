@@ -20,8 +20,8 @@
 //! Notes that could not be parsed are absent from `cpus`; indices are
 //! always note indices (`CpuRegs::note_index`), never positions in `cpus`.
 
-use super::kallsyms::Kallsyms;
 use super::prstatus::CpuRegs;
+use super::symbols::SymbolLookup;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrashingCpu {
@@ -37,10 +37,11 @@ const KEXEC_PATH: [&str; 5] =
     ["__crash_kexec", "crash_kexec", "machine_crash_shutdown", "native_machine_crash_shutdown", "crash_save_cpu"];
 
 /// Pick the crashing CPU among `cpus` (in note order). `syms` may be
-/// absent (no kallsyms): the RIP rules are then skipped.
+/// absent (no kallsyms, no System.map or vmlinux): the RIP rules are then
+/// skipped.
 pub fn crashing_cpu(
     cpus: &[CpuRegs],
-    syms: Option<&Kallsyms>,
+    syms: Option<&dyn SymbolLookup>,
     log_cpu_pid: Option<(u32, i32)>,
     header_cpu: Option<u32>,
 ) -> Option<CrashingCpu> {
@@ -112,6 +113,7 @@ mod tests {
 
     #[test]
     fn rip_rules() {
+        use crate::analysis::kallsyms::Kallsyms;
         use crate::analysis::test_memory::{kallsyms_info, kallsyms_memory};
         use kexdump_testgen::kallsyms::encode;
         const T: u64 = 0xffff_ffff_8100_0000;
@@ -133,14 +135,14 @@ mod tests {
         };
         // note 0 unparsable; note 2 in __crash_kexec beats the log's PID
         let cpus = [at(1, 7, T + 0x310), at(2, 0, T + 0x2a0)];
-        let c = crashing_cpu(&cpus, Some(&k), Some((1, 7)), None).unwrap();
+        let c = crashing_cpu(&cpus, Some(&k as &dyn SymbolLookup), Some((1, 7)), None).unwrap();
         assert_eq!(c.note_index, 2);
         assert!(c.reason.contains("__crash_kexec"), "{c:?}");
         // two CPUs in panic, none in kexec: the log's PID decides; without it, N
         let both = [at(0, 3, T + 0x110), at(1, 4, T + 0x120)];
-        assert_eq!(crashing_cpu(&both, Some(&k), Some((0, 4)), None).unwrap().note_index, 1);
+        assert_eq!(crashing_cpu(&both, Some(&k as &dyn SymbolLookup), Some((0, 4)), None).unwrap().note_index, 1);
         let one = [at(0, 0, T + 0x310), at(1, 0, T + 0x120)];
-        let c = crashing_cpu(&one, Some(&k), None, None).unwrap();
+        let c = crashing_cpu(&one, Some(&k as &dyn SymbolLookup), None, None).unwrap();
         assert_eq!((c.note_index, c.reason.as_str()), (1, "its RIP is in panic"));
     }
 }

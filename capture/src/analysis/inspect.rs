@@ -11,6 +11,9 @@ use super::panic_log;
 use super::prstatus::{self, CpuRegs};
 use super::source::{DumpFacts, DumpView};
 use super::stack::{probable_chain, CallChain};
+use super::symbol_files::{candidates, first_usable, FileKind, FileSymbols};
+use super::symbols::SymbolLookup;
+use std::path::PathBuf;
 
 /// A section's content, or why it could not be produced.
 pub type Section<T> = Result<T, String>;
@@ -23,12 +26,32 @@ pub struct InspectOptions {
     pub dump_path: String,
     /// A vmlinux given by the user (for the suggested commands).
     pub vmlinux: Option<String>,
+    /// Symbol files the user named (`--system-map`, `--vmlinux`): tried
+    /// first, in this order.
+    pub symbol_files: Vec<(FileKind, PathBuf)>,
+    /// Where to look for the release's System.map or debug vmlinux when
+    /// the dump's kallsyms cannot be read (`/`); None: do not look.
+    pub search_root: Option<PathBuf>,
+}
+
+/// Where the names in the report come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SymbolSource {
+    /// "kallsyms" (the dump's own), "System.map" or "vmlinux".
+    pub kind: String,
+    /// The file, for System.map and vmlinux.
+    pub path: Option<String>,
+    pub symbols: usize,
+    /// How it was chosen and checked, in a few words.
+    pub detail: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KallsymsSummary {
     pub symbols: usize,
     pub absolute_percpu: bool,
+    /// How `kallsyms_offsets` encodes addresses (changes with the release).
+    pub encoding: String,
     /// `[_stext, _etext)` (and init text) when found.
     pub text: Vec<(u64, u64)>,
 }
@@ -54,10 +77,29 @@ pub struct Inspection {
     pub cpus: Vec<Section<CpuRegs>>,
     pub crashing: Section<CrashingCpu>,
     pub kallsyms: Section<KallsymsSummary>,
+    /// Which symbols name addresses; the error says what to install.
+    pub symbol_source: Section<SymbolSource>,
+    /// Symbol files tried and not used, and why.
+    pub symbol_notes: Vec<String>,
     pub chain: Section<CallChain>,
     pub next: NextSteps,
     /// The symbol table, for further lookups by the caller.
-    pub symbols: Option<Kallsyms>,
+    pub symbols: Option<Box<dyn SymbolLookup>>,
+}
+
+fn from_file(f: FileSymbols, given: bool) -> (Box<dyn SymbolLookup>, SymbolSource) {
+    let source = SymbolSource {
+        kind: f.kind.to_string(),
+        path: Some(f.path.display().to_string()),
+        symbols: f.table.len(),
+        detail: format!(
+            "{}; belongs to the dump: {} at their VMCOREINFO addresses (KERNELOFFSET {:#x})",
+            if given { "given on the command line" } else { "found on this machine" },
+            f.agreement.agreeing.join(", "),
+            f.agreement.kernel_offset
+        ),
+    };
+    (Box::new(f.table), source)
 }
 
 pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
@@ -66,41 +108,44 @@ pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
         info.osrelease().map(str::to_owned).or_else(|| Some(view.utsname[2].clone()).filter(|r| !r.is_empty()));
     let log = view.log.as_deref().map_err(|e| e.clone());
 
-    let symbols = match &view.mem {
+    let loaded = match &view.mem {
         Ok(mem) => Kallsyms::load(mem.as_ref(), info).map_err(|e| e.to_string()),
         Err(e) => Err(e.clone()),
     };
-    let kallsyms = symbols.as_ref().map_err(|e| e.clone()).map(|k| KallsymsSummary {
+    let kallsyms = loaded.as_ref().map_err(|e| e.clone()).map(|k| KallsymsSummary {
         symbols: k.len(),
         absolute_percpu: k.absolute_percpu,
+        encoding: k.encoding.describe().to_owned(),
         text: k.text_ranges().iter().map(|r| (r.start, r.end)).collect(),
     });
+    let next = next_steps(
+        release.as_deref().unwrap_or(""),
+        &opts.dump_path,
+        view.facts.format.starts_with("ELF"),
+        info.kernel_offset().ok().flatten(),
+        opts.vmlinux.as_deref(),
+    );
+    let (symbols, symbol_source, symbol_notes) = choose_symbols(loaded, info, release.as_deref(), opts, &next);
+    let symbols = symbols.ok_or_else(|| symbol_source.clone().err().unwrap_or_default());
     let parsed = prstatus::parse_all(&view.prstatus);
     let cpus_ok: Vec<CpuRegs> = parsed.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
     let log_cpu_pid = log.as_ref().ok().and_then(|l| panic_log::panic_cpu_pid(l));
     let crashing = if view.prstatus.is_empty() {
         Err(super::error::AnalysisError::NoCpus.to_string())
     } else {
-        crashing_cpu(&cpus_ok, symbols.as_ref().ok(), log_cpu_pid, view.facts.header_cpu)
+        crashing_cpu(&cpus_ok, symbols.as_ref().ok().map(|b| b.as_ref()), log_cpu_pid, view.facts.header_cpu)
             .ok_or_else(|| "no NT_PRSTATUS note could be parsed".to_owned())
     };
     let chain = match (&crashing, &view.mem, &symbols) {
         (Ok(c), Ok(mem), Ok(syms)) => match cpus_ok.iter().find(|r| r.note_index == c.note_index) {
-            Some(regs) => probable_chain(mem.as_ref(), syms, regs).map_err(|e| e.to_string()),
+            Some(regs) => probable_chain(mem.as_ref(), syms.as_ref(), regs).map_err(|e| e.to_string()),
             None => Err("the crashing CPU's note could not be parsed".into()),
         },
         (Err(e), _, _) => Err(format!("no crashing CPU: {e}")),
         (_, Err(e), _) => Err(e.clone()),
-        (_, _, Err(e)) => Err(format!("no symbols: {e}")),
+        (_, _, Err(e)) => Err(e.clone()),
     };
     let kernel_offset = info.kernel_offset().ok().flatten();
-    let next = next_steps(
-        release.as_deref().unwrap_or(""),
-        &opts.dump_path,
-        view.facts.format.starts_with("ELF"),
-        kernel_offset,
-        opts.vmlinux.as_deref(),
-    );
     Inspection {
         excluded: excluded_classes(view.facts.dump_level, view.facts.filtered),
         facts: view.facts.clone(),
@@ -126,8 +171,67 @@ pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
         cpus: parsed.into_iter().map(|c| c.map_err(|e| e.to_string())).collect(),
         crashing,
         kallsyms,
+        symbol_source,
+        symbol_notes,
         chain,
         next,
         symbols: symbols.ok(),
     }
+}
+
+type Chosen = (Option<Box<dyn SymbolLookup>>, Section<SymbolSource>, Vec<String>);
+
+/// The symbols to name addresses with: files the user named (when one
+/// belongs to the dump), else the dump's own kallsyms, else the release's
+/// System.map or debug vmlinux found under `search_root`. With none, the
+/// error says what to install.
+fn choose_symbols(
+    loaded: Result<Kallsyms, String>,
+    info: &crate::vmcoreinfo::VmcoreInfo,
+    release: Option<&str>,
+    opts: &InspectOptions,
+    next: &NextSteps,
+) -> Chosen {
+    let mut notes = Vec::new();
+    if !opts.symbol_files.is_empty() {
+        let (found, n) = first_usable(&opts.symbol_files, info, false);
+        notes.extend(n);
+        if let Some(f) = found {
+            let (t, s) = from_file(f, true);
+            return (Some(t), Ok(s), notes);
+        }
+    }
+    let kallsyms_error = match loaded {
+        Ok(k) => {
+            let source = SymbolSource {
+                kind: "kallsyms".into(),
+                path: None,
+                symbols: k.len(),
+                detail: format!("the dump's own kallsyms ({} offsets)", k.encoding.describe()),
+            };
+            return (Some(Box::new(k)), Ok(source), notes);
+        }
+        Err(e) => e,
+    };
+    let release = release.unwrap_or("");
+    if let (Some(root), false) = (&opts.search_root, release.is_empty()) {
+        let (found, n) = first_usable(&candidates(root, release), info, true);
+        notes.extend(n);
+        if let Some(f) = found {
+            let (t, s) = from_file(f, false);
+            return (Some(t), Ok(s), notes);
+        }
+    }
+    let install = match (&next.debug_package, &next.install) {
+        (Some(p), Some(i)) => format!("install {p} ({i}), which holds the debug vmlinux and System.map, or "),
+        _ => String::new(),
+    };
+    let why = format!(
+        "no symbols: the dump's kallsyms cannot be read ({kallsyms_error}), and no System.map or debug vmlinux \
+         of {} was found (/boot/System.map-R, /usr/lib/modules/R/System.map, /lib/modules/R/System.map, \
+         /usr/lib/debug/boot/vmlinux-R, /usr/lib/debug/lib/modules/R/vmlinux): {install}give --system-map FILE \
+         or --vmlinux FILE",
+        if release.is_empty() { "the unknown release" } else { release },
+    );
+    (None, Err(why), notes)
 }

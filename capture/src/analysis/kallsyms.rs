@@ -6,13 +6,21 @@
 //! The format, as 6.1 builds it:
 //! - `kallsyms_num_syms`: u32, the number of symbols.
 //! - `kallsyms_offsets`: one i32 per symbol, sorted by address. With
-//!   `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86_64 SMP up to 6.10) a value >= 0
+//!   `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86_64 SMP; Debian's 6.1 and 6.12) a value >= 0
 //!   is an absolute address (per-CPU variables, which are offsets into the
 //!   per-CPU area) and a negative one means `relative_base - 1 - value`;
 //!   without it every value is an unsigned offset from `relative_base`.
 //!   Kernel addresses lie within 2 GiB above `relative_base`, so a table
 //!   with any negative value uses the absolute-percpu encoding.
 //! - `kallsyms_relative_base`: u64, the lowest non-per-CPU address.
+//! - Linux 7.0 and later (64-bit or relocatable) have no
+//!   `kallsyms_relative_base` (nor its VMCOREINFO entry): each offset is
+//!   place-relative, the signed distance from the entry's own address to
+//!   the symbol, `&kallsyms_offsets[i] + kallsyms_offsets[i]` (the linker's
+//!   PC32 relocation; kernel commit "kallsyms: Get rid of kallsyms relative
+//!   base"). Debian's 7.3 is read this way (its configuration has no
+//!   `KALLSYMS_ABSOLUTE_PERCPU` any more: per-CPU symbols are ordinary
+//!   addresses).
 //! - `kallsyms_names`: per symbol a length, then that many token numbers.
 //!   The length is one byte, or (6.1+, "big" symbols) two when the first
 //!   has bit 7 set: `(b0 & 0x7f) | b1 << 7`.
@@ -27,6 +35,8 @@
 
 use super::error::{AnalysisError, AnalysisResult};
 use super::source::KernelMemory;
+pub use super::symbols::Symbol;
+use super::symbols::{locate, SymbolLookup};
 use crate::vmcoreinfo::VmcoreInfo;
 use std::ops::Range;
 
@@ -41,26 +51,39 @@ const MAX_NAME_LEN: usize = 512;
 const MAX_TOKEN_LEN: usize = 256;
 /// Names are read from the dump in pieces of this size.
 const NAMES_CHUNK: usize = 64 << 10;
-/// A symbol with no following symbol covers at most this much.
-const LAST_SYMBOL_SPAN: u64 = 64 << 10;
 
-/// One named address: `name+0xoffset/0xsize`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Symbol {
-    pub name: String,
-    /// The `nm` type character (`T`, `t`, `D`, ...).
-    pub kind: char,
-    pub start: u64,
-    pub offset: u64,
-    /// Distance to the next higher symbol; None for the last one.
-    pub size: Option<u64>,
+/// How `kallsyms_offsets` encodes addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetEncoding {
+    /// `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86_64 SMP; Debian's 6.1 and
+    /// 6.12): >= 0 absolute (per-CPU), < 0 `base - 1 - value`.
+    AbsolutePercpu { base: u64 },
+    /// An unsigned offset from `kallsyms_relative_base`.
+    BaseRelative { base: u64 },
+    /// 7.0+: signed, from the entry's own address (`kallsyms_offsets` at
+    /// `table`).
+    PlaceRelative { table: u64 },
 }
 
-impl std::fmt::Display for Symbol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.size {
-            Some(s) => write!(f, "{}+{:#x}/{:#x}", self.name, self.offset, s),
-            None => write!(f, "{}+{:#x}", self.name, self.offset),
+impl OffsetEncoding {
+    /// The address entry `index` with value `o` stands for.
+    pub fn address(self, index: usize, o: i32) -> u64 {
+        match self {
+            OffsetEncoding::BaseRelative { base } => base.wrapping_add(o as u32 as u64),
+            OffsetEncoding::AbsolutePercpu { .. } if o >= 0 => o as u64,
+            OffsetEncoding::AbsolutePercpu { base } => base.wrapping_sub(1).wrapping_sub(o as i64 as u64),
+            OffsetEncoding::PlaceRelative { table } => {
+                table.wrapping_add(4 * index as u64).wrapping_add(o as i64 as u64)
+            }
+        }
+    }
+
+    /// A few words for the report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            OffsetEncoding::AbsolutePercpu { .. } => "base-relative, per-CPU values absolute",
+            OffsetEncoding::BaseRelative { .. } => "base-relative",
+            OffsetEncoding::PlaceRelative { .. } => "place-relative, 7.0 and later",
         }
     }
 }
@@ -78,6 +101,7 @@ pub struct Kallsyms {
     /// `[_stext, _etext)` and `[_sinittext, _einittext)` when known.
     text: Vec<Range<u64>>,
     pub absolute_percpu: bool,
+    pub encoding: OffsetEncoding,
 }
 
 fn bad(what: &'static str, why: impl Into<String>) -> AnalysisError {
@@ -98,13 +122,17 @@ impl Kallsyms {
         let table_addr = info.symbol("kallsyms_token_table")?;
         let index_addr = info.symbol("kallsyms_token_index")?;
         let offsets_addr = info.symbol("kallsyms_offsets")?;
-        let base_addr = info.symbol("kallsyms_relative_base")?;
+        // 7.0+ has no relative base: the offsets are place-relative.
+        let base_addr = info.opt_symbol("kallsyms_relative_base")?;
 
         let num = u32::from_le_bytes(read_vec(mem, num_addr, 4)?.try_into().unwrap_or([0; 4]));
         if num == 0 || num > MAX_SYMS {
             return Err(bad("kallsyms_num_syms", format!("{num} symbols (expected 1..={MAX_SYMS})")));
         }
-        let base = u64::from_le_bytes(read_vec(mem, base_addr, 8)?.try_into().unwrap_or([0; 8]));
+        let base = match base_addr {
+            Some(a) => Some(u64::from_le_bytes(read_vec(mem, a, 8)?.try_into().unwrap_or([0; 8]))),
+            None => None,
+        };
         let raw_offsets = read_vec(mem, offsets_addr, num as usize * 4)?;
         let offsets: Vec<i32> =
             raw_offsets.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
@@ -119,20 +147,18 @@ impl Kallsyms {
 
         let (names, entries) = walk_names(mem, names_addr, num)?;
 
-        let absolute_percpu = offsets.iter().any(|&o| o < 0);
-        let address = |o: i32| -> u64 {
-            if !absolute_percpu {
-                base.wrapping_add(o as u32 as u64)
-            } else if o >= 0 {
-                o as u64
-            } else {
-                base.wrapping_sub(1).wrapping_sub(o as i64 as u64)
-            }
+        let encoding = match base {
+            None => OffsetEncoding::PlaceRelative { table: offsets_addr },
+            Some(base) if offsets.iter().any(|&o| o < 0) => OffsetEncoding::AbsolutePercpu { base },
+            Some(base) => OffsetEncoding::BaseRelative { base },
         };
-        let mut sorted: Vec<(u64, u32)> = offsets.iter().enumerate().map(|(i, &o)| (address(o), i as u32)).collect();
+        let absolute_percpu = matches!(encoding, OffsetEncoding::AbsolutePercpu { .. });
+        let mut sorted: Vec<(u64, u32)> =
+            offsets.iter().enumerate().map(|(i, &o)| (encoding.address(i, o), i as u32)).collect();
         sorted.sort_unstable();
 
-        let mut k = Kallsyms { sorted, names, entries, tokens, token_index, text: Vec::new(), absolute_percpu };
+        let mut k =
+            Kallsyms { sorted, names, entries, tokens, token_index, text: Vec::new(), absolute_percpu, encoding };
         let found = k.addresses_of(&["_stext", "_etext", "_sinittext", "_einittext"]);
         let stext = info.opt_symbol("_stext").ok().flatten().or(found[0]);
         if let (Some(s), Some(e)) = (stext, found[1]) {
@@ -146,19 +172,6 @@ impl Kallsyms {
             }
         }
         Ok(k)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// `[_stext, _etext)` (and init text) when the table names them.
-    pub fn text_ranges(&self) -> &[Range<u64>] {
-        &self.text
     }
 
     /// Expand symbol `index`: (type character, name). Unknown token bytes
@@ -197,32 +210,21 @@ impl Kallsyms {
         }
         found
     }
+}
 
-    /// The symbol containing `addr`: the highest one at or below it (the
-    /// first listed of aliases at one address, as the kernel picks), sized
-    /// up to the next higher address. None below the first symbol or past
-    /// the symbol's end.
-    pub fn symbolize(&self, addr: u64) -> Option<Symbol> {
-        let at = self.sorted.partition_point(|&(a, _)| a <= addr);
-        let (start, _) = *self.sorted.get(at.checked_sub(1)?)?;
-        let first = self.sorted.partition_point(|&(a, _)| a < start);
-        let (_, index) = self.sorted[first];
-        let size = self.sorted.get(at).map(|&(next, _)| next - start);
-        let offset = addr - start;
-        if offset >= size.unwrap_or(LAST_SYMBOL_SPAN) {
-            return None;
-        }
-        let (kind, name) = self.expand(index);
-        Some(Symbol { name, kind, start, offset, size })
+impl SymbolLookup for Kallsyms {
+    fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    /// `addr` inside kernel text: within `[_stext, _etext)` or init text
-    /// when those are known, and in a text (`t`/`T`/`w`/`W`) symbol.
-    pub fn text_symbol(&self, addr: u64) -> Option<Symbol> {
-        if !self.text.is_empty() && !self.text.iter().any(|r| r.contains(&addr)) {
-            return None;
-        }
-        self.symbolize(addr).filter(|s| matches!(s.kind, 't' | 'T' | 'w' | 'W'))
+    fn symbolize(&self, addr: u64) -> Option<Symbol> {
+        let (first, start, size) = locate(&self.sorted, addr)?;
+        let (kind, name) = self.expand(self.sorted[first].1);
+        Some(Symbol { name, kind, start, offset: addr - start, size })
+    }
+
+    fn text_ranges(&self) -> &[Range<u64>] {
+        &self.text
     }
 }
 
@@ -297,7 +299,10 @@ fn walk_names(mem: &dyn KernelMemory, addr: u64, num: u32) -> AnalysisResult<(Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_memory::{kallsyms_info as info, kallsyms_memory as memory, TestMemory};
+    use crate::analysis::symbols::LAST_SYMBOL_SPAN;
+    use crate::analysis::test_memory::{
+        kallsyms_info as info, kallsyms_info_v7, kallsyms_memory as memory, TestMemory,
+    };
     use crate::analysis::test_memory::{BASE, INDEX, NAMES, NUM, OFFSETS, TOKENS};
     use kexdump_testgen::kallsyms::{encode, Sym};
 
@@ -344,6 +349,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// 7.0+: no kallsyms_relative_base, offsets relative to their own
+    /// place; symbols below and above the table both come out right.
+    #[test]
+    fn symbolizes_place_relative_offsets() {
+        use kexdump_testgen::kallsyms::encode_place_relative;
+        let list = syms()[..7].to_vec();
+        let t = encode_place_relative(&list, OFFSETS);
+        let v7 = kallsyms_info_v7();
+        assert_eq!(v7.opt_symbol("kallsyms_relative_base").unwrap(), None);
+        let k = Kallsyms::load(&memory(&t), &v7).unwrap();
+        assert_eq!(k.encoding, OffsetEncoding::PlaceRelative { table: OFFSETS });
+        assert!(!k.absolute_percpu);
+        assert_eq!(k.symbolize(TEXT + 0x116).unwrap().to_string(), "sysrq_handle_crash+0x16/0x20");
+        assert_eq!(k.text_ranges().len(), 1);
+        assert_eq!(k.text_ranges()[0], TEXT..TEXT + 0x1000);
+        assert_eq!(k.addresses_of(&["init_uts_ns"]), vec![Some(TEXT + 0x2000)]);
+        // read with a relative base instead, the same table is wrong: the
+        // encoding really is chosen by the key's absence
+        let k6 = Kallsyms::load(&memory(&t), &info()).unwrap();
+        assert_ne!(k6.addresses_of(&["init_uts_ns"]), vec![Some(TEXT + 0x2000)]);
     }
 
     #[test]

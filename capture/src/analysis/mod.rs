@@ -3,7 +3,8 @@
 //! chain, and what the log says.
 //!
 //! Data flows one way: `source` (the one adapter from an opened dump to a
-//! format-independent `DumpView`) → `prstatus`, `kallsyms`, `panic_log` →
+//! format-independent `DumpView`) → `prstatus`, `kallsyms` or
+//! `symbol_files` (both seen as `symbols::SymbolLookup`), `panic_log` →
 //! `crashing_cpu` → `stack` (with `call_site`) → `inspect` (every section,
 //! each with its own error) → the CLI renders it (text or JSON).
 
@@ -18,6 +19,8 @@ pub mod panic_log;
 pub mod prstatus;
 pub mod source;
 pub mod stack;
+pub mod symbol_files;
+pub mod symbols;
 #[cfg(test)]
 mod test_memory;
 

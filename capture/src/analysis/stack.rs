@@ -7,9 +7,9 @@
 
 use super::call_site::{ends_with_call, MAX_CALL_LEN};
 use super::error::{AnalysisError, AnalysisResult};
-use super::kallsyms::{Kallsyms, Symbol};
 use super::prstatus::CpuRegs;
 use super::source::KernelMemory;
+use super::symbols::{Symbol, SymbolLookup};
 
 /// x86_64 kernel stacks (and IRQ stacks) are 16 KiB, aligned to their size
 /// (THREAD_SIZE without KASAN, arch/x86/include/asm/page_64_types.h).
@@ -54,7 +54,7 @@ impl CallChain {
 /// The symbol a return address belongs to: the call is the instruction
 /// before it, so look up `addr - 1` (a call to a noreturn function may be
 /// the last instruction of its caller), then express `addr` from there.
-fn return_site(syms: &Kallsyms, addr: u64) -> Option<Symbol> {
+fn return_site(syms: &dyn SymbolLookup, addr: u64) -> Option<Symbol> {
     let mut s = syms.text_symbol(addr.checked_sub(1)?)?;
     s.offset = addr - s.start;
     Some(s)
@@ -62,7 +62,7 @@ fn return_site(syms: &Kallsyms, addr: u64) -> Option<Symbol> {
 
 /// Scan `cpu`'s stack. Fails only when RSP is not a kernel address; an
 /// unreadable page ends the scan and says where.
-pub fn probable_chain(mem: &dyn KernelMemory, syms: &Kallsyms, cpu: &CpuRegs) -> AnalysisResult<CallChain> {
+pub fn probable_chain(mem: &dyn KernelMemory, syms: &dyn SymbolLookup, cpu: &CpuRegs) -> AnalysisResult<CallChain> {
     let (rip, rsp) = (cpu.rip(), cpu.rsp());
     if rsp < KERNEL_HALF {
         return Err(AnalysisError::NotKernelStack { rsp });
@@ -110,6 +110,7 @@ pub fn probable_chain(mem: &dyn KernelMemory, syms: &Kallsyms, cpu: &CpuRegs) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::kallsyms::Kallsyms;
     use crate::analysis::prstatus::{NREGS, RIP, RSP};
     use crate::analysis::test_memory::{kallsyms_info, kallsyms_memory};
     use kexdump_testgen::kallsyms::encode;

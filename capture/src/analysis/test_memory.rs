@@ -58,6 +58,18 @@ pub fn kallsyms_info() -> VmcoreInfo {
     )
 }
 
+/// VMCOREINFO as 7.0+ writes it: no `kallsyms_relative_base`.
+pub fn kallsyms_info_v7() -> VmcoreInfo {
+    VmcoreInfo::parse(
+        format!(
+            "SYMBOL(kallsyms_names)={NAMES:x}\nSYMBOL(kallsyms_num_syms)={NUM:x}\n\
+             SYMBOL(kallsyms_token_table)={TOKENS:x}\nSYMBOL(kallsyms_token_index)={INDEX:x}\n\
+             SYMBOL(kallsyms_offsets)={OFFSETS:x}\n"
+        )
+        .as_bytes(),
+    )
+}
+
 /// Memory holding an encoded kallsyms table.
 pub fn kallsyms_memory(t: &Table) -> TestMemory {
     let mut m = TestMemory::default();
