@@ -169,6 +169,7 @@ while read -r label kver crash_bin; do
                 continue
             fi
             ((src == 2)) && echo "    kexdump save -d $level exit 2: $(grep -iE 'warn' "$T/save.out" | head -3 | tr '\n' ' ')"
+            ((level == 31)) && grep -E 'saved|excluded:' "$T/save.out" | sed 's/^/    /'
             run_rc "$T/oracle.out" "$ORACLE" -z -d "$level" "$CORE" "$theirs"
             if ((RC != 0)) || [[ ! -f $theirs ]]; then
                 fail "$name -d $level: the oracle exited $RC"; tail -5 "$T/oracle.out" | sed 's/^/    /'
