@@ -9,7 +9,12 @@
 #      by makedumpfile, crash and gdb (tests/vm/engine-tests.sh); the capture
 #      path end to end, one crash cycle per scenario (tests/vm/capture-tests.sh);
 #      the operator's service under a real systemd: enable, status, self-test
-#      (tests/vm/systemd-test.sh, a debootstrapped Debian root, cached)
+#      (tests/vm/systemd-test.sh, a debootstrapped Debian root, cached);
+#      the kernel matrix: Debian's 5.10, 6.1, 6.12 and 7.x (and 7.x with
+#      5-level paging) after the matrix workload, kexdump's page sets against
+#      upstream makedumpfile at every level, crash and drgn on the level-31
+#      dumps (tests/vm/matrix-tests.sh; scripts/matrix-deps.sh fetches the
+#      kernels once; its vmcores are cached)
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --fast     steps 2-4 only (no downloads beyond crates)
@@ -89,6 +94,7 @@ if ((!fast)); then
     tier "the engine against makedumpfile, crash and gdb" tests/vm/engine-tests.sh /tmp/kexdump-vm-engine.log
     tier "the capture path, one crash cycle per scenario" tests/vm/capture-tests.sh /tmp/kexdump-vm-capture.log
     tier "the service under systemd" tests/vm/systemd-test.sh /tmp/kexdump-vm-systemd.log
+    tier "the kernel matrix: page sets, crash and drgn per kernel" tests/vm/matrix-tests.sh /tmp/kexdump-vm-matrix.log
 fi
 
 step "summary"

@@ -14,7 +14,9 @@
 #   qemu      kx_qemu_run (timeout, serial console stamped with host time)
 #   cycle     kx_to_mib, KX_CAPTURE_APPEND, kx_build_primary (the crashing
 #             guest: workload, arm, echo c), kx_make_dump_disk, kx_read_back
-#   vmcore    kx_elf_core_size, kx_vmcoreinfo, kx_log_marker_time
+#   vmcore    kx_elf_core_size, kx_vmcoreinfo, kx_log_marker_time,
+#             kx_harness_hash (KX_HARNESS_HASH: keys cached vmcores)
+#   tools     kx_build_kxmem (KX_KXMEM: the static matrix workload)
 #   timing    kx_phase_begin, kx_phase_end, kx_phase_summary
 #
 # Everything downloaded or built lives in the cache, never in the repository.
@@ -456,14 +458,16 @@ KX_CAPTURE_APPEND="console=ttyS0 nr_cpus=1 irqpoll reset_devices panic=10 \
 cgroup_disable=memory mce=off numa=off transparent_hugepage=never \
 acpi_no_memhotplug novmcoredd cma=0 hugetlb_cma=0"
 
-# kx_build_primary WORK CAPTURE_INITRD MEM_MIB CK_MIB KEXEC_FLAGS [OVERLAY]
-# — the crashing guest: WORK/primary.img (busybox, kexec, virtio + ext4
-# modules, the Debian kernel, CAPTURE_INITRD as /boot/capture.img,
+# kx_build_primary WORK CAPTURE_INITRD MEM_MIB CK_MIB KEXEC_FLAGS [OVERLAY
+# [WORKLOAD]] — the crashing guest: WORK/primary.img (busybox, kexec, virtio
+# + ext4 modules, the Debian kernel, CAPTURE_INITRD as /boot/capture.img,
 # guest/primary-init.sh as /init, /etc/kxvm.conf with workload sizes scaled
 # to MEM_MIB - CK_MIB) and WORK/work.ext4 (the work disk, serial kxwork,
-# holding seeded data). OVERLAY is copied over the root last.
+# holding seeded data). OVERLAY is copied over the root last. WORKLOAD
+# "matrix" adds /bin/kxmem (guest/kxmem.c: anonymous THP, hugetlb, tmpfs
+# huge=always, shmem, slab, free pages) after the default workload.
 kx_build_primary() {
-    local work=$1 capture_initrd=$2 mem_mib=$3 ck_mib=$4 kexec_flags=$5 overlay=${6:-}
+    local work=$1 capture_initrd=$2 mem_mib=$3 ck_mib=$4 kexec_flags=$5 overlay=${6:-} workload=${7:-default}
     local here proot usable
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
     # Workload sizes (MiB), scaled to the RAM left beside the reservation.
@@ -485,7 +489,22 @@ KEXEC_FLAGS='$kexec_flags'
 CAPTURE_APPEND='$KX_CAPTURE_APPEND'
 WL_WRITTEN=$WL_WRITTEN WL_DIRTY=$WL_DIRTY WL_SHM=$WL_SHM WL_SHM_ZERO=$WL_SHM_ZERO
 WL_FREED=$WL_FREED WL_ANON=$WL_ANON WL_ANON_ZERO=$WL_ANON_ZERO
+WORKLOAD=$workload
 EOF
+    case $workload in
+    default) ;;
+    matrix)
+        kx_build_kxmem
+        kx_stage_file "$proot" "$KX_KXMEM" bin/kxmem 755
+        # Sizes (MiB, huge pages of 2 MiB, counts) scaled like the rest.
+        cat >>"$proot/etc/kxvm.conf" <<EOF
+MX_THP=$((usable / 12)) MX_HUGEPAGES=$((usable / 24)) MX_HUGETLB_ANON=$((usable / 96))
+MX_HUGETLB_FILE=$((usable / 96)) MX_TMPFS=$((usable / 24)) MX_SHMEM=$((usable / 48))
+MX_FILES=$((usable * 40)) MX_DIRS=$((usable / 2)) MX_SOCKETS=$((usable * 4 / 3)) MX_FREE=$((usable / 24))
+EOF
+        ;;
+    *) kx_die "kx_build_primary: unknown workload $workload" ;;
+    esac
     if [[ -n $overlay ]]; then cp -a "$overlay/." "$proot/"; fi
     kx_make_cpio "$proot" "$work/primary.img" zstd
 
@@ -614,6 +633,43 @@ with open(sys.argv[1], "rb") as f:
             off = doff + ((descsz + 3) & ~3)
 sys.exit("no VMCOREINFO note")
 EOF
+}
+
+# kx_harness_hash — sets KX_HARNESS_HASH to 12 hex digits of the SHA-256
+# of everything that decides what a vmcore made here holds: lib.sh,
+# make-vmcore.sh and guest/* (the guest /init scripts, kxmem.c). Cached
+# vmcores carry it in their names, so a change to the harness makes new ones.
+kx_harness_hash() {
+    local here f
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    local -a files=("$here/lib.sh" "$here/make-vmcore.sh")
+    for f in "$here"/guest/*; do files+=("$f"); done
+    for f in "${files[@]}"; do [[ -f $f && -r $f ]] || kx_die "kx_harness_hash: cannot read $f"; done
+    KX_HARNESS_HASH=$( (for f in "${files[@]}"; do printf '%s\n' "${f##*/}"; cat "$f"; done) | sha256sum)
+    KX_HARNESS_HASH=${KX_HARNESS_HASH:0:12}
+    [[ $KX_HARNESS_HASH =~ ^[0-9a-f]{12}$ ]] || kx_die "kx_harness_hash: cannot hash ${files[*]}"
+}
+
+# kx_build_kxmem — sets KX_KXMEM to the static matrix workload built from
+# guest/kxmem.c (gcc -static -O2), cached as $KX_CACHE/tools/kxmem-<hash of
+# the source>.
+kx_build_kxmem() {
+    local src sum out
+    src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/guest/kxmem.c
+    [[ -f $src ]] || kx_die "no $src"
+    sum=$(sha256sum "$src")
+    sum=${sum:0:12}
+    [[ $sum =~ ^[0-9a-f]{12}$ ]] || kx_die "cannot hash $src"
+    out=$KX_CACHE/tools/kxmem-$sum
+    if [[ ! -x $out ]]; then
+        kx_need_cmds gcc file
+        mkdir -p "$KX_CACHE/tools" || kx_die "cannot create $KX_CACHE/tools"
+        gcc -static -O2 -Wall -Wextra -Werror -o "$out.part" "$src" || kx_die "gcc -static $src failed (is libc6-dev installed?)"
+        file "$out.part" | grep -q 'statically linked' || kx_die "$out.part is not static"
+        mv -f "$out.part" "$out" || kx_die "cannot move $out.part into place"
+        kx_log "built $out"
+    fi
+    KX_KXMEM=$out
 }
 
 # kx_crash_ok DUMP: crash -s with the debug vmlinux: sys, bt and log run, the panic is named, no error lines.

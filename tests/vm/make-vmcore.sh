@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/vm/make-vmcore.sh — produce a REAL /proc/vmcore of Debian's 6.1
-# kernel from a kdump cycle in QEMU (TCG), after a workload.
+# tests/vm/make-vmcore.sh — produce a REAL /proc/vmcore of a Debian kernel
+# (6.1, or KEXDUMP_KVER=<release> from scripts/matrix-deps.sh) from a kdump
+# cycle in QEMU (TCG), after a workload.
 #
 #   tests/vm/make-vmcore.sh OUT_PATH [options]
 #     --mem SIZE            guest RAM (default 1G)
@@ -16,6 +17,14 @@
 #     --primary-overlay DIR copy DIR over the primary initramfs root; an
 #                           executable /boot/arm.sh there replaces the
 #                           built-in `kexec -p` (e.g. by `kexdump arm`)
+#     --workload default|matrix
+#                           matrix adds guest/kxmem.c (built static into the
+#                           cache) after the default workload: anonymous
+#                           THP, hugetlb pages in use, tmpfs huge=always
+#                           (large folios), shmem, slab, free pages; the
+#                           run fails unless the guest's /proc/meminfo shows
+#                           AnonHugePages, hugetlb pages in use and
+#                           ShmemHugePages
 #     --timeout SECS        QEMU time limit (default 900)
 #     --keep-work           keep the work directory (disks, initramfs, logs)
 #
@@ -30,7 +39,7 @@ source "$HERE/lib.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 
 out="" mem=1G ck=256M kaslr=1 smp=2 kexec_mode=file capture_initrd="" overlay=""
-timeout=900 keep=0
+timeout=900 keep=0 workload=default
 while (($#)); do
     case $1 in
     --mem) mem=$2; shift 2 ;;
@@ -41,6 +50,7 @@ while (($#)); do
     --capture-initrd) capture_initrd=$(realpath "$2"); shift 2 ;;
     --primary-overlay) overlay=$(realpath "$2"); shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
+    --workload) workload=$2; shift 2 ;;
     --keep-work) keep=1; shift ;;
     -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
@@ -53,6 +63,7 @@ file) kexec_flags=-s ;;
 load) kexec_flags=-c ;;
 *) kx_die "--kexec must be file or load" ;;
 esac
+[[ $workload == default || $workload == matrix ]] || kx_die "--workload must be default or matrix"
 
 mem_mib=$(kx_to_mib "$mem")
 ck_mib=$(kx_to_mib "$ck")
@@ -85,7 +96,7 @@ fi
 # The crashing guest (primary.img) and its ext4 work disk with seeded data;
 # then the raw vmcore target and a small record disk the capture /init
 # writes its one-line result to.
-kx_build_primary "$work" "$capture_initrd" "$mem_mib" "$ck_mib" "$kexec_flags" "$overlay"
+kx_build_primary "$work" "$capture_initrd" "$mem_mib" "$ck_mib" "$kexec_flags" "$overlay" "$workload"
 kx_make_raw_disk "$work/vmcore.raw" $((mem_mib + 128))M
 kx_make_raw_disk "$work/meta.raw" 1M
 kx_phase_end build
@@ -104,6 +115,20 @@ kx_phase_end qemu
 grep 'KXVM:' "$log" >&2 || true
 ((rc == 0)) || kx_die "QEMU exited $rc; see $log"
 grep -q 'KXVM: FAIL' "$log" && kx_die "guest failed: $(grep -m1 'KXVM: FAIL' "$log")"
+if [[ $workload == matrix ]]; then
+    # The workload must have made what the matrix tests rely on.
+    grep -E 'KXMEM: ' "$log" >&2 || true
+    grep -q 'KXMEM: ready' "$log" || kx_die "kxmem never got ready; see $log"
+    mx() { sed -n "s/.*KXVM: matrix meminfo $1: *\([0-9]*\).*/\1/p" "$log" | head -n1; }
+    anon_huge=$(mx AnonHugePages) hp_total=$(mx HugePages_Total) hp_free=$(mx HugePages_Free)
+    shmem_huge=$(mx ShmemHugePages) slab=$(mx Slab)
+    kx_log "matrix meminfo: AnonHugePages ${anon_huge:-?} kB, HugePages_Total ${hp_total:-?}, HugePages_Free ${hp_free:-?}, ShmemHugePages ${shmem_huge:-?} kB, Slab ${slab:-?} kB"
+    [[ -n $anon_huge && -n $hp_total && -n $hp_free && -n $shmem_huge && -n $slab ]] ||
+        kx_die "the matrix meminfo lines are missing from $log"
+    ((anon_huge > 0)) || kx_die "no anonymous THP in the guest (AnonHugePages 0)"
+    ((hp_total > 0 && hp_free < hp_total)) || kx_die "no hugetlb pages in use (HugePages_Total $hp_total, Free $hp_free)"
+    ((shmem_huge > 0)) || kx_die "no large tmpfs folios (ShmemHugePages 0)"
+fi
 
 # In-guest phases, from the host stamps on the serial log.
 t_init=$(kx_log_marker_time "$log" 'KXVM: primary init')

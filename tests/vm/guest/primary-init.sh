@@ -41,6 +41,33 @@ sleep 999999 </tmp/zero-fifo &
 dd if=/dev/zero of=/tmp/zero-fifo bs=${WL_ANON_ZERO}M count=2 2>/dev/null &
 sleep 1
 mark "anonymous memory done (string of $anon_len bytes, ${WL_ANON_ZERO}M zero buffer)"
+# 7. the matrix workload (make-vmcore.sh --workload matrix): /bin/kxmem
+#    makes anonymous THP, hugetlb pages in use (and some reserved but free),
+#    large page-cache folios on a tmpfs mounted huge=always, shmem, slab and
+#    free pages, then sleeps with all of it mapped while the guest panics.
+if [ "$WORKLOAD" = matrix ]; then
+    echo "$MX_HUGEPAGES" >/proc/sys/vm/nr_hugepages || die "nr_hugepages=$MX_HUGEPAGES"
+    mkdir -p /huge /thp
+    mount -t hugetlbfs -o pagesize=2M hugetlbfs /huge || die "mount hugetlbfs"
+    mount -t tmpfs -o huge=always,size=$((MX_TMPFS * 2))m thp /thp || die "mount tmpfs huge=always"
+    grep -E '^(AnonHugePages|HugePages_Total|HugePages_Free|ShmemHugePages|Slab):' /proc/meminfo |
+        sed 's/^/KXVM: meminfo before kxmem /'
+    /bin/kxmem ready=/tmp/kxmem.ready thp=$MX_THP hugetlb_anon=$MX_HUGETLB_ANON \
+        hugetlb_file=/huge/kxmem hugetlb_file_pages=$MX_HUGETLB_FILE tmpfs=/thp tmpfs_mib=$MX_TMPFS \
+        shmem_mib=$MX_SHMEM slab_dir=/tmp/slab files=$MX_FILES dirs=$MX_DIRS sockets=$MX_SOCKETS \
+        free_mib=$MX_FREE &
+    kxmem_pid=$!
+    i=0
+    while [ ! -s /tmp/kxmem.ready ]; do
+        kill -0 $kxmem_pid 2>/dev/null || die "kxmem exited before it was ready"
+        i=$((i + 1))
+        [ $i -lt 1200 ] || die "kxmem not ready after 600 s"
+        sleep 0.5
+    done
+    grep -E '^(AnonHugePages|HugePages_Total|HugePages_Free|Hugepagesize|ShmemHugePages|ShmemPmdMapped|FileHugePages|Slab|SReclaimable|SUnreclaim|Shmem):' /proc/meminfo |
+        sed 's/^/KXVM: matrix meminfo /'
+    mark "matrix workload done (kxmem pid $kxmem_pid)"
+fi
 grep -E '^(MemTotal|MemFree|Buffers|Cached|Shmem|AnonPages|Dirty|Active\(file\)|Inactive\(file\)):' /proc/meminfo |
     sed 's/^/KXVM: meminfo /'
 mark "workload done"
