@@ -33,7 +33,13 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
         search_root: Some(PathBuf::from("/")),
     };
     let ins = inspect(&view, &opts);
-    let lines = a.vmlinux.as_ref().map(|p| crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0)));
+    // A vmlinux of another build would give wrong lines: none then.
+    let lines = a.vmlinux.as_ref().map(|p| {
+        if ins.foreign_files.contains(p) {
+            anyhow::bail!("{} is not this dump's kernel (see Symbols)", p.display());
+        }
+        crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0))
+    });
     // A return address's line is the call's: look up the byte before it.
     let source = |fr: &Frame| -> Option<String> {
         match &lines {

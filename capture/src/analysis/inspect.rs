@@ -11,7 +11,7 @@ use super::panic_log;
 use super::prstatus::{self, CpuRegs};
 use super::source::{DumpFacts, DumpView};
 use super::stack::{probable_chain, CallChain};
-use super::symbol_files::{candidates, first_usable, FileKind, FileSymbols};
+use super::symbol_files::{candidates, first_usable, FileKind, FileSymbols, Skipped};
 use super::symbols::SymbolLookup;
 use std::path::PathBuf;
 
@@ -81,6 +81,9 @@ pub struct Inspection {
     pub symbol_source: Section<SymbolSource>,
     /// Symbol files tried and not used, and why.
     pub symbol_notes: Vec<String>,
+    /// Files given or found that belong to another kernel build: their
+    /// DWARF must not be used for file:line either.
+    pub foreign_files: Vec<PathBuf>,
     pub chain: Section<CallChain>,
     pub next: NextSteps,
     /// The symbol table, for further lookups by the caller.
@@ -125,7 +128,9 @@ pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
         info.kernel_offset().ok().flatten(),
         opts.vmlinux.as_deref(),
     );
-    let (symbols, symbol_source, symbol_notes) = choose_symbols(loaded, info, release.as_deref(), opts, &next);
+    let (symbols, symbol_source, skipped) = choose_symbols(loaded, info, release.as_deref(), opts, &next);
+    let symbol_notes = skipped.iter().map(|s| s.to_string()).collect();
+    let foreign_files = skipped.iter().filter(|s| s.another_build()).map(|s| s.path.clone()).collect();
     let symbols = symbols.ok_or_else(|| symbol_source.clone().err().unwrap_or_default());
     let parsed = prstatus::parse_all(&view.prstatus);
     let cpus_ok: Vec<CpuRegs> = parsed.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
@@ -173,13 +178,14 @@ pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
         kallsyms,
         symbol_source,
         symbol_notes,
+        foreign_files,
         chain,
         next,
         symbols: symbols.ok(),
     }
 }
 
-type Chosen = (Option<Box<dyn SymbolLookup>>, Section<SymbolSource>, Vec<String>);
+type Chosen = (Option<Box<dyn SymbolLookup>>, Section<SymbolSource>, Vec<Skipped>);
 
 /// The symbols to name addresses with: files the user named (when one
 /// belongs to the dump), else the dump's own kallsyms, else the release's
@@ -207,7 +213,7 @@ fn choose_symbols(
                 kind: "kallsyms".into(),
                 path: None,
                 symbols: k.len(),
-                detail: format!("the dump's own kallsyms ({} offsets)", k.encoding.describe()),
+                detail: format!("the dump's own kallsyms (kallsyms_offsets {})", k.encoding.describe()),
             };
             return (Some(Box::new(k)), Ok(source), notes);
         }
