@@ -13,7 +13,6 @@ use kexdump_engine::pid1::record::iso8601;
 use kexdump_engine::Vmcore;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {
@@ -30,7 +29,7 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
             .map(|p| (FileKind::SystemMap, p.clone()))
             .chain(a.vmlinux.iter().map(|p| (FileKind::Vmlinux, p.clone())))
             .collect(),
-        search_root: Some(PathBuf::from("/")),
+        search_root: Some(a.symbol_root.clone()),
     };
     let ins = inspect(&view, &opts);
     // A vmlinux of another build would give wrong lines: none then.

@@ -149,7 +149,7 @@ fn without_kallsyms_the_release_system_map_names_the_chain() {
     let src = ins.symbol_source.as_ref().unwrap();
     assert_eq!(src.kind, "System.map");
     assert!(src.path.as_deref().unwrap().ends_with(&format!("lib/modules/{OSRELEASE}/System.map")));
-    assert!(src.detail.contains("init_uts_ns") && src.detail.contains("found on this machine"), "{src:?}");
+    assert!(src.detail.contains("init_uts_ns") && src.detail.contains("found where the release's files go"), "{src:?}");
     assert_eq!(ins.symbol_notes.len(), 1);
     assert!(ins.symbol_notes[0].contains("placeholder"), "{:?}", ins.symbol_notes);
     assert!(ins.foreign_files.is_empty(), "a placeholder is no other build");

@@ -97,7 +97,7 @@ fn from_file(f: FileSymbols, given: bool) -> (Box<dyn SymbolLookup>, SymbolSourc
         symbols: f.table.len(),
         detail: format!(
             "{}; belongs to the dump: {} at their VMCOREINFO addresses (KERNELOFFSET {:#x})",
-            if given { "given on the command line" } else { "found on this machine" },
+            if given { "given on the command line" } else { "found where the release's files go" },
             f.agreement.agreeing.join(", "),
             f.agreement.kernel_offset
         ),
@@ -229,7 +229,7 @@ fn choose_symbols(
         }
     }
     let install = match (&next.debug_package, &next.install) {
-        (Some(p), Some(i)) => format!("install {p} ({i}), which holds the debug vmlinux and System.map, or "),
+        (Some(p), Some(i)) => format!("install {p} ({i}), which holds the debug vmlinux, or "),
         _ => String::new(),
     };
     let why = format!(
