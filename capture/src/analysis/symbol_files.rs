@@ -445,6 +445,30 @@ ffffffff82001000 d prb
         assert!(none.is_none() && notes.is_empty());
     }
 
+    /// Every byte of a map changed, one at a time, to a few values:
+    /// parsing, checking and symbolizing never panic.
+    #[test]
+    fn mutated_maps_never_panic() {
+        let path = Path::new("System.map");
+        let base = big(MAP).into_bytes();
+        let mut parsed = 0;
+        for i in 0..base.len() {
+            for v in [b' ', b'\n', b'f', b'0', b'x', 0xff] {
+                let mut m = base.clone();
+                m[i] = v;
+                let Ok(raw) = parse_system_map(path, &String::from_utf8_lossy(&m)) else { continue };
+                parsed += 1;
+                let off = check_belongs(path, &raw, &info(OFF)).map_or(OFF, |a| a.kernel_offset);
+                let t = relocate(raw, off);
+                for a in [0, u64::MAX, 0xffff_ffff_8100_0116 + OFF, 0xffff_ffff_8200_0000 + OFF] {
+                    let _ = t.symbolize(a).map(|s| s.to_string());
+                    let _ = t.text_symbol(a);
+                }
+            }
+        }
+        assert!(parsed > 0);
+    }
+
     #[test]
     fn a_non_elf_vmlinux_is_named() {
         let dir = tempfile::tempdir().unwrap();
