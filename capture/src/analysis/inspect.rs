@@ -220,24 +220,36 @@ fn choose_symbols(
         Err(e) => e,
     };
     let release = release.unwrap_or("");
+    let mut looked = Vec::new();
     if let (Some(root), false) = (&opts.search_root, release.is_empty()) {
-        let (found, n) = first_usable(&candidates(root, release), info, true);
+        let files = candidates(root, release);
+        let (found, n) = first_usable(&files, info, true);
         notes.extend(n);
         if let Some(f) = found {
             let (t, s) = from_file(f, false);
             return (Some(t), Ok(s), notes);
         }
+        looked = files.into_iter().map(|(_, p)| p.display().to_string()).collect();
     }
-    let install = match (&next.debug_package, &next.install) {
-        (Some(p), Some(i)) => format!("install {p} ({i}), which holds the debug vmlinux, or "),
-        _ => String::new(),
-    };
-    let why = format!(
-        "no symbols: the dump's kallsyms cannot be read ({kallsyms_error}), and no System.map or debug vmlinux \
-         of {} was found (/boot/System.map-R, /usr/lib/modules/R/System.map, /lib/modules/R/System.map, \
-         /usr/lib/debug/boot/vmlinux-R, /usr/lib/debug/lib/modules/R/vmlinux): {install}give --system-map FILE \
-         or --vmlinux FILE",
-        if release.is_empty() { "the unknown release" } else { release },
-    );
+    let mut why = format!("no symbols: the dump's kallsyms cannot be read ({kallsyms_error})");
+    if looked.is_empty() {
+        why.push_str(", and no System.map or vmlinux was looked for");
+    } else {
+        why.push_str(&format!(
+            ", and no usable System.map or debug vmlinux of {release} was found (looked for {})",
+            looked.join(", ")
+        ));
+    }
+    why.push_str(": ");
+    if let (Some(p), Some(i)) = (&next.debug_package, &next.install) {
+        why.push_str(&format!("install {p} ({i}), which holds the debug vmlinux, or "));
+    }
+    if let (Some(root), false) = (&opts.search_root, release.is_empty()) {
+        why.push_str(&format!(
+            "put the kernel's System.map at {}, or ",
+            root.join(format!("boot/System.map-{release}")).display()
+        ));
+    }
+    why.push_str("give --system-map FILE or --vmlinux FILE");
     (None, Err(why), notes)
 }
