@@ -279,6 +279,11 @@ pub struct InspectArgs {
     /// /usr/lib/modules, /lib/modules or /usr/lib/debug.
     #[arg(long, value_name = "PATH")]
     pub system_map: Option<PathBuf>,
+    /// Look for the release's System.map and debug vmlinux under DIR
+    /// instead of / (e.g. the kernel packages of the crashed machine,
+    /// unpacked with dpkg -x).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub symbol_root: PathBuf,
     /// How many lines of the end of the kernel log to show.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub lines: usize,
@@ -291,6 +296,7 @@ Examples:
   kexdump inspect --vmlinux /usr/lib/debug/boot/vmlinux-6.1.0-56-amd64 vmcore
   kexdump inspect --lines 100 vmcore
   kexdump inspect --system-map System.map-5.10.0-46-amd64 vmcore   # a 5.10 dump: no kallsyms in VMCOREINFO
+  kexdump inspect --symbol-root pkg/ vmcore    # after: dpkg -x linux-image-<release>_*.deb pkg/
   kexdump inspect vmcore-1 vmcore-2            # the pieces of a split dump (makedumpfile --split)
 
 The call chain is probable: the words on the crashing CPU's kernel stack

@@ -13,7 +13,6 @@ use kexdump_engine::pid1::record::iso8601;
 use kexdump_engine::Vmcore;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {
@@ -30,10 +29,16 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
             .map(|p| (FileKind::SystemMap, p.clone()))
             .chain(a.vmlinux.iter().map(|p| (FileKind::Vmlinux, p.clone())))
             .collect(),
-        search_root: Some(PathBuf::from("/")),
+        search_root: Some(a.symbol_root.clone()),
     };
     let ins = inspect(&view, &opts);
-    let lines = a.vmlinux.as_ref().map(|p| crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0)));
+    // A vmlinux of another build would give wrong lines: none then.
+    let lines = a.vmlinux.as_ref().map(|p| {
+        if ins.foreign_files.contains(p) {
+            anyhow::bail!("{} is not this dump's kernel (see Symbols)", p.display());
+        }
+        crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0))
+    });
     // A return address's line is the call's: look up the byte before it.
     let source = |fr: &Frame| -> Option<String> {
         match &lines {

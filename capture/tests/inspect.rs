@@ -149,9 +149,10 @@ fn without_kallsyms_the_release_system_map_names_the_chain() {
     let src = ins.symbol_source.as_ref().unwrap();
     assert_eq!(src.kind, "System.map");
     assert!(src.path.as_deref().unwrap().ends_with(&format!("lib/modules/{OSRELEASE}/System.map")));
-    assert!(src.detail.contains("init_uts_ns") && src.detail.contains("found on this machine"), "{src:?}");
+    assert!(src.detail.contains("init_uts_ns") && src.detail.contains("found where the release's files go"), "{src:?}");
     assert_eq!(ins.symbol_notes.len(), 1);
     assert!(ins.symbol_notes[0].contains("placeholder"), "{:?}", ins.symbol_notes);
+    assert!(ins.foreign_files.is_empty(), "a placeholder is no other build");
     let chain = ins.chain.as_ref().unwrap();
     let names: Vec<&str> = chain.frames.iter().map(|f| f.symbol.as_ref().unwrap().name.as_str()).collect();
     assert_eq!(names, EXPECTED_CHAIN);
@@ -175,7 +176,8 @@ fn without_kallsyms_the_release_system_map_names_the_chain() {
     );
     let p = root.path().join("other.map");
     std::fs::write(&p, other).unwrap();
-    let ins = inspect(&view, &InspectOptions { symbol_files: vec![(FileKind::SystemMap, p)], ..opts() });
+    let ins = inspect(&view, &InspectOptions { symbol_files: vec![(FileKind::SystemMap, p.clone())], ..opts() });
     assert!(ins.symbol_source.is_err());
+    assert_eq!(ins.foreign_files, vec![p], "its DWARF must not be used either");
     assert!(ins.symbol_notes[0].contains("not this dump's kernel: init_uts_ns"), "{:?}", ins.symbol_notes);
 }

@@ -33,7 +33,13 @@ fuzz_target!(|data: &[u8]| {
     {
         use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
         let view = view_of_vmcore(&vm);
-        let opts = InspectOptions { log_lines: 20, dump_path: "fuzz".into(), vmlinux: None };
+        let opts = InspectOptions {
+            log_lines: 20,
+            dump_path: "fuzz".into(),
+            vmlinux: None,
+            symbol_files: Vec::new(),
+            search_root: None,
+        };
         let ins = inspect(&view, &opts);
         if let (Ok(chain), Some(k)) = (&ins.chain, &ins.symbols) {
             let _ = chain.summary();

@@ -11,7 +11,7 @@ use super::panic_log;
 use super::prstatus::{self, CpuRegs};
 use super::source::{DumpFacts, DumpView};
 use super::stack::{probable_chain, CallChain};
-use super::symbol_files::{candidates, first_usable, FileKind, FileSymbols};
+use super::symbol_files::{candidates, first_usable, FileKind, FileSymbols, Skipped};
 use super::symbols::SymbolLookup;
 use std::path::PathBuf;
 
@@ -81,6 +81,9 @@ pub struct Inspection {
     pub symbol_source: Section<SymbolSource>,
     /// Symbol files tried and not used, and why.
     pub symbol_notes: Vec<String>,
+    /// Files given or found that belong to another kernel build: their
+    /// DWARF must not be used for file:line either.
+    pub foreign_files: Vec<PathBuf>,
     pub chain: Section<CallChain>,
     pub next: NextSteps,
     /// The symbol table, for further lookups by the caller.
@@ -94,7 +97,7 @@ fn from_file(f: FileSymbols, given: bool) -> (Box<dyn SymbolLookup>, SymbolSourc
         symbols: f.table.len(),
         detail: format!(
             "{}; belongs to the dump: {} at their VMCOREINFO addresses (KERNELOFFSET {:#x})",
-            if given { "given on the command line" } else { "found on this machine" },
+            if given { "given on the command line" } else { "found where the release's files go" },
             f.agreement.agreeing.join(", "),
             f.agreement.kernel_offset
         ),
@@ -125,7 +128,9 @@ pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
         info.kernel_offset().ok().flatten(),
         opts.vmlinux.as_deref(),
     );
-    let (symbols, symbol_source, symbol_notes) = choose_symbols(loaded, info, release.as_deref(), opts, &next);
+    let (symbols, symbol_source, skipped) = choose_symbols(loaded, info, release.as_deref(), opts, &next);
+    let symbol_notes = skipped.iter().map(|s| s.to_string()).collect();
+    let foreign_files = skipped.iter().filter(|s| s.another_build()).map(|s| s.path.clone()).collect();
     let symbols = symbols.ok_or_else(|| symbol_source.clone().err().unwrap_or_default());
     let parsed = prstatus::parse_all(&view.prstatus);
     let cpus_ok: Vec<CpuRegs> = parsed.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
@@ -173,13 +178,14 @@ pub fn inspect(view: &DumpView, opts: &InspectOptions) -> Inspection {
         kallsyms,
         symbol_source,
         symbol_notes,
+        foreign_files,
         chain,
         next,
         symbols: symbols.ok(),
     }
 }
 
-type Chosen = (Option<Box<dyn SymbolLookup>>, Section<SymbolSource>, Vec<String>);
+type Chosen = (Option<Box<dyn SymbolLookup>>, Section<SymbolSource>, Vec<Skipped>);
 
 /// The symbols to name addresses with: files the user named (when one
 /// belongs to the dump), else the dump's own kallsyms, else the release's
@@ -207,31 +213,43 @@ fn choose_symbols(
                 kind: "kallsyms".into(),
                 path: None,
                 symbols: k.len(),
-                detail: format!("the dump's own kallsyms ({} offsets)", k.encoding.describe()),
+                detail: format!("the dump's own kallsyms (kallsyms_offsets {})", k.encoding.describe()),
             };
             return (Some(Box::new(k)), Ok(source), notes);
         }
         Err(e) => e,
     };
     let release = release.unwrap_or("");
+    let mut looked = Vec::new();
     if let (Some(root), false) = (&opts.search_root, release.is_empty()) {
-        let (found, n) = first_usable(&candidates(root, release), info, true);
+        let files = candidates(root, release);
+        let (found, n) = first_usable(&files, info, true);
         notes.extend(n);
         if let Some(f) = found {
             let (t, s) = from_file(f, false);
             return (Some(t), Ok(s), notes);
         }
+        looked = files.into_iter().map(|(_, p)| p.display().to_string()).collect();
     }
-    let install = match (&next.debug_package, &next.install) {
-        (Some(p), Some(i)) => format!("install {p} ({i}), which holds the debug vmlinux and System.map, or "),
-        _ => String::new(),
-    };
-    let why = format!(
-        "no symbols: the dump's kallsyms cannot be read ({kallsyms_error}), and no System.map or debug vmlinux \
-         of {} was found (/boot/System.map-R, /usr/lib/modules/R/System.map, /lib/modules/R/System.map, \
-         /usr/lib/debug/boot/vmlinux-R, /usr/lib/debug/lib/modules/R/vmlinux): {install}give --system-map FILE \
-         or --vmlinux FILE",
-        if release.is_empty() { "the unknown release" } else { release },
-    );
+    let mut why = format!("no symbols: the dump's kallsyms cannot be read ({kallsyms_error})");
+    if looked.is_empty() {
+        why.push_str(", and no System.map or vmlinux was looked for");
+    } else {
+        why.push_str(&format!(
+            ", and no usable System.map or debug vmlinux of {release} was found (looked for {})",
+            looked.join(", ")
+        ));
+    }
+    why.push_str(": ");
+    if let (Some(p), Some(i)) = (&next.debug_package, &next.install) {
+        why.push_str(&format!("install {p} ({i}), which holds the debug vmlinux, or "));
+    }
+    if let (Some(root), false) = (&opts.search_root, release.is_empty()) {
+        why.push_str(&format!(
+            "put the kernel's System.map at {}, or ",
+            root.join(format!("boot/System.map-{release}")).display()
+        ));
+    }
+    why.push_str("give --system-map FILE or --vmlinux FILE");
     (None, Err(why), notes)
 }

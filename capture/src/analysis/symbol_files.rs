@@ -268,26 +268,48 @@ pub fn candidates(root: &Path, release: &str) -> Vec<(FileKind, PathBuf)> {
     .collect()
 }
 
-/// Try `files` in order: the first that loads and belongs wins. Each one
-/// that does not is a note saying why (a missing file is not, when
+/// A file tried and not used.
+#[derive(Debug)]
+pub struct Skipped {
+    pub kind: FileKind,
+    pub path: PathBuf,
+    pub error: SymbolFileError,
+}
+
+impl Skipped {
+    /// The file is of another kernel build (not merely unreadable): its
+    /// DWARF must not be used for this dump either.
+    pub fn another_build(&self) -> bool {
+        matches!(self.error, SymbolFileError::Mismatch { .. })
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} skipped: {}", self.kind, self.error)
+    }
+}
+
+/// Try `files` in order: the first that loads and belongs wins; the ones
+/// before it that did not say why (a missing file does not, when
 /// `quiet_missing`).
 pub fn first_usable(
     files: &[(FileKind, PathBuf)],
     info: &VmcoreInfo,
     quiet_missing: bool,
-) -> (Option<FileSymbols>, Vec<String>) {
-    let mut notes = Vec::new();
+) -> (Option<FileSymbols>, Vec<Skipped>) {
+    let mut skipped = Vec::new();
     for (kind, path) in files {
         // Symlinks are followed (Debian 7.x's debug vmlinux is one).
         if quiet_missing && !path.exists() {
             continue;
         }
         match load(*kind, path, info) {
-            Ok(f) => return (Some(f), notes),
-            Err(e) => notes.push(format!("{kind} skipped: {e}")),
+            Ok(f) => return (Some(f), skipped),
+            Err(error) => skipped.push(Skipped { kind: *kind, path: path.clone(), error }),
         }
     }
-    (None, notes)
+    (None, skipped)
 }
 
 #[cfg(test)]
@@ -414,11 +436,37 @@ ffffffff82001000 d prb
         let found = found.unwrap();
         assert!(found.path.ends_with(format!("usr/lib/modules/{rel}/System.map")), "{:?}", found.path);
         assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].starts_with("System.map skipped: ") && notes[0].contains("placeholder"), "{notes:?}");
+        let note = notes[0].to_string();
+        assert!(note.starts_with("System.map skipped: ") && note.contains("placeholder"), "{note}");
+        assert!(!notes[0].another_build());
         // nothing there at all: no file, no notes
         let empty = tempfile::tempdir().unwrap();
         let (none, notes) = first_usable(&candidates(empty.path(), rel), &info(OFF), true);
         assert!(none.is_none() && notes.is_empty());
+    }
+
+    /// Every byte of a map changed, one at a time, to a few values:
+    /// parsing, checking and symbolizing never panic.
+    #[test]
+    fn mutated_maps_never_panic() {
+        let path = Path::new("System.map");
+        let base = big(MAP).into_bytes();
+        let mut parsed = 0;
+        for i in 0..base.len() {
+            for v in [b' ', b'\n', b'f', b'0', b'x', 0xff] {
+                let mut m = base.clone();
+                m[i] = v;
+                let Ok(raw) = parse_system_map(path, &String::from_utf8_lossy(&m)) else { continue };
+                parsed += 1;
+                let off = check_belongs(path, &raw, &info(OFF)).map_or(OFF, |a| a.kernel_offset);
+                let t = relocate(raw, off);
+                for a in [0, u64::MAX, 0xffff_ffff_8100_0116 + OFF, 0xffff_ffff_8200_0000 + OFF] {
+                    let _ = t.symbolize(a).map(|s| s.to_string());
+                    let _ = t.text_symbol(a);
+                }
+            }
+        }
+        assert!(parsed > 0);
     }
 
     #[test]
