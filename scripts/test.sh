@@ -95,6 +95,7 @@ if ((!fast)); then
     tier "the capture path, one crash cycle per scenario" tests/vm/capture-tests.sh /tmp/kexdump-vm-capture.log
     tier "the service under systemd" tests/vm/systemd-test.sh /tmp/kexdump-vm-systemd.log
     tier "the kernel matrix: page sets, crash and drgn per kernel" tests/vm/matrix-tests.sh /tmp/kexdump-vm-matrix.log
+    tier "the kernel matrix: dmesg and inspect per kernel" tests/vm/matrix-analysis.sh /tmp/kexdump-vm-matrix-analysis.log
 fi
 
 step "summary"

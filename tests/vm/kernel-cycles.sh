@@ -55,7 +55,7 @@ one_cycle() {
     (source "$out/cycle.env" && [[ $STATUS == complete ]])
 }
 
-while read -r label kver crash_bin; do
+while read -r label kver crash_bin <&3; do
     [[ " $want " == *" $label "* ]] || continue
     pagings=(4l)
     [[ $label == 7 ]] && pagings+=(5l)
@@ -103,7 +103,7 @@ while read -r label kver crash_bin; do
         fi
         table+=("$row")
     done
-done <"$MX/kernels"
+done 3<"$MX/kernels"
 
 echo
 echo "| kernel | paging | panic → capture /init (s) | dump (s) | panic → saved (s) | capture image (bytes) |$( ((floor)) && echo ' smallest crashkernel= |')"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/vm/matrix-analysis.sh — kexdump dmesg and inspect on the real sysrq
 # vmcores of every matrix kernel already in the cache (no VM is started:
-# the vmcores come from kernel-cycles.sh, make-vmcore.sh for 6.1).
+# the vmcores come from matrix-tests.sh, which runs before it).
 #
 #   tests/vm/matrix-analysis.sh [--kexdump PATH]
 #
@@ -78,18 +78,29 @@ says_what_to_install() {
 }
 mkdir -p "$T/empty-root"
 
-for kver in 5.10.0-46-amd64 6.1.0-56-amd64 6.12.118+deb13-amd64 7.3.4+deb13-amd64; do
-    core=$(vmcore_of "$kver") || { echo "note: no vmcore of $kver in $KX_VMCORES: skipped"; continue; }
+# The kernels of the matrix (scripts/matrix-deps.sh), KX_MATRIX's subset:
+# a kernel asked for whose vmcore, oracle or symbols are missing fails.
+[[ -s $KX_CACHE/matrix/kernels ]] || kx_die "no $KX_CACHE/matrix/kernels (run: bash scripts/matrix-deps.sh)"
+want=${KX_MATRIX:-5.10 6.1 6.12 7}
+while read -r label kver _ <&3; do
+    [[ " $want " == *" $label "* ]] || continue
+    if ! core=$(vmcore_of "$kver"); then
+        fail "$kver: no vmcore in $KX_VMCORES (tests/vm/matrix-tests.sh makes them)"
+        continue
+    fi
     vmlinux=$KX_CACHE/vmlinux-$kver map=$KX_CACHE/System.map-$kver
     echo "--- $kver: $(basename "$core")"
     if [[ -x $ORACLE ]]; then
         check "$kver: kexdump dmesg equals upstream makedumpfile --dump-dmesg" dmesg_oracle "$core"
     else
-        echo "note: no $ORACLE (scripts/deps.sh builds it)"
+        fail "$kver: no oracle at $ORACLE (scripts/deps.sh builds it)"
     fi
     command -v makedumpfile >/dev/null &&
         check "$kver: kexdump dmesg --no-caller-id equals makedumpfile 1.7.2" dmesg_172 "$core"
-    [[ -f $vmlinux && -f $map ]] || { echo "note: no $vmlinux or $map: inspect of $kver skipped"; continue; }
+    if [[ ! -f $vmlinux || ! -f $map ]]; then
+        fail "$kver: no $vmlinux or $map (run: bash scripts/matrix-deps.sh)"
+        continue
+    fi
     nm -n "$vmlinux" >"$T/nm.txt"
     if [[ $kver == 5.10.* ]]; then
         check "$kver: no kallsyms, no symbol files: inspect says what to install" says_what_to_install "$core" "$kver"
@@ -99,7 +110,7 @@ for kver in 5.10.0-46-amd64 6.1.0-56-amd64 6.12.118+deb13-amd64 7.3.4+deb13-amd6
     fi
     check "$kver: inspect --vmlinux: symbols agree with nm, file:line with addr2line" \
         inspect_ok "$T/nm.txt" "$core" --vmlinux "$vmlinux" -- "$vmlinux"
-done
+done 3<"$KX_CACHE/matrix/kernels"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
