@@ -7,13 +7,15 @@ state and mm: a filtered dump must still hold all of them.
 Prints "tasks N" (drgn.helpers.linux.pid.for_each_task: every task with a
 PID, threads included; the per-CPU idle tasks, PID 0, are not among them)
 and "excluded-page errors N", then one line per error met while walking or
-reading a task. Exit 0 when no error at all, 1 when any read hit an
+reading a task, and "pid1-task-phys 0x..." (the physical address of PID 1's
+task_struct, for a negative fixture) when drgn can tell it. Exit 0 when no error at all, 1 when any read hit an
 excluded page (libkdumpfile: "Excluded page"), 2 on any other error.
 """
 import sys
 
 import drgn
-from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.mm import virt_to_phys
+from drgn.helpers.linux.pid import find_task, for_each_task
 
 
 def main():
@@ -41,6 +43,12 @@ def main():
     print(f"excluded-page errors {len(excluded)}")
     for e in errors:
         print(f"error: {e}")
+    try:
+        init = find_task(prog, 1)
+        if init.value_():
+            print(f"pid1-task-phys {virt_to_phys(init).value_():#x}")
+    except Exception as e:  # only a hint for the caller; not a failure here
+        print(f"note: no physical address for PID 1's task: {e}")
     if excluded:
         return 1
     return 2 if errors else 0

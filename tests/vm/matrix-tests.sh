@@ -29,7 +29,11 @@
 #     `ps` lists as many tasks as on the raw vmcore and never says "page
 #     excluded"; drgn (tests/tools/drgn_tasks.py) walks as many tasks as on
 #     the raw vmcore and as crash (less its PID-0 idle tasks), with no
-#     excluded-page error; `kexdump dmesg` (holds the panic), `kexdump
+#     excluded-page error; and both are seen to complain on a copy of our
+#     dump without the page of PID 1's task_struct (tests/tools/
+#     kdump_drop_pfns.py): crash says "page excluded" or lists fewer tasks
+#     (crash 9.0.2 on 7.x says nothing and leaves the tasks out), drgn
+#     counts an excluded-page error; `kexdump dmesg` (holds the panic), `kexdump
 #     inspect` (names the panic) and `kexdump verify` exit 0, or 2 with the
 #     reason they print
 # Ends with a markdown table of what was measured.
@@ -103,12 +107,14 @@ crash_ps() {
     NIDLE=$(grep -cE '^[> ] +0 +0 +[0-9]+ +[0-9a-f]{8,} ' "$out")
 }
 
-# drgn_tasks DUMP KVER OUT — sets DTASKS, DEXCL, DRC.
+# drgn_tasks DUMP KVER OUT — sets DTASKS, DEXCL, DRC, DPID1 (physical
+# address of PID 1's task_struct, or empty).
 drgn_tasks() {
     DRC=0
     timeout 900 python3 "$ROOT/tests/tools/drgn_tasks.py" "$1" "$KX_CACHE/vmlinux-$2" >"$3" 2>&1 || DRC=$?
     DTASKS=$(sed -n 's/^tasks \([0-9]*\)$/\1/p' "$3")
     DEXCL=$(sed -n 's/^excluded-page errors \([0-9]*\)$/\1/p' "$3")
+    DPID1=$(sed -n 's/^pid1-task-phys \(0x[0-9a-f]*\)$/\1/p' "$3")
 }
 
 # tool_ok NAME OUT RC — PASS for exit 0, or 2 with a stated reason (the
@@ -227,6 +233,24 @@ while read -r label kver crash_bin; do
                     fail "$name -d 31: drgn: raw ${draw:-?} tasks (exit $draw_rc), ours ${DTASKS:-?} (exit $DRC, ${DEXCL:-?} excluded-page errors), crash $our_tasks less $our_idle idle"
                     grep -E '^error' "$T/drgn-ours.out" "$T/drgn-raw.out" | head -10 | sed 's/^/    /'
                     grep -vE '^(tasks|excluded|error)' "$T/drgn-ours.out" | tail -5 | sed 's/^/    /'
+                fi
+                # Negative: the same checks on our dump less the page of
+                # PID 1's task_struct must complain.
+                if [[ -z $DPID1 ]]; then
+                    fail "$name -d 31: drgn gave no address of PID 1's task_struct for the negative check"
+                elif ! python3 "$ROOT/tests/tools/kdump_drop_pfns.py" "$ours" "$T/dropped" $((DPID1 >> 12)) >"$T/drop.out" 2>&1; then
+                    fail "$name -d 31: kdump_drop_pfns.py"; sed 's/^/    /' "$T/drop.out"
+                else
+                    crash_ps "$crash_bin" "$kver" "$T/dropped" "$T/crash-dropped.out"
+                    nexcl=$(grep -c 'page excluded' "$T/crash-dropped.out")
+                    drgn_tasks "$T/dropped" "$kver" "$T/drgn-dropped.out"
+                    if ((nexcl > 0 || NTASKS < our_tasks)) && ((DRC == 1)) && [[ ${DEXCL:-0} -gt 0 ]]; then
+                        pass "$name -d 31: without PID 1's task_struct page ($(printf '%#x' $((DPID1 >> 12)))) crash prints $nexcl 'page excluded' lines and lists $NTASKS of $our_tasks tasks; drgn counts $DEXCL excluded-page errors"
+                    else
+                        fail "$name -d 31: without PID 1's task_struct page: crash $nexcl 'page excluded' lines and $NTASKS of $our_tasks tasks, drgn exit $DRC with ${DEXCL:-?} excluded-page errors"
+                        head -5 "$T/drgn-dropped.out" | sed 's/^/    /'
+                    fi
+                    rm -f "$T/dropped"
                 fi
                 # kexdump's own readers on our dump.
                 run_rc "$T/dmesg.out" "$KEXDUMP" dmesg "$ours"
