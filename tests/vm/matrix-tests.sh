@@ -135,7 +135,7 @@ tool_ok() {
     esac
 }
 
-while read -r label kver crash_bin; do
+while read -r label kver crash_bin <&3; do
     [[ " $want " == *" $label "* ]] || continue
     pagings=(4l)
     [[ $label == 7 ]] && pagings+=(5l)
@@ -275,7 +275,7 @@ while read -r label kver crash_bin; do
         done
         rm -f "$T/prev"
     done
-done <"$MX/kernels"
+done 3<"$MX/kernels"
 
 echo
 echo "vmcores (harness $KX_HARNESS_HASH):"
