@@ -18,6 +18,8 @@
 # Writes $CACHE/matrix/kernels: "label kernel-release crash-binary" per line.
 # Idempotent: with everything cached it touches no network.
 #
+#   KX_MATRIX="5.10 7"                              only these labels (the
+#                                                   kernels file lists them only)
 #   KX_MATRIX_KERNELS="5.10:5.10.0-46-amd64 ..."   other releases
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -165,8 +167,10 @@ crash_unpacked "$crash_old" trixie
 crash_unpacked "$crash_new" sid
 mkdir -p "$MX"
 : >"$MX/kernels.part"
+want=${KX_MATRIX:-}
 for entry in $kernels; do
     label=${entry%%:*} kver=${entry#*:}
+    [[ -z $want || " $want " == *" $label "* ]] || continue
     kernel "$kver"
     c=$CACHE/crash-$crash_old/crash
     [[ $label == 7* ]] && c=$CACHE/crash-$crash_new/crash
