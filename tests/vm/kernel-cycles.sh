@@ -65,8 +65,20 @@ floor_of() {
     local kver=$1 paging=$2 lo=48 hi=$hi_start mid
     while ((hi - lo > 8)); do
         mid=$(((lo + hi) / 16 * 8))
-        if one_cycle "$kver" "$paging" "${mid}M" "$T/floor"; then hi=$mid; else lo=$mid; fi
-        kx_log "$kver $paging: crashkernel=${mid}M $( ((hi == mid)) && echo captured || echo 'did not capture')"
+        if one_cycle "$kver" "$paging" "${mid}M" "$T/floor"; then
+            hi=$mid
+            kx_log "$kver $paging: crashkernel=${mid}M captured"
+        else
+            lo=$mid
+            # Why it did not: kept, since a timeout on a busy host is not
+            # a reservation too small.
+            keep=$KX_CACHE/floor/$kver-$paging-${mid}M
+            mkdir -p "$keep" && cp "$T/floor.log" "$keep/cycle.log" 2>/dev/null
+            cp "$T/floor/serial.log" "$keep/serial.log" 2>/dev/null
+            kx_log "$kver $paging: crashkernel=${mid}M did not capture (logs in $keep):"
+            grep -aE 'kexec|Out of memory|oom-kill|Kernel panic|kexdump-capture|timed out|ERROR' \
+                "$T/floor/serial.log" "$T/floor.log" 2>/dev/null | tail -6 | sed 's/^/    /' >&2
+        fi
     done
     if ((hi == 56)); then echo "<= 56M"; else echo "${hi}M"; fi
 }
