@@ -8,6 +8,7 @@
 #   tests/vm/matrix-tests.sh [--kexdump PATH]
 #   KX_MATRIX="6.12 7" tests/vm/matrix-tests.sh      only these kernels
 #   KX_MATRIX_LEVELS="0 31" tests/vm/matrix-tests.sh only these levels
+#   KX_PAGING=4l tests/vm/matrix-tests.sh            only 4-level paging
 #
 # Vmcores are cached in $KX_VMCORES as matrix-<release>-<4l|5l>-<harness
 # hash>.vmcore (kx_harness_hash: lib.sh, make-vmcore.sh, guest/*), made one
@@ -140,6 +141,7 @@ while read -r label kver crash_bin <&3; do
     pagings=(4l)
     [[ $label == 7 ]] && pagings+=(5l)
     for paging in "${pagings[@]}"; do
+        [[ " ${KX_PAGING:-4l 5l} " == *" $paging "* ]] || continue
         name="$kver $paging"
         echo
         echo "=== $name"
