@@ -9,7 +9,9 @@
 #      by makedumpfile, crash and gdb (tests/vm/engine-tests.sh); the capture
 #      path end to end, one crash cycle per scenario (tests/vm/capture-tests.sh);
 #      the operator's service under a real systemd: enable, status, self-test
-#      (tests/vm/systemd-test.sh, a debootstrapped Debian root, cached)
+#      (tests/vm/systemd-test.sh, a debootstrapped Debian root, cached);
+#      the fault tier's CI subset: power cuts and I/O errors in the middle of
+#      a capture, what is left judged readable (tests/vm/fault-tests.sh --quick)
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --fast     steps 2-4 only (no downloads beyond crates)
@@ -79,16 +81,18 @@ if ! cargo build --release --locked || ! bash scripts/build-capture.sh >/dev/nul
 fi
 
 if ((!fast)); then
-    # tier NAME SCRIPT LOG — one VM tier; its exit status is recorded, not fatal.
+    # tier NAME SCRIPT LOG [ARGS...] — one VM tier; its exit status is recorded, not fatal.
     tier() {
         local name=$1 script=$2 log=$3 rc=0
+        shift 3
         step "VM tier: $name"
-        bash "$script" 2>&1 | tee "$log" || rc=$?
+        bash "$script" "$@" 2>&1 | tee "$log" || rc=$?
         tally "VM tier: $name" "$log" "$rc"
     }
     tier "the engine against makedumpfile, crash and gdb" tests/vm/engine-tests.sh /tmp/kexdump-vm-engine.log
     tier "the capture path, one crash cycle per scenario" tests/vm/capture-tests.sh /tmp/kexdump-vm-capture.log
     tier "the service under systemd" tests/vm/systemd-test.sh /tmp/kexdump-vm-systemd.log
+    tier "faults: power cuts and I/O errors (--quick)" tests/vm/fault-tests.sh /tmp/kexdump-vm-faults.log --quick
 fi
 
 step "summary"
