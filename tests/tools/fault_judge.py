@@ -188,7 +188,7 @@ def main():
             verdict = "broken"
         detail = f"exit {rc}: {(v.get('problem') or {}).get('message') or err.strip()[-400:]}"
         if verdict in ("complete", "incomplete"):
-            verify_cell = f"{rc} {verdict}, {saved} pages"
+            verify_cell = f"{rc} {verdict}, {saved} of {pages.get('dumped')} pages"
         elif verdict == "empty":
             verify_cell = "empty file (no data yet)"
         else:
@@ -215,8 +215,10 @@ def main():
             if rc == 0 and has:
                 dmesg_cell = "panic line"
             else:
-                first = (err.strip().splitlines() or ["?"])[-1]
-                dmesg_cell = f"clean error: {first[:60]}"
+                m = re.search(r"page pfn (0x[0-9a-f]+) was never written", err)
+                first = f"log page pfn {m.group(1)} not saved" if m else \
+                    (err.strip().splitlines() or ["?"])[-1].strip()[:60]
+                dmesg_cell = f"clean error ({first})"
             j.check("kexdump dmesg on the prefix: the panic line or a clean error", (rc == 0 and has) or rc != 0,
                     f"exit {rc} without the panic line\n{err[-600:]}")
 
@@ -236,7 +238,8 @@ def main():
         else:
             fatal = [l for l in both.splitlines() if l.startswith("crash: ")]
             crash_cell = ("warns incomplete" if warned else "no warning") + \
-                (", sys ok" if opened else f", cannot init: {fatal[0][7:60] if fatal else rc}")
+                (", sys/bt/log run" if opened else
+                 f", cannot start: {fatal[0][7:60]}" if fatal else f", then exits {rc}")
             j.check("crash reads the prefix and says it is incomplete (no crash of crash)", warned and not sig,
                     "\n".join(both.strip().splitlines()[-15:]))
 
@@ -324,6 +327,13 @@ def main():
                 why.append(f"failed, but {dump_file} holds data ({verdict})")
         else:
             why.append(f"unknown status {st!r}")
+        # The pages the record says were written are the pages on the disk.
+        said = dump.get("pages_written")
+        if st in ("complete", "incomplete") and said is not None and verdict in ("complete", "incomplete"):
+            pages = v.get("pages", {})
+            on_disk = (pages.get("dumped") or 0) - (pages.get("not_saved") or 0)
+            if said != on_disk:
+                why.append(f"the record says {said} pages written, the disk holds {on_disk}")
         if a.eio:
             io_named = re.search(r"Input/output error|os error 5|EIO|I/O error", err_text)
             if st in ("incomplete", "failed") and not io_named:

@@ -70,10 +70,19 @@ done
 
 kx_need_cmds crash python3 e2fsck debugfs
 [[ -f $KX_VMLINUX ]] || kx_die "no debug vmlinux at $KX_VMLINUX (run: bash scripts/deps.sh)"
-KEXDUMP=$ROOT/target/release/kexdump
-[[ -x $KEXDUMP ]] || kx_die "no kexdump at $KEXDUMP (cargo build --release)"
 OUT=${KEXDUMP_FAULT_OUT:-$KX_CACHE/fault-tests}
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+# The binaries under test, copied once: every case of a run (and its judge)
+# uses the same ones, whatever is rebuilt meanwhile.
+KEXDUMP=$OUT/bin/kexdump
+CAPTURE_BIN=$OUT/bin/kexdump-capture
+if ((!judge_only)); then
+    for b in "$ROOT/target/release/kexdump" "$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture"; do
+        [[ -x $b ]] || kx_die "no $b (cargo build --release; bash scripts/build-capture.sh)"
+        cp "$b" "$OUT/bin/"
+    done
+fi
+[[ -x $KEXDUMP ]] || kx_die "no kexdump at $KEXDUMP: run the cases before --judge-only"
 # A work directory of our own: the read-back VM's is named by file system
 # only, and other runs of the harness may share the cache.
 export KX_WORK=${KEXDUMP_FAULT_WORK:-$KX_CACHE/vm-work-faults}
@@ -158,7 +167,8 @@ for name in "${cases[@]}"; do
     dir=$OUT/$name
     if ((!judge_only)); then
         kx_log "case $name: capture-cycle.sh --fs $FS ${ARGS[*]}"
-        if bash "$HERE/capture-cycle.sh" "$dir" --fs "$FS" "${ARGS[@]}" >"$OUT/$name.log" 2>&1; then
+        if bash "$HERE/capture-cycle.sh" "$dir" --fs "$FS" --kexdump "$KEXDUMP" --capture-bin "$CAPTURE_BIN" \
+            "${ARGS[@]}" >"$OUT/$name.log" 2>&1; then
             cycle_ok[$name]=1
             pass "$name: the cycle ran and the fault was injected"
             sed -n 's/^.*  fault: /    fault: /p' "$OUT/$name.log"
