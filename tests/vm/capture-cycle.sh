@@ -117,7 +117,7 @@ kx_need_kernel
 
 mkdir -p "$outdir"
 outdir=$(realpath "$outdir")
-rm -rf "${outdir:?}"/{fs,dump,serial.log,cycle.env,initramfs.txt,fault.txt,fsck.log,blkdebug.conf}
+rm -rf "${outdir:?}"/{fs,fs.read-back.log,dump,serial.log,cycle.env,initramfs.txt,fault.txt,fsck.log,blkdebug.conf}
 name=cycle-$(basename "$outdir")
 work=$KX_WORK/$name
 rm -rf "$work"; mkdir -p "$work"

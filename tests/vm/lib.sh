@@ -652,6 +652,8 @@ kx_read_back() {
         --initrd "$work/read.img" --append "console=ttyS0 quiet" \
         --disk "$img,kxdump" --disk "$work/tar.raw,kxout" ||
         kx_die "the read-back VM failed; see $work/serial.log"
+    # Kept beside OUTDIR: after a power cut it shows the log recovery.
+    cp "$work/serial.log" "$outdir.read-back.log"
     grep -q 'KXVM: read-back done' "$work/serial.log" ||
         kx_die "the read-back VM did not finish: $(grep -m1 'KXVM: FAIL' "$work/serial.log")"
     tar -xf "$work/tar.raw" -C "$outdir" || kx_die "untarring the read-back of $img failed"
