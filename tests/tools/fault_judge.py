@@ -288,7 +288,8 @@ def main():
         err_text = record.get("error") or ""
         record_cell = st + (f"/{phase}" if phase else "")
         if err_text:
-            record_cell += f": {err_text[-70:]}"
+            m = re.search(r"dump incomplete: (.*?)( \(header marked INCOMPLETE\))?$", err_text)
+            record_cell += f": {m.group(1) if m else err_text[-80:]}"
         if st == "saving":
             if phase == "dump":
                 if dump:
