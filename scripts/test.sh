@@ -15,6 +15,8 @@
 #      shmem; kexdump's page sets against upstream makedumpfile, crash and
 #      drgn task counts, dmesg and inspect against the oracle; and the
 #      capture cycle on the newest kernel (tests/vm/kernel-cycles.sh)
+#      the fault tier's CI subset: power cuts and I/O errors in the middle of
+#      a capture, what is left judged readable (tests/vm/fault-tests.sh --quick)
 #
 #   scripts/test.sh            everything, the kernel matrix sampled so a
 #                              cold run fits CI's hour on 2 cores: 7.x
@@ -106,6 +108,11 @@ if ((!fast)); then
     tier "the engine against makedumpfile, crash and gdb" /tmp/kexdump-vm-engine.log bash tests/vm/engine-tests.sh
     tier "the capture path, one crash cycle per scenario" /tmp/kexdump-vm-capture.log bash tests/vm/capture-tests.sh
     tier "the service under systemd" /tmp/kexdump-vm-systemd.log bash tests/vm/systemd-test.sh
+    if ((full)); then
+        tier "faults: power cuts and I/O errors" /tmp/kexdump-vm-faults.log bash tests/vm/fault-tests.sh
+    else
+        tier "faults: power cuts and I/O errors (--quick)" /tmp/kexdump-vm-faults.log bash tests/vm/fault-tests.sh --quick
+    fi
     # The kernel matrix: the sample or (--full) all of it. An operator's
     # KX_MATRIX / KX_MATRIX_LEVELS / KX_PAGING still win.
     if ((full)); then

@@ -32,6 +32,22 @@
 #                           target/x86_64-unknown-linux-gnu/release/kexdump-capture)
 #     --timeout SECS        QEMU time limit (default 900)
 #     --keep-work           keep the work directory (disk images, initramfs)
+#   Faults (tests/vm/fault-tests.sh):
+#     --kill-at PATTERN[+DELAY]  a power cut: SIGKILL QEMU DELAY seconds
+#                           after the first serial line matching the extended
+#                           regex PATTERN (e.g. 'kexdump-capture: +[5-9][0-9]%').
+#                           The cycle fails if no line matches. The guest's RAM
+#                           and page cache are lost, every write QEMU completed
+#                           stays in the image.
+#     --blkdebug RULES      put the dump disk behind QEMU's blkdebug driver
+#                           with this rules file (cache=writeback, errors
+#                           reported to the guest)
+#     --fault-at PATTERN[+DELAY]=HMP  after that serial line, run the monitor
+#                           command HMP (e.g. qemu-io kxd1 "write -z 0 512" to
+#                           move blkdebug's state; the dump disk is drive kxd1)
+#   After a fault the dump disk is read back from a copy whose journal was
+#   replayed: e2fsck -fy for ext4 (its log in fsck.log, exit in cycle.env),
+#   the read-back VM's mount for xfs.
 #
 # Results in OUTDIR (emptied first):
 #   fs/                   the dump disk's files, as the capture left them
@@ -39,8 +55,11 @@
 #   serial.log            the stamped serial console (host seconds)
 #   initramfs.txt         `kexdump initramfs` report
 #   cycle.env             KEY=VALUE facts: sizes, phase times, the status
-# Exit status 0 when the VM ran to its end (rebooted or powered off) and the
-# disk was read back; what was saved is for the caller to judge.
+#   fault.txt             what --kill-at / --fault-at did, and after which line
+#   fsck.log              e2fsck's output on the copy (ext4, after a fault)
+# Exit status 0 when the VM ran to its end (rebooted or powered off) — or was
+# killed by --kill-at as asked — and the disk was read back; what was saved
+# is for the caller to judge.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -51,6 +70,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}
 
 outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
 fs=ext4 bus=virtio disk=1 seed_dumps=0 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
+kill_at="" fault_at="" blkdebug=""
 kexdump=$ROOT/target/release/kexdump
 capture_bin=$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture
 while (($#)); do
@@ -72,12 +92,18 @@ while (($#)); do
     --capture-bin) capture_bin=$(realpath "$2"); shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --keep-work) keep=1; shift ;;
+    --kill-at) kill_at=$2; shift 2 ;;
+    --fault-at) fault_at=$2; shift 2 ;;
+    --blkdebug) blkdebug=$(realpath "$2"); shift 2 ;;
     -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) [[ -z $outdir ]] || usage; outdir=$1; shift ;;
     esac
 done
 [[ -n $outdir ]] || usage
+[[ -n $kill_at && -n $fault_at ]] && kx_die "--kill-at and --fault-at: one fault per cycle"
+[[ -n $blkdebug && ! -f $blkdebug ]] && kx_die "no blkdebug rules file $blkdebug"
+[[ -n $fault_at && $fault_at != *=* ]] && kx_die "--fault-at PATTERN[+DELAY]=HMP: no monitor command"
 mem_mib=$(kx_to_mib "$mem")
 ck_mib=$(kx_to_mib "$ck")
 ((mem_mib > ck_mib + 256)) || kx_die "--mem $mem leaves too little beside crashkernel=$ck"
@@ -91,7 +117,7 @@ kx_need_kernel
 
 mkdir -p "$outdir"
 outdir=$(realpath "$outdir")
-rm -rf "${outdir:?}"/{fs,dump,serial.log,cycle.env,initramfs.txt}
+rm -rf "${outdir:?}"/{fs,fs.read-back.log,dump,serial.log,cycle.env,initramfs.txt,fault.txt,fsck.log,blkdebug.conf}
 name=cycle-$(basename "$outdir")
 work=$KX_WORK/$name
 rm -rf "$work"; mkdir -p "$work"
@@ -139,7 +165,8 @@ if ((disk)); then
         done
     fi
     kx_make_dump_disk "$work/dump.img" "$disk_size" kxdump "$fs" "$seed"
-    disk_args=(--disk "$work/dump.img,kxdump,$bus")
+    disk_args=(--disk "$work/dump.img,kxdump,$bus${blkdebug:+,$blkdebug}")
+    [[ -n $blkdebug ]] && cp "$blkdebug" "$outdir/blkdebug.conf"
 fi
 kx_phase_end build
 kx_log "capture initramfs: $capture_img_bytes bytes zstd ($capture_cpio_bytes unpacked)"
@@ -150,14 +177,31 @@ log=$work/serial.log
 kx_phase_begin qemu
 t_qemu0=$(kx_now)
 rc=0
+fault_args=()
+[[ -n $kill_at ]] && fault_args=(--kill-at "$kill_at")
+[[ -n $fault_at ]] && fault_args=(--fault-at "$fault_at")
 kx_qemu_run --log "$log" --timeout "$timeout" --mem "$mem" --smp "$smp" \
     --initrd "$work/primary.img" --append "$primary_append" \
-    --disk "$work/work.ext4,kxwork" "${disk_args[@]}" || rc=$?
+    --disk "$work/work.ext4,kxwork" "${disk_args[@]}" "${fault_args[@]}" || rc=$?
 t_qemu_exit=$(awk -v a="$t_qemu0" -v b="$(kx_now)" 'BEGIN{printf "%.2f", b-a}')
 kx_phase_end qemu
 cp "$log" "$outdir/serial.log"
 grep -E 'KXVM:|kexdump-capture:|kexdump arm|armed' "$log" >&2 || true
-((rc == 0)) || kx_die "QEMU exited $rc (124: timed out after ${timeout}s); see $outdir/serial.log"
+killed=0
+if [[ -n $kill_at || -n $fault_at ]]; then
+    [[ -f $log.fault ]] || kx_die "the fault was never injected: $(cat "$log.fault.none" 2>/dev/null || echo "QEMU exited $rc first"); see $outdir/serial.log"
+    cp "$log.fault" "$outdir/fault.txt"
+    sed 's/^/  fault: /' "$log.fault" >&2
+fi
+if [[ -n $kill_at ]]; then
+    ((rc == 137)) || kx_die "QEMU exited $rc after the power cut (expected 137: SIGKILL); see $outdir/serial.log"
+    killed=1
+else
+    ((rc == 0)) || kx_die "QEMU exited $rc (124: timed out after ${timeout}s); see $outdir/serial.log"
+fi
+if [[ -n $fault_at ]] && tail -n +2 "$log.fault" | grep -qiE 'error|failed|not found|unknown|no such'; then
+    kx_die "the monitor command failed: $(tail -n +2 "$log.fault")"
+fi
 if grep -q 'KXVM: FAIL' "$log"; then
     grep -B15 -m1 'KXVM: FAIL' "$log" | sed 's/^/  | /' >&2
     kx_die "guest failed: $(grep -m1 'KXVM: FAIL' "$log")"
@@ -170,7 +214,7 @@ if ! grep -q 'kexdump-capture: kexdump .* capture:' "$log"; then
     kx_die "the capture kernel never started kexdump-capture; see $outdir/serial.log"
 fi
 end_line=$(grep -m1 -E 'kexdump-capture: (reboot|poweroff|halt) \(after' "$log" || true)
-[[ -n $end_line ]] || kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
+((killed)) || [[ -n $end_line ]] || kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
 
 # Phases, from the host stamps on the serial log.
 mt() { kx_log_marker_time "$log" "$1" || true; }  # "" when the step never ran
@@ -197,13 +241,28 @@ dump_dir=""
 status=""
 if ((disk)); then
     kx_phase_begin extract
-    kx_read_back "$work/dump.img" "$fs" "$outdir/fs"
+    img=$work/dump.img
+    fsck_rc=""
+    if ((killed)) || [[ -n $blkdebug ]]; then
+        # What a reboot would find: the journal replayed, on a copy.
+        cp --sparse=always "$img" "$work/dump-replayed.img"
+        img=$work/dump-replayed.img
+        if [[ $fs == ext4 ]]; then
+            fsck_rc=0
+            e2fsck -fy "$img" >"$outdir/fsck.log" 2>&1 || fsck_rc=$?
+            kx_log "e2fsck -fy on the copy: exit $fsck_rc"
+        fi
+    fi
+    kx_read_back "$img" "$fs" "$outdir/fs"
     mapfile -t dirs < <(find "$outdir/fs/crash" -mindepth 1 -maxdepth 1 -type d ! -name '*-old' 2>/dev/null | LC_ALL=C sort)
     if ((${#dirs[@]} == 1)); then
         dump_dir=${dirs[0]}
         ln -sfn "${dump_dir#"$outdir"/}" "$outdir/dump"
-        [[ -f $dump_dir/kexdump.json ]] &&
-            status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$dump_dir/kexdump.json")
+        # After a fault the record may be cut: "unreadable" is for the caller to judge.
+        if [[ -f $dump_dir/kexdump.json ]]; then
+            status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$dump_dir/kexdump.json" 2>/dev/null) ||
+                status=unreadable
+        fi
     elif ((${#dirs[@]} > 1)); then
         kx_die "expected one crash/* directory, found: ${dirs[*]}"
     fi
@@ -213,6 +272,8 @@ fi
 cat >"$outdir/cycle.env" <<EOF
 DUMP_DIR=$dump_dir
 STATUS=$status
+KILLED=$killed
+FSCK_RC=${fsck_rc:-}
 END_LINE='${end_line//\'/}'
 MEM=$mem
 CRASHKERNEL=$ck

@@ -319,9 +319,11 @@ KX_MODS_EXT4=(ext4)
 # WLOG caps zstd's window at 2^WLOG bytes: the kernel unpacks an initramfs
 # with a window-sized buffer, which counts in a small crashkernel= (zstd -19
 # otherwise uses a window as large as the archive, up to 8 MiB).
+# KX_ZSTD_LEVEL (default 19) trades the harness's own images' size for build
+# time; the capture initramfs is built by `kexdump initramfs`, never here.
 kx_make_cpio() {
     local root=$1 out=$2 comp=${3:-zstd} wlog=${4:-}
-    local -a zopts=(-19)
+    local -a zopts=("-${KX_ZSTD_LEVEL:-19}")
     [[ -n $wlog ]] && zopts+=("--zstd=wlog=$wlog")
     find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     (cd "$root" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
@@ -374,11 +376,27 @@ kx_make_ext4_disk() {
 #   --kernel FILE     (default KX_VMLINUZ)
 #   --initrd FILE
 #   --append STRING   kernel command line
-#   --disk FILE,SERIAL  a raw virtio-blk disk whose /sys/block/vdX/serial is
-#                     SERIAL (repeatable; PCI order = argument order)
-# Returns QEMU's exit status (0 after a guest poweroff/reboot: -no-reboot).
+#   --disk FILE,SERIAL[,BUS[,BLKDEBUG]]  a raw disk whose serial is SERIAL
+#                     (repeatable; PCI order = argument order; drive ids
+#                     kxd0, kxd1, ...). BUS virtio (default) or nvme.
+#                     BLKDEBUG: a blkdebug rules file put between the disk and
+#                     its image (error injection); such a disk runs with
+#                     cache=writeback, so guest flushes reach blkdebug
+#                     (cache=unsafe drops them), and werror/rerror=report.
+#   --kill-at PATTERN[+DELAY]  SIGKILL QEMU DELAY seconds (default 0) after
+#                     the first serial line matching the extended regex
+#                     PATTERN (a power cut: the guest's RAM and page cache are
+#                     lost; every write QEMU completed is in the image, as on
+#                     a disk without a volatile cache). Written to LOG.fault.
+#   --fault-at PATTERN[+DELAY]=HMP  run the monitor command HMP instead (e.g.
+#                     qemu-io kxd1 "write -z 0 512", which fires blkdebug's
+#                     pwritev_zero event: a state change the guest never
+#                     causes). Its output goes to LOG.fault.
+# Returns QEMU's exit status (0 after a guest poweroff/reboot: -no-reboot;
+# 137 after --kill-at killed it).
 kx_qemu_run() {
     local log="" timeout=600 mem=1G smp=2 kernel=$KX_VMLINUZ initrd="" append=""
+    local kill_at="" fault_at=""
     local -a disks=() args=()
     while (($#)); do
         case $1 in
@@ -390,21 +408,34 @@ kx_qemu_run() {
         --initrd) initrd=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
         --disk) disks+=("$2"); shift 2 ;;
+        --kill-at) kill_at=$2; shift 2 ;;
+        --fault-at) fault_at=$2; shift 2 ;;
         *) kx_die "kx_qemu_run: unknown option $1" ;;
         esac
     done
     [[ -n $log ]] || kx_die "kx_qemu_run: --log is required"
+    rm -f "$log.pid" "$log.fault" "$log.fault.none" "$log.monitor"
     args=(-accel tcg -machine pc -cpu "$KX_QEMU_CPU" -smp "$smp" -m "$mem"
           -nodefaults -no-reboot -display none -nic none
-          -serial stdio -monitor none
+          -serial stdio -pidfile "$log.pid"
           -kernel "$kernel" -append "$append")
+    if [[ -n $fault_at ]]; then
+        args+=(-monitor "unix:$log.monitor,server=on,wait=off")
+    else
+        args+=(-monitor none)
+    fi
     [[ -n $initrd ]] && args+=(-initrd "$initrd")
     # --disk FILE,SERIAL[,nvme]: a raw image on virtio-blk (default) or on
     # an NVMe controller; the guest finds it by SERIAL.
-    local i=0 d file serial bus
+    local i=0 d file serial bus dbg
     for d in "${disks[@]}"; do
-        IFS=, read -r file serial bus <<<"$d"
-        args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,cache=unsafe")
+        IFS=, read -r file serial bus dbg <<<"$d"
+        if [[ -n $dbg ]]; then
+            [[ -f $dbg ]] || kx_die "kx_qemu_run: no blkdebug rules file $dbg"
+            args+=(-drive "driver=raw,if=none,id=kxd$i,cache=writeback,werror=report,rerror=report,file.driver=blkdebug,file.config=$dbg,file.image.driver=file,file.image.filename=$file")
+        else
+            args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,cache=unsafe")
+        fi
         case ${bus:-virtio} in
         virtio) args+=(-device "virtio-blk-pci,drive=kxd$i,serial=$serial") ;;
         nvme) args+=(-device "nvme,drive=kxd$i,serial=$serial") ;;
@@ -413,15 +444,86 @@ kx_qemu_run() {
         i=$((i + 1))
     done
     printf '%q ' "$KX_QEMU" "${args[@]}" >"$log.cmd"; echo >>"$log.cmd"
-    local t0 rc
+    local t0 rc watcher=""
     t0=$(kx_now)
+    : >"$log"
+    if [[ -n $kill_at ]]; then
+        _kx_watch "$log" "$kill_at" kill &
+        watcher=$!
+    elif [[ -n $fault_at ]]; then
+        _kx_watch "$log" "${fault_at%%=*}" "${fault_at#*=}" &
+        watcher=$!
+    fi
     set +e
     timeout --foreground -k 10 "$timeout" "$KX_QEMU" "${args[@]}" </dev/null 2>"$log.stderr" |
         _kx_stamp "$t0" >"$log"
     rc=${PIPESTATUS[0]}
     set -e
+    if [[ -n $watcher ]]; then
+        kill "$watcher" 2>/dev/null || true
+        wait "$watcher" 2>/dev/null || true
+    fi
     ((rc == 124)) && kx_log "QEMU timed out after ${timeout}s (log: $log)"
     return "$rc"
+}
+
+# _kx_watch LOG PATTERN[+DELAY] ACTION — background helper of kx_qemu_run:
+# poll LOG until a line matches the extended regex PATTERN, wait DELAY
+# seconds, then ACTION: "kill" sends SIGKILL to QEMU (pid in LOG.pid), any
+# other text is a monitor (HMP) command sent to LOG.monitor. What was done,
+# with the matching line, goes to LOG.fault; LOG.fault.none says the
+# pattern never came. Ends when QEMU is gone.
+_kx_watch() {
+    local log=$1 spec=$2 action=$3 pat delay=0 line pid
+    if [[ $spec =~ ^(.*)\+([0-9]+(\.[0-9]+)?)$ ]]; then
+        pat=${BASH_REMATCH[1]} delay=${BASH_REMATCH[2]}
+    else
+        pat=$spec
+    fi
+    while :; do
+        line=$(grep -m1 -E -- "$pat" "$log" 2>/dev/null) && break
+        # QEMU writes its pid file at start; once it has one and is gone,
+        # the pattern never came.
+        if [[ -s $log.pid ]] && ! kill -0 "$(cat "$log.pid")" 2>/dev/null; then
+            echo "no line matched $pat" >"$log.fault.none"
+            return 0
+        fi
+        sleep 0.05
+    done
+    sleep "$delay"
+    if [[ $action == kill ]]; then
+        pid=$(cat "$log.pid" 2>/dev/null) || return 0
+        kill -KILL "$pid" 2>/dev/null || return 0
+        printf 'kill -KILL %s, %ss after: %s\n' "$pid" "$delay" "$line" >"$log.fault"
+    else
+        {
+            printf 'monitor: %s, %ss after: %s\n' "$action" "$delay" "$line"
+            _kx_hmp "$log.monitor" "$action" 2>&1
+        } >"$log.fault"
+    fi
+}
+
+# _kx_hmp SOCKET COMMAND — one human monitor command; prints its output.
+_kx_hmp() {
+    python3 - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+def until_prompt():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace")
+until_prompt()
+s.sendall(sys.argv[2].encode() + b"\n")
+out = until_prompt().replace("\r", "")
+# The monitor echoes the command line first; print what follows it.
+print(out.split("\n", 1)[1].rsplit("(qemu)", 1)[0].strip() if "\n" in out else out)
+EOF
 }
 
 # _kx_stamp T0 — prefix each line of stdin with host seconds since T0.
@@ -569,6 +671,8 @@ kx_read_back() {
         --initrd "$work/read.img" --append "console=ttyS0 quiet" \
         --disk "$img,kxdump" --disk "$work/tar.raw,kxout" ||
         kx_die "the read-back VM failed; see $work/serial.log"
+    # Kept beside OUTDIR: after a power cut it shows the log recovery.
+    cp "$work/serial.log" "$outdir.read-back.log"
     grep -q 'KXVM: read-back done' "$work/serial.log" ||
         kx_die "the read-back VM did not finish: $(grep -m1 'KXVM: FAIL' "$work/serial.log")"
     tar -xf "$work/tar.raw" -C "$outdir" || kx_die "untarring the read-back of $img failed"

@@ -123,6 +123,17 @@ pub fn write(
     // End of the descriptors known to be on disk (written before a barrier
     // that succeeded): what a failed barrier (EIO) still leaves saved.
     let mut durable = layout.descs;
+    // Set when a barrier fails. Linux reports a writeback error to an open
+    // file once: a later fdatasync succeeds although what the failed one
+    // covered (page data or descriptors) never reached the disk. From then
+    // on no barrier proves anything, and no descriptor may be written.
+    let barrier_failed = std::cell::Cell::new(false);
+    let barrier = |sink: &mut dyn Sink| -> Result<()> {
+        sink.barrier().map_err(|e| {
+            barrier_failed.set(true);
+            out_err(e)
+        })
+    };
     let mut stream = || -> Result<()> {
         for (start, len) in sel.windows() {
             let keep = match cached.next() {
@@ -152,7 +163,7 @@ pub fn write(
                 descs.buffer(&d);
                 if descs.is_full() {
                     data.flush(sink).map_err(out_err)?;
-                    sink.barrier().map_err(out_err)?;
+                    barrier(sink)?;
                     durable = descs.offset;
                     descs.flush(sink).map_err(out_err)?;
                 }
@@ -164,10 +175,10 @@ pub fn write(
         }
         progress.update(written_pages, kept, data.position());
         data.flush(sink).map_err(out_err)?;
-        sink.barrier().map_err(out_err)?;
+        barrier(sink)?;
         durable = descs.offset;
         descs.flush(sink).map_err(out_err)?;
-        sink.barrier().map_err(out_err)?;
+        barrier(sink)?;
         durable = descs.offset;
         Ok(())
     };
@@ -192,10 +203,14 @@ pub fn write(
             descs.truncate_buffer(valid * pd::SIZE);
             // Descriptors on disk = pages saved (the flush may fail too).
             // Those written after the last good barrier only count if a
-            // barrier now succeeds (after an EIO it will not).
-            let _ = descs.flush(sink);
-            if sink.barrier().is_ok() {
-                durable = descs.offset;
+            // barrier now succeeds. After a failed barrier nothing is
+            // written: its data may be lost, and a barrier now would
+            // succeed without making anything durable.
+            if !barrier_failed.get() {
+                let _ = descs.flush(sink);
+                if sink.barrier().is_ok() {
+                    durable = descs.offset;
+                }
             }
             let saved = (durable - layout.descs) / pd::SIZE as u64;
             let status = compression.flag() | flag::INCOMPLETE;

@@ -9,6 +9,8 @@ load_modules
 src=$(disk_by_serial kxdump) || die "no disk with serial kxdump"
 out=$(disk_by_serial kxout) || die "no disk with serial kxout"
 mount -t "$FSTYPE" -o ro /dev/$src /mnt || die "mount -t $FSTYPE /dev/$src"
+# What the mount did (xfs: log recovery after a power cut), for the host.
+dmesg | grep -iE "$FSTYPE|recover" | sed 's/^/KXVM: kernel: /'
 (cd /mnt && tar -cf /dev/$out .) || die "tar of /mnt"
 umount /mnt
 sync
