@@ -782,6 +782,37 @@ fn a_power_cut_between_descriptor_batches_leaves_a_readable_incomplete_prefix() 
     power_cut_cases(v, &|near_barrier| near_barrier);
 }
 
+#[test]
+fn a_cut_keeps_the_pages_of_all_but_the_last_barriers_of_page_data() {
+    // 8k raw pages (32 MiB of page data) fit in one 256 KiB descriptor
+    // buffer: without barriers by data bytes the first descriptor reaches
+    // the disk only after all the data, and a cut anywhere before the end
+    // leaves no page readable.
+    use kexdump_engine::verify::verify_inputs;
+    use kexdump_engine::writer::kdump::DATA_PER_BARRIER;
+    let v = SynthVmcore::new().ram(&[(0x100, 0x2100)]);
+    let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+    let mut sink = PowerCut::default();
+    save(&vm, &mut sink, &kdump(0, Compression::None), &mut NoProgress, &mut |_| {}).unwrap();
+    let total = v.expected_pfns(0).len() as u64;
+    let mut saved_after_barriers = Vec::new();
+    for (cut, op) in sink.ops.iter().enumerate() {
+        if op.is_none() {
+            let checked = verify_inputs(vec![Input::from_bytes(sink.image(cut + 1, |_| false))]);
+            if checked.problem.is_none() && checked.incomplete() {
+                saved_after_barriers.push(checked.pages.dumped - checked.pages.not_saved);
+            }
+        }
+    }
+    let per_barrier = DATA_PER_BARRIER / 4096;
+    assert!(
+        saved_after_barriers.iter().any(|&n| n >= per_barrier && n < total),
+        "no cut left a readable prefix of at least {per_barrier} of {total} pages: {saved_after_barriers:?}"
+    );
+    // A prefix, growing barrier by barrier.
+    assert!(saved_after_barriers.windows(2).all(|w| w[0] <= w[1]), "{saved_after_barriers:?}");
+}
+
 /// Cut `v`'s level-31 dump at every op where `at(next to a barrier)` holds.
 fn power_cut_cases(v: SynthVmcore, at: &dyn Fn(bool) -> bool) {
     use kexdump_engine::verify::verify_inputs;

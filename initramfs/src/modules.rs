@@ -377,9 +377,8 @@ impl ModuleTree {
     /// Whether module `name`'s `.modinfo` has `alias=<alias>`.
     fn declares_alias(&self, name: &str, alias: &str) -> bool {
         self.paths.get(name).is_some_and(|rel| {
-            modinfo(&self.root.join(rel)).is_ok_and(|info| {
-                info.iter().filter_map(|kv| kv.strip_prefix("alias=")).any(|a| canonical(a) == alias)
-            })
+            modinfo(&self.root.join(rel))
+                .is_ok_and(|info| info.iter().filter_map(|kv| kv.strip_prefix("alias=")).any(|a| canonical(a) == alias))
         })
     }
 
