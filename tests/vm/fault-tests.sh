@@ -36,9 +36,10 @@
 #   xfs-eio-data, xfs-eio-flush
 #
 #   tests/vm/fault-tests.sh [--quick] [--judge-only] [CASE...]
-#     (no CASE)     every case above (about 50 min under TCG on 2 cores)
+#     (no CASE)     every case above (17; 1.5-4 min each on a shared 2-core
+#                   machine, about 40 min)
 #     --quick       the CI subset: ext4-cut-dump-90, ext4-cut-after-rename,
-#                   xfs-cut-dump-90, ext4-eio-data (about 12 min)
+#                   xfs-cut-dump-90, ext4-eio-data (437 s measured)
 #     --judge-only  judge the outputs of earlier runs again, no VM
 #     --list        print the case names
 # Outputs under ${KEXDUMP_FAULT_OUT:-~/.cache/kexdump/fault-tests}/<case>/ (the
