@@ -234,7 +234,7 @@ impl Run {
 
         // 3. the dump.
         let t = Instant::now();
-        let (mut dump, dump_err) = self.save_dump(&vm, &cfg, &dir);
+        let (mut dump, dump_err, partial) = self.save_dump(&vm, &cfg, &dir);
         durations.push(("dump", t.elapsed().as_secs_f64()));
         // A cut from here on leaves a dump the record must still describe.
         let mut interim = rec.clone();
@@ -245,23 +245,36 @@ impl Run {
             self.con.warn(&format!("{}: {e}", record_path.display()));
         }
         let t = Instant::now();
-        match crc32_of(&dir.join(&dump.file)) {
-            Ok((c, from_disk)) => {
-                dump.crc32 = Some(c);
-                if let Err(e) = from_disk {
-                    let why = format!("read through the page cache: dropping it failed: {e}");
-                    self.con.warn(&format!("CRC32 of {} {why}", dump.file));
-                    dump.crc32_source = why;
+        if partial.disk_may_differ {
+            // After a write error the file system may keep less than the
+            // file the capture saw (XFS keeps the on-disk size where the
+            // last successful write left it): a CRC of that view made
+            // `verify` call a readable prefix broken (docs/faults.md).
+            dump.crc32_source = "not computed: the dump stopped on a write error, after which the disk may \
+                                 hold less than the capture saw; verify checks the file itself"
+                .into();
+            self.con.warn(&format!("CRC32 of {} {}", dump.file, dump.crc32_source));
+        } else {
+            match crc32_of(&dir.join(&dump.file)) {
+                Ok((c, from_disk)) => {
+                    dump.crc32 = Some(c);
+                    if let Err(e) = from_disk {
+                        let why = format!("read through the page cache: dropping it failed: {e}");
+                        self.con.warn(&format!("CRC32 of {} {why}", dump.file));
+                        dump.crc32_source = why;
+                    }
                 }
+                Err(e) => self.con.warn(&format!("CRC32 of {}: {e}", dump.file)),
             }
-            Err(e) => self.con.warn(&format!("CRC32 of {}: {e}", dump.file)),
         }
         durations.push(("crc32", t.elapsed().as_secs_f64()));
         durations.push(("total", self.started.elapsed().as_secs_f64()));
-        rec.status = match (&dump_err, dump.bytes) {
-            (None, _) => Status::Complete,
-            (Some(_), 0) => Status::Failed,
-            (Some(_), _) => Status::Incomplete,
+        // "failed" only for a file known to be empty: a shut-down file
+        // system may refuse even to say how long the file is.
+        rec.status = match (&dump_err, dump.bytes, partial.size_unknown) {
+            (None, ..) => Status::Complete,
+            (Some(_), 0, false) => Status::Failed,
+            (Some(_), ..) => Status::Incomplete,
         };
         rec.error = dump_err.clone();
         rec.dump = Some(dump);
@@ -329,7 +342,7 @@ impl Run {
 
     /// Write the dump as `vmcore` (via `vmcore.incomplete`). On failure the
     /// partial file keeps its `.incomplete` name; the error says why.
-    fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpInfo, Option<String>) {
+    fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpInfo, Option<String>, Partial) {
         let opts = SaveOptions { level: cfg.level, format: cfg.format, compression: cfg.compression };
         let mut info = DumpInfo {
             file: "vmcore".into(),
@@ -342,12 +355,12 @@ impl Run {
         let dest = dir.join("vmcore");
         let out = match AtomicFile::create(&dest) {
             Ok(o) => o,
-            Err(e) => return (info, Some(e.to_string())),
+            Err(e) => return (info, Some(e.to_string()), Partial::default()),
         };
         let tmp_name = out.tmp_path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let file = match out.file.try_clone() {
             Ok(f) => f,
-            Err(e) => return (info, Some(e.to_string())),
+            Err(e) => return (info, Some(e.to_string()), Partial::default()),
         };
         let mut sink = FileSink::new(file);
         let mut progress = ConsoleProgress::new();
@@ -377,19 +390,19 @@ impl Run {
                             info.pages_present,
                             info.bytes as f64 / 1e6
                         ));
-                        (info, None)
+                        (info, None, Partial::default())
                     }
                     // The rename happened but a later fsync failed: the dump
                     // is whole under its final name; say what failed.
                     Err(e) if dest.exists() && !dir.join(&tmp_name).exists() => {
                         info.bytes = size_of(&dest);
                         self.con.warn(&format!("{} saved, but {e}", dest.display()));
-                        (info, None)
+                        (info, None, Partial::default())
                     }
                     Err(e) => {
                         info.file = tmp_name;
                         info.bytes = size_of(&dir.join(&info.file));
-                        (info, Some(format!("committing {}: {e}", dest.display())))
+                        (info, Some(format!("committing {}: {e}", dest.display())), Partial::default())
                     }
                 }
             }
@@ -397,10 +410,17 @@ impl Run {
                 if let crate::Error::Incomplete { pages_written, .. } = &e {
                     info.pages_written = *pages_written;
                 }
+                let source = match &e {
+                    crate::Error::Incomplete { source, .. } | crate::Error::Output { source, .. } => Some(source),
+                    _ => None,
+                };
                 info.file = tmp_name;
-                let partial = dir.join(&info.file);
-                info.bytes = size_of(&partial);
-                (info, Some(format!("writing {}: {e}", partial.display())))
+                let path = dir.join(&info.file);
+                let size = fs::metadata(&path).map(|m| m.len());
+                info.bytes = *size.as_ref().unwrap_or(&0);
+                let partial =
+                    Partial { disk_may_differ: source.is_some_and(disk_may_differ), size_unknown: size.is_err() };
+                (info, Some(format!("writing {}: {e}", path.display())), partial)
             }
         }
     }
@@ -426,6 +446,23 @@ impl Run {
         self.con.error(&format!("{action} failed: {e}; exiting, the kernel will panic and reboot"));
         std::process::exit(1)
     }
+}
+
+/// What is known of a dump file that stopped part-way.
+#[derive(Default)]
+struct Partial {
+    /// A write error other than a full target: what the file system keeps
+    /// may be shorter than the file the capture saw.
+    disk_may_differ: bool,
+    /// Its size could not be read (a shut-down file system answers EIO).
+    size_unknown: bool,
+}
+
+/// Whether a write error may leave the disk holding less than was written:
+/// every error but a full target or quota (those fail before the data is
+/// accepted, so the file is as long as the capture saw).
+fn disk_may_differ(e: &io::Error) -> bool {
+    !matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 fn format_name(f: Format) -> &'static str {
@@ -528,6 +565,16 @@ fn crc32_of(path: &Path) -> io::Result<(u32, io::Result<()>)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_a_full_target_leaves_the_file_as_the_capture_saw_it() {
+        assert!(!disk_may_differ(&io::Error::from_raw_os_error(libc::ENOSPC)));
+        assert!(!disk_may_differ(&io::Error::from_raw_os_error(libc::EDQUOT)));
+        assert!(disk_may_differ(&io::Error::from_raw_os_error(libc::EIO)));
+        assert!(disk_may_differ(&io::Error::from_raw_os_error(libc::EROFS)));
+        assert!(disk_may_differ(&io::Error::other("no OS error")));
+    }
+
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 

@@ -141,12 +141,11 @@ impl Record {
                     d.warnings.iter().map(|w| esc(w)).collect::<Vec<_>>().join(", "),
                     d.bytes,
                     d.crc32.map_or("null".into(), |c| esc(&format!("{c:08x}"))),
-                    if d.crc32.is_none() {
-                        "null".into()
-                    } else if d.crc32_source.is_empty() {
-                        esc("disk")
-                    } else {
-                        esc(&d.crc32_source)
+                    // Where the CRC came from, or why there is none.
+                    match (d.crc32, d.crc32_source.is_empty()) {
+                        (None, true) => "null".into(),
+                        (Some(_), true) => esc("disk"),
+                        (_, false) => esc(&d.crc32_source),
                     },
                     d.pages_present,
                     d.pages_written
@@ -252,6 +251,14 @@ mod tests {
         assert!(j.contains("\"status\": \"incomplete\""), "{j}");
         assert!(j.contains(r#""error": "no space left \"on\" device\n""#), "{j}");
         assert!(j.contains("\"crc32\": \"00000abc\", \"crc32_source\": \"disk\""), "{j}");
+        // No CRC after a write error: the record says why.
+        let mut no_crc = r.clone();
+        if let Some(d) = no_crc.dump.as_mut() {
+            d.crc32 = None;
+            d.crc32_source = "not computed: a write error".into();
+        }
+        let j2 = no_crc.to_json();
+        assert!(j2.contains("\"crc32\": null, \"crc32_source\": \"not computed: a write error\""), "{j2}");
         assert!(j.contains("\"durations_seconds\": {\"dump\": 1.500}"), "{j}");
         assert!(j.trim_end().ends_with("\"test_id\": null\n}"), "{j}");
         let v: serde_json::Value = serde_json::from_str(&j).expect("valid JSON");
