@@ -24,7 +24,8 @@
 #                              cycle on 7.x 5-level
 #   scripts/test.sh --full     the whole matrix: 5.10, 6.1, 6.12, 7.x at
 #                              levels 0 1 2 4 8 16 31 and the capture cycle
-#                              on every kernel (about 1 h more)
+#                              on every kernel, every fault case (about
+#                              2 h more)
 #   scripts/test.sh --fast     steps 2-4 only (no downloads beyond crates)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
