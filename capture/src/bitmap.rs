@@ -82,6 +82,17 @@ impl Bitmap {
         self.words.iter().map(|w| w.count_ones() as u64).sum()
     }
 
+    /// Set pfns below `pfn` (a pfn of this window, or its end).
+    pub fn count_below(&self, pfn: u64) -> u64 {
+        let rel = pfn.saturating_sub(self.start_pfn).min(self.len);
+        let (whole, bits) = ((rel / 64) as usize, rel % 64);
+        let mut n: u64 = self.words[..whole].iter().map(|w| w.count_ones() as u64).sum();
+        if bits > 0 {
+            n += (self.words[whole] & ((1u64 << bits) - 1)).count_ones() as u64;
+        }
+        n
+    }
+
     /// Set pfns in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.words.iter().enumerate().flat_map(move |(i, &w)| {

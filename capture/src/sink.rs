@@ -154,6 +154,13 @@ impl Cursor {
         self.buf.truncate(len);
     }
 
+    /// Leave the next `n` bytes as they are: flush, then move past them.
+    pub fn skip(&mut self, sink: &mut dyn Sink, n: u64) -> io::Result<()> {
+        self.flush(sink)?;
+        self.offset += n;
+        Ok(())
+    }
+
     pub fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         if !self.buf.is_empty() {
             sink.write_at(self.offset, &self.buf)?;

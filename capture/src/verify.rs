@@ -242,7 +242,12 @@ fn check_file(input: &Input, f: &KdumpFile, counts: &mut PageCounts) -> std::res
     let mut page = vec![0u8; PAGE_SIZE as usize];
     let mut scratch = Vec::new();
     let mut index = 0u64;
-    let mut prev_end = f.data_offset;
+    // Every page's data record, to check that no two overlap. Writers put
+    // most pages in pfn order, but not all (kexdump writes the pages readers
+    // need first, makedumpfile's split pieces their zero page), so the
+    // records are sorted by offset at the end: 8 bytes per page, offset and
+    // size packed (a size is at most a block, 16 bits; an offset below 2^48).
+    let mut records: Vec<u64> = Vec::new();
     let mut zero_record: Option<(u64, u32)> = None;
     for pfn in f.header.start_pfn..f.header.end_pfn {
         if !f.is_dumped(pfn) {
@@ -262,35 +267,64 @@ fn check_file(input: &Input, f: &KdumpFile, counts: &mut PageCounts) -> std::res
             counts.not_saved += 1;
             continue;
         };
-        let record = (d.offset, d.size);
         let decoded = input
             .with_bytes(d.offset, d.size as usize, &mut scratch, |src| decoder.decode(d.flags, src, &mut page))
             .map_err(|e| problem_from(e, &file, None))?;
         if let Err(why) = decoded {
             return Err(problem(Some(d.offset), Some(pfn), format!("page data does not decompress: {why}")));
         }
-        // Data is written in pfn order, so a record before the furthest one
-        // seen is shared: allowed only for the one zero page that zero pages
-        // point to. (makedumpfile's split pieces write it before their
-        // first page but point to it later.)
-        if d.offset < prev_end && Some(record) != zero_record {
-            if zero_record.is_none() && crate::select::is_zero_page(&page) {
-                zero_record = Some(record);
-            } else {
-                return Err(problem(
-                    Some(d.at),
-                    Some(pfn),
-                    format!("page data at {:#x}+{:#x} overlaps another page's data", d.offset, d.size),
-                ));
-            }
+        // Zero pages may all point at one record (level bit 1).
+        let record = (d.offset, d.size);
+        if zero_record == Some(record) {
+            counts.checked += 1;
+            continue;
         }
-        prev_end = prev_end.max(d.offset + d.size as u64);
+        if zero_record.is_none() && crate::select::is_zero_page(&page) {
+            zero_record = Some(record);
+        }
+        if d.offset >= 1 << 48 || d.size >= 1 << 16 {
+            return Err(problem(
+                Some(d.at),
+                Some(pfn),
+                format!("page data at {:#x}+{:#x}: out of range", d.offset, d.size),
+            ));
+        }
+        records.push(d.offset << 16 | d.size as u64);
         counts.checked += 1;
+    }
+    records.sort_unstable();
+    if let Some(w) = records.windows(2).find(|w| (w[0] >> 16) + (w[0] & 0xffff) > w[1] >> 16) {
+        let (offset, size) = (w[1] >> 16, w[1] & 0xffff);
+        let (o0, s0) = (w[0] >> 16, w[0] & 0xffff);
+        let pfn = pfn_of_record(f, input, offset);
+        return Err(problem(
+            Some(offset),
+            pfn,
+            format!("page data at {offset:#x}+{size:#x} overlaps another page's data at {o0:#x}+{s0:#x}"),
+        ));
     }
     if index != f.pages {
         return Err(problem(Some(f.descs_offset), None, format!("{} descriptors expected, {index} walked", f.pages)));
     }
     Ok(())
+}
+
+/// The pfn whose descriptor points at `offset` (for naming a problem
+/// found after the walk).
+fn pfn_of_record(f: &KdumpFile, input: &Input, offset: u64) -> Option<u64> {
+    let mut index = 0u64;
+    for pfn in f.header.start_pfn..f.header.end_pfn {
+        if !f.is_dumped(pfn) {
+            continue;
+        }
+        if let Ok(Some(d)) = f.descriptor(input, index) {
+            if d.offset == offset {
+                return Some(pfn);
+            }
+        }
+        index += 1;
+    }
+    None
 }
 
 /// The CRC32 (IEEE, as crc32fast and the capture record use) of a file.

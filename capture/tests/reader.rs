@@ -332,6 +332,18 @@ fn verify_names_file_offset_and_pfn_of_the_first_problem() {
     assert_eq!((p.offset, p.pfn), (Some(off as u64), Some(l.dumped[k + 3])), "{p}");
     assert!(p.what.contains("does not decompress"), "{p}");
 
+    // Two pages sharing one page's data (not the zero page's): named by
+    // the data's offset and one of the two pfns.
+    let mut f = l.file.clone();
+    let (a, b) = (l.desc0 + 24 * (k + 4), l.desc0 + 24 * (k + 5));
+    assert!(u32_at(&f, a + 12) == 1 && u32_at(&f, b + 12) == 1, "two zlib pages");
+    let rec: Vec<u8> = f[a..a + 16].to_vec();
+    f[b..b + 16].copy_from_slice(&rec);
+    let p = first_problem(f);
+    assert_eq!(p.offset, Some(u64_at(&rec, 0)), "{p}");
+    assert!([Some(l.dumped[k + 4]), Some(l.dumped[k + 5])].contains(&p.pfn), "{p}");
+    assert!(p.what.contains("overlaps another page's data"), "{p}");
+
     // A truncated file: the last page's data is cut.
     let mut f = l.file.clone();
     f.truncate(f.len() - 10);

@@ -596,6 +596,12 @@ impl SynthVmcore {
         self.layout().kernel_pfn << kernel::PAGE_SHIFT
     }
 
+    /// The kernel image's pfns (the text `PT_LOAD` at `__START_KERNEL_map`).
+    pub fn kernel_pfns(&self) -> Range<u64> {
+        let k = self.layout().kernel_pfn;
+        k..k + layout::KERNEL_PAGES
+    }
+
     /// Physical address of `init_top_pgt` (the page-table root, CR3).
     pub fn init_top_pgt_phys(&self) -> u64 {
         let l = self.layout();

@@ -10,10 +10,14 @@
 //! time the descriptor buffer fills or [`DATA_PER_BARRIER`] of page data
 //! has been written, the page data is written, a barrier (`fdatasync`)
 //! makes it durable, and only then the descriptors that point at it are
-//! written. Whatever reached the disk is a dump whose saved pages
-//! are a prefix in pfn order, all readable; the flag is cleared only after
-//! a final barrier. (A flattened stream cannot rewrite its header: a cut
-//! stream has no end record instead.)
+//! written. Before that pfn-ordered stream come the pages a reader needs
+//! to start (`Selector::first_pfns`: the kernel image, the page tables,
+//! `mem_section`, the printk ring), their data and descriptors each behind
+//! a barrier. Whatever reached the disk is a dump whose saved pages are
+//! those first pages (or none) plus a prefix of the rest in pfn order, all
+//! readable; the flag is cleared only after a final barrier. (A flattened
+//! stream cannot rewrite its header: a cut stream has no end record
+//! instead.)
 
 use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use super::{out_err, utsname, Progress, WriteStats};
@@ -78,8 +82,10 @@ pub fn write(
     let mut cached = Vec::new();
     let mut pass = sel.pass();
     let mut kept = 0u64;
+    let mut window_kept = Vec::new();
     for (start, len) in sel.windows() {
         let (present, keep) = pass.window(start, len)?;
+        window_kept.push(keep.count());
         kept += keep.count();
         if keep_bitmaps {
             cached.push(keep.clone());
@@ -114,7 +120,9 @@ pub fn write(
     // From here on the disk holds a readable dump with no page saved yet.
     sink.barrier().map_err(out_err)?;
 
-    // Pass 2: descriptors and page data.
+    // Pass 2: descriptors and page data; first the pages a reader needs
+    // to start, so that a cut early in a long dump still leaves a dump
+    // crash, `dmesg` and `inspect` can start on.
     let exclude_zero = sel.level & level::ZERO != 0;
     let mut descs = Cursor::new(layout.descs, 256 << 10);
     let mut data = Cursor::new(layout.descs + kept * pd::SIZE as u64, 1 << 20);
@@ -125,16 +133,23 @@ pub fn write(
     } else {
         None
     };
-    let mut comp = PageCompressor::new(compression)?;
-    let mut scratch = Vec::new();
+    let firsts = first_pages(sel, &cached, &window_kept)?;
+    let mut store = PageStore {
+        comp: PageCompressor::new(compression)?,
+        compression,
+        zero_desc,
+        scratch: Vec::new(),
+        zero_pages: 0,
+        raw_pages: 0,
+    };
     let mut pass = sel.pass();
     let mut cached = cached.into_iter();
-    let (mut written_pages, mut zero_pages, mut raw_pages) = (0u64, 0u64, 0u64);
+    let mut written_pages = 0u64;
     // End of the descriptors known to be on disk (written before a barrier
     // that succeeded): what a failed barrier (EIO) still leaves saved.
     let mut durable = layout.descs;
-    // Where page data stood at the last barrier.
-    let mut data_at_barrier = data.position();
+    // Whether the first pages' descriptors are on disk.
+    let mut firsts_durable = false;
     // Set when a barrier fails. Linux reports a writeback error to an open
     // file once: a later fdatasync succeeds although what the failed one
     // covered (page data or descriptors) never reached the disk. From then
@@ -147,32 +162,53 @@ pub fn write(
         })
     };
     let mut stream = || -> Result<()> {
+        let mut first_descs = Vec::with_capacity(firsts.len());
+        for &(pfn, _) in &firsts {
+            first_descs.push(store.store(sel, sink, &mut data, pfn)?);
+        }
+        if !firsts.is_empty() {
+            data.flush(sink).map_err(out_err)?;
+            barrier(sink)?;
+            // Consecutive ranks share one write.
+            let mut i = 0;
+            while i < firsts.len() {
+                let mut j = i + 1;
+                while j < firsts.len() && firsts[j].1 == firsts[j - 1].1 + 1 {
+                    j += 1;
+                }
+                let run: Vec<u8> = first_descs[i..j].concat();
+                sink.write_at(layout.descs + firsts[i].1 * pd::SIZE as u64, &run).map_err(out_err)?;
+                i = j;
+            }
+            barrier(sink)?;
+            firsts_durable = true;
+        }
+        // Where page data stood at the last barrier.
+        let mut data_at_barrier = data.position();
+        let mut next_first = 0;
         for (start, len) in sel.windows() {
             let keep = match cached.next() {
                 Some(bm) => bm,
                 None => pass.window(start, len)?.1,
             };
             for pfn in keep.iter() {
-                let d = sel.mem.with_page(pfn, &mut scratch, |page| -> Result<[u8; pd::SIZE]> {
-                    if let (Some(z), true) = (zero_desc, exclude_zero && is_zero_page(page)) {
-                        zero_pages += 1;
-                        return Ok(z);
+                if firsts.get(next_first).is_some_and(|&(p, _)| p == pfn) {
+                    // Saved already. A file rewrites its descriptor with the
+                    // batch (the same bytes); a stream skips it, as crash
+                    // does not read a flattened dump that writes a range twice.
+                    if rewritable {
+                        descs.buffer(&first_descs[next_first]);
+                    } else {
+                        descs.skip(sink, pd::SIZE as u64).map_err(out_err)?;
                     }
-                    let stored = comp.compress(page)?;
-                    let (bytes, flags) = match stored {
-                        Some(c) => (c, compression.flag()),
-                        None => {
-                            raw_pages += 1;
-                            (page, 0)
-                        }
-                    };
-                    let d = desc(data.position(), bytes.len() as u32, flags);
-                    data.push(sink, bytes).map_err(out_err)?;
-                    Ok(d)
-                })??;
-                // A descriptor reaches the disk only after the data it points
-                // to, so a write failure never leaves one pointing at nothing.
-                descs.buffer(&d);
+                    next_first += 1;
+                } else {
+                    // A descriptor reaches the disk only after the data it
+                    // points to, so a write failure never leaves one pointing
+                    // at nothing.
+                    let d = store.store(sel, sink, &mut data, pfn)?;
+                    descs.buffer(&d);
+                }
                 if descs.is_full() || data.position() - data_at_barrier >= DATA_PER_BARRIER {
                     data.flush(sink).map_err(out_err)?;
                     barrier(sink)?;
@@ -181,7 +217,7 @@ pub fn write(
                     descs.flush(sink).map_err(out_err)?;
                 }
                 written_pages += 1;
-                if written_pages % PROGRESS_EVERY == 0 {
+                if written_pages.is_multiple_of(PROGRESS_EVERY) {
                     progress.update(written_pages, kept, data.position());
                 }
             }
@@ -194,6 +230,12 @@ pub fn write(
         barrier(sink)?;
         durable = descs.offset;
         Ok(())
+    };
+    // Pages whose descriptors are on disk: the prefix up to `durable`,
+    // and the first pages beyond it.
+    let saved = |durable: u64, firsts_durable: bool| {
+        let prefix = (durable - layout.descs) / pd::SIZE as u64;
+        prefix + if firsts_durable { firsts.iter().filter(|&&(_, rank)| rank >= prefix).count() as u64 } else { 0 }
     };
     if let Err(e) = stream() {
         // Out of space (or another write error) mid-way: keep what was
@@ -225,7 +267,7 @@ pub fn write(
                     durable = descs.offset;
                 }
             }
-            let saved = (durable - layout.descs) / pd::SIZE as u64;
+            let saved = saved(durable, firsts_durable);
             let status = compression.flag() | flag::INCOMPLETE;
             let _ = sink.write_at(dh::STATUS as u64, &status.to_le_bytes());
             let _ = sink.finish();
@@ -251,20 +293,78 @@ pub fn write(
         // when its last fsync failed.
         let _ = sink.write_at(dh::STATUS as u64, &(compression.flag() | flag::INCOMPLETE).to_le_bytes());
         let _ = sink.finish();
-        return Err(Error::Incomplete {
-            pages_written: (durable - layout.descs) / pd::SIZE as u64,
-            pages_total: kept,
-            source,
-        });
+        return Err(Error::Incomplete { pages_written: saved(durable, firsts_durable), pages_total: kept, source });
     }
     Ok(WriteStats {
         pages_present: 0,
         pages_written: kept,
-        zero_pages,
-        raw_pages,
+        zero_pages: store.zero_pages,
+        raw_pages: store.raw_pages,
         filter: filter_stats,
         bytes: data.offset,
     })
+}
+
+/// Stores one page's data and makes its descriptor.
+struct PageStore {
+    comp: PageCompressor,
+    compression: Compression,
+    /// The descriptor of the one stored zero page, when zero pages are
+    /// excluded (level bit 1).
+    zero_desc: Option<[u8; pd::SIZE]>,
+    scratch: Vec<u8>,
+    zero_pages: u64,
+    raw_pages: u64,
+}
+
+impl PageStore {
+    fn store(&mut self, sel: &Selector, sink: &mut dyn Sink, data: &mut Cursor, pfn: u64) -> Result<[u8; pd::SIZE]> {
+        let PageStore { comp, compression, zero_desc, scratch, zero_pages, raw_pages } = self;
+        sel.mem.with_page(pfn, scratch, |page| -> Result<[u8; pd::SIZE]> {
+            if let (Some(z), true) = (*zero_desc, is_zero_page(page)) {
+                *zero_pages += 1;
+                return Ok(z);
+            }
+            let (bytes, flags) = match comp.compress(page)? {
+                Some(c) => (c, compression.flag()),
+                None => {
+                    *raw_pages += 1;
+                    (page, 0)
+                }
+            };
+            let d = desc(data.position(), bytes.len() as u32, flags);
+            data.push(sink, bytes).map_err(out_err)?;
+            Ok(d)
+        })?
+    }
+}
+
+/// The pages to save before all others (`Selector::first_pfns` that the
+/// level keeps), each with its descriptor's index (its rank among the
+/// dump's pages), ascending. `cached` holds pass 1's 2nd bitmaps when they
+/// were kept, `window_kept` each window's page count.
+fn first_pages(sel: &Selector, cached: &[crate::bitmap::Bitmap], window_kept: &[u64]) -> Result<Vec<(u64, u64)>> {
+    let wanted = sel.first_pfns();
+    let mut out = Vec::new();
+    let mut pass = sel.pass();
+    let mut base = 0u64;
+    for (i, (start, len)) in sel.windows().enumerate() {
+        let from = wanted.partition_point(|&p| p < start);
+        let to = wanted.partition_point(|&p| p < start + len);
+        if from < to {
+            let classified;
+            let keep = match cached.get(i) {
+                Some(bm) => bm,
+                None => {
+                    classified = pass.window(start, len)?.1;
+                    &classified
+                }
+            };
+            out.extend(wanted[from..to].iter().filter(|&&p| keep.get(p)).map(|&p| (p, base + keep.count_below(p))));
+        }
+        base += window_kept.get(i).copied().unwrap_or(0);
+    }
+    Ok(out)
 }
 
 fn desc(offset: u64, size: u32, flags: u32) -> [u8; pd::SIZE] {
