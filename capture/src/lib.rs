@@ -19,6 +19,7 @@ pub mod dmesg;
 pub mod elf;
 pub mod error;
 pub mod filter;
+pub mod first_pages;
 pub mod input;
 pub mod mem_map;
 pub mod memory;

@@ -10,7 +10,7 @@ use crate::filter::{level, Filter, FilterStats};
 use crate::mem_map::{self, SectionMap};
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
 use crate::page_scheme::PageScheme;
-use crate::translate::{Translator, START_KERNEL_MAP};
+use crate::translate::Translator;
 use crate::vmcore::Vmcore;
 
 /// Pfns handled per window: bounds the bitmap memory (32 KiB per bitmap)
@@ -72,24 +72,9 @@ impl<'a> Selector<'a> {
         Selector { vm, mem, walk, level }
     }
 
-    /// The pfns a writer should save before all others, ascending: what a
-    /// reader needs to start (`PageWalk::needed`) and the kernel image (the
-    /// PT_LOAD mapped at `__START_KERNEL_map`: text, data, bss, the static
-    /// structures crash and `dmesg` read first). Saved first, they survive a
-    /// cut early in a dump whose other pages go in pfn order. Only those
-    /// the level keeps are written, of course.
+    /// The pfns a writer saves before all others (`first_pages`).
     pub fn first_pfns(&self) -> Vec<u64> {
-        let mut pfns: Vec<u64> = self.walk.map_or_else(Vec::new, |w| w.needed.clone());
-        for l in self.vm.elf.loads.iter().filter(|l| l.vaddr >= START_KERNEL_MAP && l.filesz > 0) {
-            let (from, to) = (l.paddr.div_ceil(PAGE_SIZE), (l.paddr.saturating_add(l.filesz)) >> PAGE_SHIFT);
-            // x86_64's KERNEL_IMAGE_SIZE is 1 GiB: a larger "image" is a
-            // lying header, and 2^18 pfns bound the cost.
-            pfns.extend((from..to.min(self.vm.max_mapnr)).take(1 << 18));
-        }
-        pfns.retain(|&p| p < self.vm.max_mapnr);
-        pfns.sort_unstable();
-        pfns.dedup();
-        pfns
+        crate::first_pages::first_pfns(self.vm, self.mem, self.walk)
     }
 
     /// Start a pass over all pfns, in ascending windows.

@@ -142,6 +142,36 @@ impl Translator {
         Ok((pte & PTE_ADDR_MASK) | (vaddr & 0xfff))
     }
 
+    /// The pfns of every page table of the kernel half of the address space
+    /// (top table, P4D, PUD, PMD and PTE tables; not the pages they map),
+    /// at most `limit` of them. Readers translate vmalloc'd stacks, per-CPU
+    /// and module addresses through these before anything else.
+    pub fn table_pfns(&self, mem: &PhysMem, limit: usize) -> Vec<u64> {
+        let mut seen = std::collections::BTreeSet::new();
+        // (table's physical address, its level: 5 = PGD of 5 levels ... 1 = PTE)
+        let mut todo = vec![(self.top_table, self.levels)];
+        while let Some((table, level)) = todo.pop() {
+            if seen.len() >= limit || !seen.insert(table >> 12) {
+                continue;
+            }
+            if level == 1 {
+                continue;
+            }
+            // The top table's lower half maps user space (the kernel's own
+            // top table has none, but a lying one must not cost a walk).
+            let first = if level == self.levels { 256 } else { 0 };
+            for i in first..512u64 {
+                let Ok(e) = mem.read_u64(table + i * 8) else { break };
+                // A large page (PSE, at PUD or PMD level) is a leaf.
+                if e & PTE_PRESENT == 0 || (level <= 3 && e & PTE_PSE != 0) {
+                    continue;
+                }
+                todo.push((e & PTE_ADDR_MASK, level - 1));
+            }
+        }
+        seen.into_iter().collect()
+    }
+
     /// Read kernel virtual memory, page by page.
     pub fn read(&self, mem: &PhysMem, vaddr: u64, buf: &mut [u8]) -> Result<()> {
         let mut done = 0usize;

@@ -1069,3 +1069,25 @@ fn an_eio_on_any_barrier_leaves_a_prefix_and_claims_only_what_is_on_disk() {
         }
     }
 }
+
+#[test]
+fn every_kernel_page_table_is_found_and_nothing_else() {
+    // The tables testgen builds are among its reserved (metadata) pages;
+    // the walk must find the root and stay inside them, at 4 and 5 levels.
+    use kexdump_engine::translate::Translator;
+    for five in [false, true] {
+        let v = SynthVmcore::sample().five_level(five);
+        let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
+        let mem = vm.mem();
+        let tr = Translator::new(&vm.info, &vm.elf.loads).unwrap();
+        let tables = tr.table_pfns(&mem, 1 << 18);
+        let reserved: BTreeSet<u64> = v.reserved_pfns().into_iter().flatten().collect();
+        assert!(tables.contains(&(v.init_top_pgt_phys() >> 12)), "five {five}: root missing from {tables:x?}");
+        assert!(tables.len() >= if five { 5 } else { 4 }, "five {five}: {tables:x?}");
+        for t in &tables {
+            assert!(reserved.contains(t), "five {five}: pfn {t:#x} is no page table");
+        }
+        // A limit bounds the walk (a lying table cannot make it long).
+        assert_eq!(tr.table_pfns(&mem, 2).len(), 2);
+    }
+}

@@ -26,12 +26,14 @@ The checks (the goal of issue 11: whatever reached the disk stays readable):
               empty vmcore.incomplete is "nothing reached the disk"; exit 1
               (broken) fails, and so does any crash of the tool
   dmesg       `kexdump dmesg` on the dump: the panic line for a whole dump;
-              for a prefix either the panic line or a clean error (the log's
-              pages were not saved); never a tool crash
+              for a prefix with saved pages the panic line (the printk ring
+              is saved first); for one without, a clean error; never a tool
+              crash
   crash       crash with the debug vmlinux: a whole dump runs sys/bt/log with
               the panic named; a prefix is read and reported incomplete
-              ("This dumpfile is incomplete"); crash itself must not die on
-              a signal
+              ("This dumpfile is incomplete"), and with saved pages
+              `crash --zero_excluded` runs sys/bt/log with the panic named;
+              crash itself must not die on a signal
   list        `kexdump list --dir fs/crash --json` exits 0, lists the capture
               with the dump file that is there, and its status matches the
               record (unknown without one)
@@ -211,6 +213,11 @@ def main():
         elif verdict == "complete":
             dmesg_cell = "panic line" if rc == 0 and has else f"exit {rc}"
             j.check("kexdump dmesg on the whole dump has the panic line", rc == 0 and has, err[-600:])
+        elif saved > 0:
+            # The printk ring is among the pages saved before all others
+            # (capture/src/first_pages.rs): any prefix with a page has it.
+            dmesg_cell = "panic line" if rc == 0 and has else f"exit {rc}"
+            j.check("kexdump dmesg on a prefix with saved pages has the panic line", rc == 0 and has, err[-600:])
         else:
             if rc == 0 and has:
                 dmesg_cell = "panic line"
@@ -242,6 +249,18 @@ def main():
                  f", cannot start: {fatal[0][7:60]}" if fatal else f", then exits {rc}")
             j.check("crash reads the prefix and says it is incomplete (no crash of crash)", warned and not sig,
                     "\n".join(both.strip().splitlines()[-15:]))
+            if saved > 0:
+                # The kernel image, page tables, per-CPU areas and the
+                # crashing task's stack come first: crash starts on them
+                # when missing pages read as zeros, as it suggests.
+                rc, out, err = run([a.crash, "-s", "--zero_excluded", a.vmlinux, dump_path],
+                                   stdin="sys\nbt\nlog\nq\n", timeout=600)
+                both = out + err
+                ok = 'PANIC: "Kernel panic - not syncing: sysrq triggered crash"' in both and \
+                    "sysrq_handle_crash" in both and PANIC in both
+                crash_cell += "; --zero_excluded: " + ("sys/bt/log ok" if ok else f"failed ({rc})")
+                j.check("crash --zero_excluded runs sys/bt/log on a prefix with saved pages", ok,
+                        "\n".join(both.strip().splitlines()[-15:]))
 
     # ---- kexdump list ---------------------------------------------------
     if d:
