@@ -209,6 +209,29 @@ full_target() {
 }
 check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag, kexdump verify exits 2 (INCOMPLETE)" full_target
 
+# --- a power cut right after the pages saved first ------------------------
+# The kdump writer saves the kernel image, page tables, per-CPU areas, the
+# crashing task and the printk ring before the rest (first_pages.rs); the
+# dump a cut leaves then must open. kdump_cut_first.py makes that dump from
+# a whole one (later descriptors zeroed, file cut, INCOMPLETE set).
+cut_after_first() {
+    python3 "$ROOT/tests/tools/kdump_cut_first.py" "$T/zstd.kdump" "$T/first.kdump" || return 1
+    local vrc=0
+    "$KEXDUMP" verify "$T/first.kdump" >"$T/first.verify" 2>&1 || vrc=$?
+    ((vrc == 2)) || { echo "kexdump verify: exit $vrc"; cat "$T/first.verify"; return 1; }
+    "$KEXDUMP" dmesg "$T/first.kdump" 2>/dev/null | grep -q 'Kernel panic - not syncing: sysrq triggered crash' ||
+        { echo "kexdump dmesg lacks the panic line"; return 1; }
+    local out
+    out=$(printf 'log\nsym linux_banner\nq\n' | timeout 300 crash -s --minimal "$KX_VMLINUX" "$T/first.kdump" 2>&1)
+    grep -q 'Kernel panic - not syncing: sysrq triggered crash' <<<"$out" && grep -q '(D) linux_banner' <<<"$out" ||
+        { echo "crash --minimal:"; echo "$out" | tail -15; return 1; }
+    out=$(printf 'sys\nbt\nlog\nq\n' | timeout 300 crash -s --zero_excluded "$KX_VMLINUX" "$T/first.kdump" 2>&1)
+    grep -q 'PANIC: "Kernel panic - not syncing: sysrq triggered crash"' <<<"$out" && grep -q 'sysrq_handle_crash' <<<"$out" ||
+        { echo "crash --zero_excluded:"; echo "$out" | tail -15; return 1; }
+    rm -f "$T/first.kdump"
+}
+check "a cut right after the pages saved first: verify exits 2, dmesg has the panic, crash --minimal runs log, crash --zero_excluded runs sys/bt/log" cut_after_first
+
 # --- the readers: makedumpfile's and our dumps, any format ----------------
 rm -f "$T/md.txt"
 "$DMESG_REF" --dump-dmesg "$KASLR" "$T/md.txt" >/dev/null 2>&1 || fail "$DMESG_REF --dump-dmesg of the vmcore"
