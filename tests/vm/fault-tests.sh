@@ -33,6 +33,8 @@
 #   ext4-eio-data          one data write fails with EIO at 50 %
 #   ext4-eio-flush         one cache flush fails with EIO at 50 %
 #   ext4-eio-dead          every write and flush fails from 50 % on (the disk died)
+#   ext4-eio-record        every write and flush fails from "saved vmcore" on:
+#                          the final record's blocks (and the journal's)
 #   xfs-eio-data, xfs-eio-flush
 #
 #   tests/vm/fault-tests.sh [--quick] [--judge-only] [CASE...]
@@ -55,7 +57,7 @@ source "$HERE/lib.sh"
 ALL=(ext4-cut-before-dmesg ext4-cut-after-dmesg ext4-cut-dump-10 ext4-cut-dump-50 ext4-cut-dump-90
      ext4-cut-after-rename ext4-cut-crc ext4-cut-after-record
      xfs-cut-after-dmesg xfs-cut-dump-50 xfs-cut-dump-90 xfs-cut-after-rename
-     ext4-eio-data ext4-eio-flush ext4-eio-dead xfs-eio-data xfs-eio-flush)
+     ext4-eio-data ext4-eio-flush ext4-eio-dead ext4-eio-record xfs-eio-data xfs-eio-flush xfs-eio-record)
 # At 90 % one batch of descriptors is durable: the cut checks pages, not only
 # an empty prefix.
 QUICK=(ext4-cut-dump-90 ext4-cut-after-rename xfs-cut-dump-90 ext4-eio-data)
@@ -151,6 +153,12 @@ case_def() {
         rules "$OUT/$name.blkdebug" "$kind"
         local trigger=TRIGGER_$FS
         ARGS=(--blkdebug "$OUT/$name.blkdebug" --fault-at "$P50=${!trigger}") ;;
+    eio-record)
+        # The dump is renamed and durable; the disk dies before the record.
+        EIO=1
+        rules "$OUT/$name.blkdebug" dead
+        local trigger=TRIGGER_$FS
+        ARGS=(--blkdebug "$OUT/$name.blkdebug" --fault-at "$P_RENAME=${!trigger}") ;;
     *) return 1 ;;
     esac
 }
