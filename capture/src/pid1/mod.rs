@@ -284,11 +284,20 @@ impl Run {
         // 4. the final record: atomically if the disk allows, else over
         //    the reserved placeholder.
         let json = rec.to_json();
-        if let Err(e) = write_record(&record_path, json.as_bytes()) {
+        let record_err = write_record(&record_path, json.as_bytes()).err();
+        if let Some(e) = &record_err {
             self.con.error(&format!("{}: {e}", record_path.display()));
         }
         sys::sync();
         match dump_err {
+            // The disk failed after the dump was durable: the dump is whole,
+            // but the disk is not to be trusted with more (no retention),
+            // and the capture did not end as configured for success.
+            None if record_err.is_some() => Err(fail(format!(
+                "the dump is complete, but its record could not be written ({}): kexdump.json still says \
+                 \"saving\" (kexdump list: complete dump, record cut short)",
+                record_err.map(|e| e.to_string()).unwrap_or_default()
+            ))),
             None => {
                 self.con.say(&format!("capture complete in {:.1} s", self.started.elapsed().as_secs_f64()));
                 let current = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
