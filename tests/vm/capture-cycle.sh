@@ -19,6 +19,7 @@
 #     --bus virtio|nvme     the dump disk's controller (default virtio)
 #     --disk-size SIZE      the sparse dump disk (default 1G)
 #     --no-disk             no dump disk at all (the target is missing)
+#     --disk-ro             the dump disk is read-only to the guests
 #     --seed-dumps N        put N earlier captures (crash/2020010<i>-000000-old/,
 #                           1 MB each) on the ext4 disk, for retention tests
 #     --target SPEC         what the capture looks for (default LABEL=kxdump;
@@ -70,7 +71,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}
 
 outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
 fs=ext4 bus=virtio disk=1 seed_dumps=0 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
-kill_at="" fault_at="" blkdebug=""
+kill_at="" fault_at="" blkdebug="" disk_ro=0
 kexdump=$ROOT/target/release/kexdump
 capture_bin=$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture
 while (($#)); do
@@ -83,6 +84,7 @@ while (($#)); do
     --bus) bus=$2; shift 2 ;;
     --disk-size) disk_size=$2; shift 2 ;;
     --no-disk) disk=0; shift ;;
+    --disk-ro) disk_ro=1; shift ;;
     --seed-dumps) seed_dumps=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     --wait) wait=$2; shift 2 ;;
@@ -166,6 +168,7 @@ if ((disk)); then
     fi
     kx_make_dump_disk "$work/dump.img" "$disk_size" kxdump "$fs" "$seed"
     disk_args=(--disk "$work/dump.img,kxdump,$bus${blkdebug:+,$blkdebug}")
+    ((disk_ro)) && disk_args=(--disk "$work/dump.img,kxdump,$bus,ro")
     [[ -n $blkdebug ]] && cp "$blkdebug" "$outdir/blkdebug.conf"
 fi
 kx_phase_end build

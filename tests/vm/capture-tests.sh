@@ -33,7 +33,7 @@ kx_need_cmds crash python3
 OUT=$KX_CACHE/capture-tests
 mkdir -p "$OUT"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing)
+((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing read-only)
 
 passed=0 failed=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
@@ -145,6 +145,14 @@ for s in "${scenarios[@]}"; do
         if cycle "$s" --no-disk --wait 8 --failure-action poweroff; then
             check "$s: says the target is missing and lists the disks" \
                 grep -E 'kexdump-capture: ERROR: dump target LABEL=kxdump not found after 8 s; block devices: .*vda' "$OUT/$s/serial.log"
+            check "$s: the failure action (poweroff) ran" ended_with "$OUT/$s" poweroff
+        fi ;;
+    read-only)
+        # The disk is found (its superblock reads) but refuses writes.
+        if cycle "$s" --fs ext4 --disk-ro --failure-action poweroff; then
+            check "$s: says the device is read-only, naming its sysfs flag" \
+                grep -E 'kexdump-capture: ERROR: .*the device is read-only \(/sys/class/block/vd[a-z]+/ro is 1\)' "$OUT/$s/serial.log"
+            check "$s: nothing was written to the disk" bash -c '! ls -A "$1/fs/crash" 2>/dev/null | grep -q .' _ "$OUT/$s"
             check "$s: the failure action (poweroff) ran" ended_with "$OUT/$s" poweroff
         fi ;;
     *) kx_die "unknown scenario $s" ;;

@@ -29,7 +29,7 @@
 #   ext4-cut-after-rename  kill at "saved vmcore" (vmcore renamed, record not final)
 #   ext4-cut-crc           kill 0.25 s after "saved vmcore" (reading the CRC32 back)
 #   ext4-cut-after-record  kill at "capture complete" (final record written, synced)
-#   xfs-cut-after-dmesg, xfs-cut-dump-50, xfs-cut-dump-90, xfs-cut-after-rename
+#   xfs-cut-*              the same eight points on xfs
 #   ext4-eio-data          one data write fails with EIO at 50 %
 #   ext4-eio-flush         one cache flush fails with EIO at 50 %
 #   ext4-eio-dead          every write and flush fails from 50 % on (the disk died)
@@ -56,7 +56,8 @@ source "$HERE/lib.sh"
 
 ALL=(ext4-cut-before-dmesg ext4-cut-after-dmesg ext4-cut-dump-10 ext4-cut-dump-50 ext4-cut-dump-90
      ext4-cut-after-rename ext4-cut-crc ext4-cut-after-record
-     xfs-cut-after-dmesg xfs-cut-dump-50 xfs-cut-dump-90 xfs-cut-after-rename
+     xfs-cut-before-dmesg xfs-cut-after-dmesg xfs-cut-dump-10 xfs-cut-dump-50 xfs-cut-dump-90
+     xfs-cut-after-rename xfs-cut-crc xfs-cut-after-record
      ext4-eio-data ext4-eio-flush ext4-eio-dead ext4-eio-record xfs-eio-data xfs-eio-flush xfs-eio-record)
 # At 90 % one batch of descriptors is durable: the cut checks pages, not only
 # an empty prefix.

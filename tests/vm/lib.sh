@@ -376,9 +376,10 @@ kx_make_ext4_disk() {
 #   --kernel FILE     (default KX_VMLINUZ)
 #   --initrd FILE
 #   --append STRING   kernel command line
-#   --disk FILE,SERIAL[,BUS[,BLKDEBUG]]  a raw disk whose serial is SERIAL
+#   --disk FILE,SERIAL[,BUS[,BLKDEBUG|ro]]  a raw disk whose serial is SERIAL
 #                     (repeatable; PCI order = argument order; drive ids
 #                     kxd0, kxd1, ...). BUS virtio (default) or nvme.
+#                     ro: read-only to the guest.
 #                     BLKDEBUG: a blkdebug rules file put between the disk and
 #                     its image (error injection); such a disk runs with
 #                     cache=writeback, so guest flushes reach blkdebug
@@ -430,7 +431,11 @@ kx_qemu_run() {
     local i=0 d file serial bus dbg
     for d in "${disks[@]}"; do
         IFS=, read -r file serial bus dbg <<<"$d"
-        if [[ -n $dbg ]]; then
+        if [[ $dbg == ro ]]; then
+            # read-only to the guest: virtio-blk and NVMe report it, the
+            # kernel sets /sys/class/block/*/ro.
+            args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,readonly=on")
+        elif [[ -n $dbg ]]; then
             [[ -f $dbg ]] || kx_die "kx_qemu_run: no blkdebug rules file $dbg"
             args+=(-drive "driver=raw,if=none,id=kxd$i,cache=writeback,werror=report,rerror=report,file.driver=blkdebug,file.config=$dbg,file.image.driver=file,file.image.filename=$file")
         else
