@@ -20,6 +20,8 @@
 #     --disk-size SIZE      the sparse dump disk (default 1G)
 #     --no-disk             no dump disk at all (the target is missing)
 #     --disk-ro             the dump disk is read-only to the guests
+#     --disk-late           the dump disk is plugged in (virtio) only when the
+#                           capture starts waiting for it
 #     --seed-dumps N        put N earlier captures (crash/2020010<i>-000000-old/,
 #                           1 MB each) on the ext4 disk, for retention tests
 #     --target SPEC         what the capture looks for (default LABEL=kxdump;
@@ -71,7 +73,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}
 
 outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
 fs=ext4 bus=virtio disk=1 seed_dumps=0 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
-kill_at="" fault_at="" blkdebug="" disk_ro=0
+kill_at="" fault_at="" blkdebug="" disk_ro=0 disk_late=0
 kexdump=$ROOT/target/release/kexdump
 capture_bin=$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture
 while (($#)); do
@@ -85,6 +87,7 @@ while (($#)); do
     --disk-size) disk_size=$2; shift 2 ;;
     --no-disk) disk=0; shift ;;
     --disk-ro) disk_ro=1; shift ;;
+    --disk-late) disk_late=1; shift ;;
     --seed-dumps) seed_dumps=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     --wait) wait=$2; shift 2 ;;
@@ -169,6 +172,11 @@ if ((disk)); then
     kx_make_dump_disk "$work/dump.img" "$disk_size" kxdump "$fs" "$seed"
     disk_args=(--disk "$work/dump.img,kxdump,$bus${blkdebug:+,$blkdebug}")
     ((disk_ro)) && disk_args=(--disk "$work/dump.img,kxdump,$bus,ro")
+    if ((disk_late)); then
+        [[ -z $fault_at && -z $kill_at ]] || kx_die "--disk-late uses the monitor: no other fault"
+        disk_args=(--disk "$work/dump.img,kxdump,virtio,late")
+        fault_at="kexdump-capture: waiting up to+2=device_add virtio-blk-pci,drive=kxd1,serial=kxdump,id=kxlate"
+    fi
     [[ -n $blkdebug ]] && cp "$blkdebug" "$outdir/blkdebug.conf"
 fi
 kx_phase_end build

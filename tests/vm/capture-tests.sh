@@ -33,7 +33,7 @@ kx_need_cmds crash python3
 OUT=$KX_CACHE/capture-tests
 mkdir -p "$OUT"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing read-only)
+((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing read-only late)
 
 passed=0 failed=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
@@ -154,6 +154,14 @@ for s in "${scenarios[@]}"; do
                 grep -E 'kexdump-capture: ERROR: .*the device is read-only \(/sys/class/block/vd[a-z]+/ro is 1\)' "$OUT/$s/serial.log"
             check "$s: nothing was written to the disk" bash -c '! ls -A "$1/fs/crash" 2>/dev/null | grep -q .' _ "$OUT/$s"
             check "$s: the failure action (poweroff) ran" ended_with "$OUT/$s" poweroff
+        fi ;;
+    late)
+        # Plugged in 2 s after the capture starts waiting (a slow SAN, a
+        # disk that spins up): found by the wait loop, dump saved.
+        if cycle "$s" --fs ext4 --disk-late --wait 60; then
+            check "$s: the disk came after the capture started waiting" \
+                bash -c 'grep -q "^monitor: device_add" "$1/fault.txt" && grep -q "kexdump-capture: waiting up to 60 s" "$1/serial.log"' _ "$OUT/$s"
+            saved_ok "$s"
         fi ;;
     *) kx_die "unknown scenario $s" ;;
     esac

@@ -376,10 +376,11 @@ kx_make_ext4_disk() {
 #   --kernel FILE     (default KX_VMLINUZ)
 #   --initrd FILE
 #   --append STRING   kernel command line
-#   --disk FILE,SERIAL[,BUS[,BLKDEBUG|ro]]  a raw disk whose serial is SERIAL
+#   --disk FILE,SERIAL[,BUS[,BLKDEBUG|ro|late]]  a raw disk whose serial is SERIAL
 #                     (repeatable; PCI order = argument order; drive ids
 #                     kxd0, kxd1, ...). BUS virtio (default) or nvme.
-#                     ro: read-only to the guest.
+#                     ro: read-only to the guest. late: the drive only, no
+#                     device (hot-plug it with device_add through --fault-at).
 #                     BLKDEBUG: a blkdebug rules file put between the disk and
 #                     its image (error injection); such a disk runs with
 #                     cache=writeback, so guest flushes reach blkdebug
@@ -431,7 +432,9 @@ kx_qemu_run() {
     local i=0 d file serial bus dbg
     for d in "${disks[@]}"; do
         IFS=, read -r file serial bus dbg <<<"$d"
-        if [[ $dbg == ro ]]; then
+        if [[ $dbg == late ]]; then
+            :
+        elif [[ $dbg == ro ]]; then
             # read-only to the guest: virtio-blk and NVMe report it, the
             # kernel sets /sys/class/block/*/ro.
             args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,readonly=on")
@@ -440,6 +443,13 @@ kx_qemu_run() {
             args+=(-drive "driver=raw,if=none,id=kxd$i,cache=writeback,werror=report,rerror=report,file.driver=blkdebug,file.config=$dbg,file.image.driver=file,file.image.filename=$file")
         else
             args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,cache=unsafe")
+        fi
+        if [[ $dbg == late ]]; then
+            # No device yet: a test plugs it in later through the monitor
+            # (device_add virtio-blk-pci,drive=kxdN,serial=SERIAL).
+            args+=(-drive "file=$file,format=raw,if=none,id=kxd$i,cache=unsafe")
+            i=$((i + 1))
+            continue
         fi
         case ${bus:-virtio} in
         virtio) args+=(-device "virtio-blk-pci,drive=kxd$i,serial=$serial") ;;
