@@ -6,8 +6,9 @@
 //! `kexdump dmesg` and `inspect` on the printk ring.
 //!
 //! Measured on Debian 6.1 (1 GiB guest, level 31): these are 13.6k of the
-//! dump's 25.9k pages, almost all the kernel image (text, data, bss), and
-//! cost no measurable time (docs/faults.md). Every source is best effort: a
+//! dump's 25.9k pages, almost all the kernel image (text, data, bss); the
+//! save takes about 0.1 s more, reading kallsyms (docs/engine.md). Every
+//! source is best effort: a
 //! page that cannot be found here is still saved, in pfn order.
 
 use crate::analysis::kallsyms::Kallsyms;
