@@ -747,7 +747,7 @@ impl Armed {
     pub fn new(p: &Prepared, loader: Loader, now: SystemTime) -> Armed {
         let t = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         Armed {
-            time: kexdump_engine::pid1::record::iso8601(t),
+            time: kexdump_engine::capture_dir::time::iso8601(t),
             time_unix: t,
             kernel: p.plan.sizes.kernel.clone(),
             initrd: p.plan.sizes.initrd.clone(),

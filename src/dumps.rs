@@ -9,8 +9,10 @@
 //! the directory's listing (never joined to a path), the record is read up
 //! to a size limit, and every oddity becomes a line in `problems`.
 
-use kexdump_engine::pid1::record::SCHEMA;
-use serde::{Deserialize, Serialize};
+pub use kexdump_engine::capture_dir::record::Record as CaptureRecord;
+use kexdump_engine::capture_dir::record::SCHEMA;
+pub use kexdump_engine::capture_dir::{is_capture_name, CAPTURE_FILES, DMESG, DUMP, DUMP_INCOMPLETE, RECORD};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
@@ -18,72 +20,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// The record each capture writes.
-pub const RECORD: &str = "kexdump.json";
-/// The dump file of a complete capture.
-pub const DUMP: &str = "vmcore";
-/// The dump file of a capture cut short.
-pub const DUMP_INCOMPLETE: &str = "vmcore.incomplete";
-/// The crashed kernel's log.
-pub const DMESG: &str = "dmesg.txt";
 /// A record is about 1 KiB (4 KiB while padded); anything this big is not one.
 const RECORD_MAX_BYTES: u64 = 1 << 20;
-
-/// `kexdump.json`, schema `kexdump.capture/1` as written by
-/// capture/src/pid1/record.rs. Unknown keys are ignored; every key but
-/// `schema` and `status` may be missing. Every key is here, so that a
-/// value of the wrong type is found; `kexdump list` shows a few of them.
-#[allow(dead_code)]
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct CaptureRecord {
-    pub schema: String,
-    pub status: String,
-    /// While `saving`: the step that started last.
-    pub phase: Option<String>,
-    pub error: Option<String>,
-    pub kernel_release: Option<String>,
-    pub hostname: Option<String>,
-    pub machine: Option<String>,
-    /// UTC, `2026-11-22T03:04:05Z`.
-    pub crash_time: Option<String>,
-    pub crash_time_unix: Option<i64>,
-    pub capture_time: Option<String>,
-    pub panic_message: Option<String>,
-    pub vmcore_bytes: Option<u64>,
-    pub dmesg: Option<DmesgRecord>,
-    pub dump: Option<DumpRecord>,
-    pub durations_seconds: Option<BTreeMap<String, f64>>,
-    pub capture_kernel: Option<String>,
-    pub kexdump_version: Option<String>,
-    pub test_id: Option<String>,
-}
-
-#[allow(dead_code)] // as CaptureRecord
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct DmesgRecord {
-    pub file: Option<String>,
-    pub bytes: Option<u64>,
-}
-
-#[allow(dead_code)] // as CaptureRecord
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct DumpRecord {
-    pub file: Option<String>,
-    pub format: Option<String>,
-    pub compression: Option<String>,
-    pub level_requested: Option<u8>,
-    pub level: Option<u8>,
-    pub fallback: Option<String>,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    pub bytes: Option<u64>,
-    /// 8 hex digits.
-    pub crc32: Option<String>,
-    /// "disk", or why the CRC was read through the page cache.
-    pub crc32_source: Option<String>,
-    pub pages_present: Option<u64>,
-    pub pages_written: Option<u64>,
-}
 
 /// A capture's status: the record's, or `Unknown` without a usable record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -209,12 +147,6 @@ pub fn scan(root: &Path) -> io::Result<Scan> {
     }
     Ok(out)
 }
-
-const CAPTURE_FILES: [&str; 4] = [RECORD, DUMP, DUMP_INCOMPLETE, DMESG];
-
-// `YYYYMMDD-HHMMSS-` at the start of the name: one rule with the capture
-// kernel's retention.
-use kexdump_engine::pid1::retention::is_capture_name;
 
 /// What a directory entry is, without following symlinks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -422,7 +354,7 @@ pub fn parse_record(text: &[u8]) -> Result<CaptureRecord, String> {
     if text.iter().all(u8::is_ascii_whitespace) {
         return Err(format!("{RECORD} is empty"));
     }
-    serde_json::from_slice(text).map_err(|e| format!("{RECORD} is not a {SCHEMA} record: {e}"))
+    CaptureRecord::from_json(text).map_err(|e| format!("{RECORD} is not a {SCHEMA} record: {e}"))
 }
 
 /// `YYYYMMDD-HHMMSS-HOST[.N]` → (`YYYY-MM-DDTHH:MM:SSZ`, `HOST`): what the
@@ -479,41 +411,34 @@ pub(crate) mod tests {
 
     /// A record as the capture kernel writes it (its own writer).
     pub(crate) fn record_json(status: &str, dump_file: &str, dump_bytes: u64, crash_time: i64, host: &str) -> String {
-        use kexdump_engine::pid1::record::{DumpInfo, Record, Status as S};
-        let status = match status {
-            "complete" => S::Complete,
-            "incomplete" => S::Incomplete,
-            "failed" => S::Failed,
-            _ => S::Saving,
+        use kexdump_engine::capture_dir::record::{DmesgRecord, DumpRecord, Record, Status as S};
+        use kexdump_engine::capture_dir::time::iso8601;
+        let status = S::parse(status).unwrap_or(S::Saving);
+        let mut r = Record::new(status);
+        r.error = (status == S::Incomplete).then(|| "writing vmcore.incomplete: No space left on device".into());
+        r.kernel_release = Some("6.1.0-56-amd64".into());
+        r.hostname = Some(host.into());
+        r.machine = Some("x86_64".into());
+        r.set_crash_time(Some(crash_time));
+        r.capture_time = Some(iso8601(crash_time + 9));
+        r.panic_message = Some("sysrq triggered crash".into());
+        r.vmcore_bytes = Some(2 << 30);
+        r.dmesg = Some(DmesgRecord { file: Some(DMESG.into()), bytes: Some(5) });
+        let mut dump = DumpRecord {
+            file: Some(dump_file.into()),
+            format: Some("kdump".into()),
+            compression: Some("zstd".into()),
+            level_requested: Some(31),
+            level: Some(31),
+            bytes: Some(dump_bytes),
+            crc32_source: Some("disk".into()),
+            ..Default::default()
         };
-        Record {
-            status,
-            error: (status == S::Incomplete).then(|| "writing vmcore.incomplete: No space left on device".into()),
-            kernel_release: "6.1.0-56-amd64".into(),
-            hostname: host.into(),
-            machine: "x86_64".into(),
-            crash_time: Some(crash_time),
-            capture_time: crash_time + 9,
-            panic_message: Some("sysrq triggered crash".into()),
-            vmcore_bytes: 2 << 30,
-            dmesg_file: Some(DMESG.into()),
-            dmesg_bytes: 5,
-            dump: Some(DumpInfo {
-                file: dump_file.into(),
-                format: "kdump".into(),
-                compression: "zstd".into(),
-                level_requested: 31,
-                level: 31,
-                bytes: dump_bytes,
-                crc32: Some(0x1234abcd),
-                ..Default::default()
-            }),
-            durations: vec![("dump", 1.5)],
-            capture_kernel: "6.1.0-56-amd64".into(),
-            test_id: None,
-            phase: None,
-        }
-        .to_json()
+        dump.set_crc32(0x1234abcd);
+        r.dump = Some(dump);
+        r.durations_seconds = vec![("dump".into(), 1.5)];
+        r.capture_kernel = Some("6.1.0-56-amd64".into());
+        r.to_json()
     }
 
     /// A capture directory: `files` are (name, contents).

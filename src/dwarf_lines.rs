@@ -178,7 +178,9 @@ mod tests {
     use super::*;
 
     /// A function whose address and line the test looks up in this very
-    /// test binary's DWARF.
+    /// test binary's DWARF. `no_mangle` counts as unsafe code (a symbol
+    /// name could collide); this one is test-only and uniquely named.
+    #[allow(unsafe_code)]
     #[no_mangle]
     #[inline(never)]
     pub extern "C" fn kexdump_dwarf_lines_probe(x: u64) -> u64 {

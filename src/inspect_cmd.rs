@@ -9,7 +9,7 @@ use kexdump_engine::analysis::inspect::{Inspection, Section};
 use kexdump_engine::analysis::stack::Frame;
 use kexdump_engine::analysis::symbol_files::FileKind;
 use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
-use kexdump_engine::pid1::record::iso8601;
+use kexdump_engine::capture_dir::time::iso8601;
 use kexdump_engine::Vmcore;
 use std::fmt::Write as _;
 use std::io::Write as _;

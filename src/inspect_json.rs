@@ -6,7 +6,7 @@
 
 use kexdump_engine::analysis::inspect::{Inspection, Section};
 use kexdump_engine::analysis::stack::Frame;
-use kexdump_engine::pid1::record::iso8601;
+use kexdump_engine::capture_dir::time::iso8601;
 use serde_json::{json, Map, Value};
 
 pub const SCHEMA: &str = "kexdump.inspect/1";

@@ -1,8 +1,10 @@
 //! The `kexec_file_load(2)` system call for the crash kernel slot, and the
-//! two facts about the running system `kexdump arm` asks libc for (the
-//! effective user, the kernel release). This is the only `unsafe` code of
-//! arming and disarming; everything it returns is an `io::Error` carrying
-//! the raw errno, for the caller to explain.
+//! two facts about the running system `kexdump arm` asks for (the effective
+//! user, the kernel release). Neither libc nor nix wraps kexec_file_load, so
+//! this is the host's one module allowed `unsafe` (docs/architecture.md);
+//! everything it returns is an `io::Error` carrying the raw errno, for the
+//! caller to explain.
+#![allow(unsafe_code)]
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -61,21 +63,16 @@ pub fn unload_crash_kernel() -> io::Result<()> {
 
 /// The effective user id (`geteuid(2)`).
 pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions, touches no memory and cannot fail.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 /// The running kernel's release, as `uname -r` prints it.
 pub fn kernel_release() -> io::Result<String> {
-    // SAFETY: `utsname` is six arrays of `c_char`; all zeroes is a valid value.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable `utsname` for the duration of the call,
-    // which fills it with NUL-terminated strings.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let bytes: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the kernel release is not UTF-8"))
+    let u = nix::sys::utsname::uname()?;
+    u.release()
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the kernel release is not UTF-8"))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub enum Outcome {
 /// A test id: the UTC request time and 8 random hex digits, which
 /// [`kexdump_engine::capture_config::is_test_id`] accepts.
 pub fn new_id(now_unix: i64, random: u32) -> String {
-    let t = kexdump_engine::pid1::record::compact_time(now_unix);
+    let t = kexdump_engine::capture_dir::time::compact_time(now_unix);
     format!("{t}-{random:08x}")
 }
 

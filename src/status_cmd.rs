@@ -15,7 +15,7 @@ use std::process::ExitCode;
 pub const NOT_ARMED: u8 = 3;
 
 pub fn run(a: StatusArgs) -> Result<ExitCode> {
-    let free = |p: &Path| kexdump_engine::pid1::sys::free_bytes(p).ok();
+    let free = |p: &Path| kexdump_engine::capture_dir::free_bytes(p).ok();
     let st = status::gather(Path::new("/"), a.config.as_deref(), &free);
     let mut out = io::stdout().lock();
     if a.json {

@@ -50,7 +50,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
     arm::arm_command(root, &arm_args, true).context("arming for the self-test")?;
     let record = TestRecord {
         id: id.clone(),
-        requested: kexdump_engine::pid1::record::iso8601(now),
+        requested: kexdump_engine::capture_dir::time::iso8601(now),
         requested_unix: now,
         boot_id: boot_id.trim().to_owned(),
     };
@@ -58,7 +58,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
     println!("kexdump: self-test {id}: crashing this machine in {} s", a.delay);
     std::io::stdout().flush().ok();
     std::thread::sleep(Duration::from_secs(a.delay.into()));
-    kexdump_engine::pid1::sys::sync();
+    nix::unistd::sync();
     let trigger = root.join(SYSRQ_TRIGGER);
     let mut f = std::fs::OpenOptions::new()
         .write(true)

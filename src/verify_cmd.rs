@@ -3,6 +3,8 @@
 
 use crate::cli::VerifyArgs;
 use anyhow::Result;
+use kexdump_engine::capture_dir::record::{Record as CaptureRecord, SCHEMA};
+use kexdump_engine::capture_dir::RECORD;
 use kexdump_engine::reader::Kind;
 use kexdump_engine::verify::{self, Problem, Verified};
 use std::io::Write;
@@ -20,24 +22,20 @@ struct CrcCheck {
 fn recorded_crc(dump: &Path) -> Result<Option<(String, String)>, String> {
     let Some(dir) = dump.parent() else { return Ok(None) };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let record = dir.join("kexdump.json");
+    let record = dir.join(RECORD);
     let text = match std::fs::read_to_string(&record) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", record.display())),
     };
-    let j: serde_json::Value = serde_json::from_str(text.trim_end_matches(['\0', ' ', '\n']))
-        .map_err(|e| format!("{}: not JSON: {e}", record.display()))?;
-    let d = &j["dump"];
-    let named = d["file"].as_str().unwrap_or("");
+    let r = CaptureRecord::from_json(text.trim_end_matches(['\0', ' ', '\n']).as_bytes())
+        .map_err(|e| format!("{}: not a {SCHEMA} record: {e}", record.display()))?;
+    let Some(d) = r.dump else { return Ok(None) };
     let file_name = dump.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if named != file_name {
+    if d.file.as_deref() != Some(file_name) {
         return Ok(None);
     }
-    match d["crc32"].as_str() {
-        Some(c) => Ok(Some((record.display().to_string(), c.to_ascii_lowercase()))),
-        None => Ok(None),
-    }
+    Ok(d.crc32.map(|c| (record.display().to_string(), c.to_ascii_lowercase())))
 }
 
 fn check_crcs(a: &VerifyArgs) -> Result<Vec<CrcCheck>, Problem> {

@@ -5,6 +5,7 @@
 //! kexdump.json, a vmcore or a dmesg.txt) are candidates: whatever else an
 //! operator keeps beside them is never touched.
 
+use kexdump_engine::capture_dir::{is_capture_name, CAPTURE_FILES};
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -15,19 +16,6 @@ pub struct Saved {
     pub name: String,
     pub bytes: u64,
 }
-
-/// `YYYYMMDD-HHMMSS-` at the start of the name (also how `kexdump list`
-/// recognises a capture directory).
-pub fn is_capture_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() > 16
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'-'
-        && b[9..15].iter().all(u8::is_ascii_digit)
-        && b[15] == b'-'
-}
-
-const CAPTURE_FILES: [&str; 4] = ["kexdump.json", "vmcore", "vmcore.incomplete", "dmesg.txt"];
 
 /// The capture directories under `base`, oldest first (names start with the
 /// UTC crash time). Symlinks are never entries.

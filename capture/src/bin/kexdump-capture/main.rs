@@ -1,7 +1,7 @@
 //! `kexdump-capture`: the static binary of the capture initramfs.
 //!
 //! As PID 1 (the initramfs's `/init`) it does the whole capture as
-//! /etc/kexdump-capture.conf says and reboots (`kexdump_engine::pid1`);
+//! /etc/kexdump-capture.conf says and reboots (`pid1`);
 //! arguments are ignored then, since the kernel passes unknown command-line
 //! words to init. Run any other way it streams one vmcore into a dump:
 //!
@@ -11,11 +11,13 @@
 //! VMCORE defaults to /proc/vmcore. OUT appears only when complete (written
 //! as OUT.incomplete, fsynced, renamed). No clap: the binary stays small.
 
+mod pid1;
+
 use kexdump_engine::compress::Compression;
 use kexdump_engine::output::AtomicFile;
-use kexdump_engine::pid1::{self, console::ConsoleProgress};
 use kexdump_engine::sink::FileSink;
 use kexdump_engine::{save, Format, SaveOptions, Vmcore};
+use pid1::console::ConsoleProgress;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,7 +11,7 @@
 //! - btrfs: superblock at 64 KiB; magic "_BHRfS_M" at +0x40, fsid at +0x20
 //!   (16 bytes), label at +0x12b (256 bytes).
 
-use crate::capture_config::Target;
+use kexdump_engine::capture_config::Target;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;

@@ -6,7 +6,7 @@
 //! twice, so we don't. Progress lines go to the console only: they would
 //! flood the log.
 
-use crate::writer::Progress;
+use kexdump_engine::writer::Progress;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::time::Instant;

@@ -18,16 +18,17 @@
 
 pub mod blockdev;
 pub mod console;
-pub mod record;
 pub mod retention;
 pub mod sys;
 
-use crate::capture_config::{self, Action, CaptureConfig};
-use crate::output::AtomicFile;
-use crate::sink::FileSink;
-use crate::{dmesg, save, writer, Format, SaveOptions, Vmcore};
 use console::{Console, ConsoleProgress};
-use record::{DumpInfo, Record, Status};
+use kexdump_engine::analysis::panic_log::panic_message;
+use kexdump_engine::capture_config::{self, Action, CaptureConfig};
+use kexdump_engine::capture_dir::record::{DmesgRecord, DumpRecord, Record, Status};
+use kexdump_engine::capture_dir::{self, time::iso8601, DMESG, DUMP, RECORD};
+use kexdump_engine::output::AtomicFile;
+use kexdump_engine::sink::FileSink;
+use kexdump_engine::{dmesg, save, writer, Format, SaveOptions, Vmcore};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -63,14 +64,14 @@ fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("{}: ERROR: internal error: {info}; rebooting", console::PREFIX);
         sys::sync();
-        let _ = sys::reboot(libc::RB_AUTOBOOT);
+        let _ = sys::reboot(sys::RebootMode::RB_AUTOBOOT);
     }));
 }
 
 fn mount_pseudo_filesystems(con: &mut Console) {
     for (fstype, dir) in [("devtmpfs", "/dev"), ("proc", "/proc"), ("sysfs", "/sys")] {
         let _ = fs::create_dir_all(dir);
-        match sys::mount(fstype, Path::new(dir), fstype, 0, "") {
+        match sys::mount(fstype, Path::new(dir), fstype, sys::MsFlags::empty(), "") {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
             Err(e) => con.warn(&format!("mount -t {fstype} {dir}: {e}")),
@@ -166,7 +167,7 @@ impl Run {
         let mnt = PathBuf::from(MOUNT_POINT);
         let _ = fs::create_dir_all(&mnt);
         let dev = found.device.to_string_lossy().into_owned();
-        sys::mount(&dev, &mnt, &fstype, libc::MS_NOATIME, &cfg.mount_options)
+        sys::mount(&dev, &mnt, &fstype, sys::MsFlags::MS_NOATIME, &cfg.mount_options)
             .map_err(|e| fail(blockdev::explain_mount_error(&e, &found, &fstype, sys_dir)))?;
         self.mounted = Some(mnt.clone());
         durations.push(("mount", t.elapsed().as_secs_f64()));
@@ -177,42 +178,31 @@ impl Run {
         let uts = writer::utsname(&vm);
         let crash_time = vm.info.crash_time().ok().flatten();
         let capture_time = unix_now();
-        let dir = unique_dir(
-            &base,
-            &format!("{}-{}", record::compact_time(crash_time.unwrap_or(capture_time)), record::safe_name(&uts[1])),
-        )
-        .map_err(|e| fail(e.to_string()))?;
+        let dir = unique_dir(&base, &capture_dir::dir_name(crash_time.unwrap_or(capture_time), &uts[1]))
+            .map_err(|e| fail(e.to_string()))?;
         self.con.say(&format!("saving into {}", dir.display()));
 
-        let mut rec = Record {
-            status: Status::Saving,
-            error: None,
-            kernel_release: uts[2].clone(),
-            hostname: uts[1].clone(),
-            machine: uts[4].clone(),
-            crash_time,
-            capture_time,
-            panic_message: None,
-            vmcore_bytes: fs::metadata(VMCORE).map(|m| m.len()).unwrap_or(0),
-            dmesg_file: None,
-            dmesg_bytes: 0,
-            dump: None,
-            durations: Vec::new(),
-            capture_kernel: fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
-            test_id: cfg.test_id.clone(),
-            phase: Some("dump"),
-        };
+        let mut rec = Record::new(Status::Saving);
+        rec.phase = Some("dump".into());
+        rec.kernel_release = Some(uts[2].clone());
+        rec.hostname = Some(uts[1].clone());
+        rec.machine = Some(uts[4].clone());
+        rec.set_crash_time(crash_time);
+        rec.capture_time = Some(iso8601(capture_time));
+        rec.vmcore_bytes = Some(fs::metadata(VMCORE).map(|m| m.len()).unwrap_or(0));
+        rec.capture_kernel =
+            Some(fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned());
+        rec.test_id = cfg.test_id.clone();
 
         // 1. dmesg.txt: small, and often all an operator needs.
         let t = Instant::now();
         match dmesg::read_log(&vm) {
             Ok(log) => {
-                rec.panic_message = record::panic_message(&String::from_utf8_lossy(&log));
-                match write_file(&dir.join("dmesg.txt"), &log) {
+                rec.panic_message = panic_message(&String::from_utf8_lossy(&log));
+                match write_file(&dir.join(DMESG), &log) {
                     Ok(()) => {
-                        rec.dmesg_file = Some("dmesg.txt".into());
-                        rec.dmesg_bytes = log.len() as u64;
-                        self.con.say(&format!("saved dmesg.txt ({} bytes)", log.len()));
+                        rec.dmesg = Some(DmesgRecord { file: Some(DMESG.into()), bytes: Some(log.len() as u64) });
+                        self.con.say(&format!("saved {DMESG} ({} bytes)", log.len()));
                     }
                     Err(e) => self.con.warn(&format!("dmesg.txt not saved: {e}")),
                 }
@@ -225,7 +215,7 @@ impl Run {
         durations.push(("dmesg", t.elapsed().as_secs_f64()));
 
         // 2. the record, padded so the final one fits on a full disk.
-        let record_path = dir.join("kexdump.json");
+        let record_path = dir.join(RECORD);
         let mut placeholder = rec.to_json().into_bytes();
         placeholder.resize(placeholder.len().max(RECORD_RESERVE), b' ');
         if let Err(e) = write_file(&record_path, &placeholder) {
@@ -238,47 +228,51 @@ impl Run {
         durations.push(("dump", t.elapsed().as_secs_f64()));
         // A cut from here on leaves a dump the record must still describe.
         let mut interim = rec.clone();
-        interim.phase = Some("crc32");
+        interim.phase = Some("crc32".into());
         interim.dump = Some(dump.clone());
         interim.error = dump_err.clone();
         if let Err(e) = write_record(&record_path, interim.to_json().as_bytes()) {
             self.con.warn(&format!("{}: {e}", record_path.display()));
         }
         let t = Instant::now();
+        let dump_file = dump.file.clone().unwrap_or_default();
         if partial.disk_may_differ {
             // After a write error the file system may keep less than the
             // file the capture saw (XFS keeps the on-disk size where the
             // last successful write left it): a CRC of that view made
             // `verify` call a readable prefix broken (docs/faults.md).
-            dump.crc32_source = "not computed: the dump stopped on a write error, after which the disk may \
-                                 hold less than the capture saw; verify checks the file itself"
-                .into();
-            self.con.warn(&format!("CRC32 of {} {}", dump.file, dump.crc32_source));
+            let why = "not computed: the dump stopped on a write error, after which the disk may hold less than \
+                       the capture saw; verify checks the file itself";
+            self.con.warn(&format!("CRC32 of {dump_file} {why}"));
+            dump.crc32_source = Some(why.into());
         } else {
-            match crc32_of(&dir.join(&dump.file)) {
+            match crc32_of(&dir.join(&dump_file)) {
                 Ok((c, from_disk)) => {
-                    dump.crc32 = Some(c);
-                    if let Err(e) = from_disk {
-                        let why = format!("read through the page cache: dropping it failed: {e}");
-                        self.con.warn(&format!("CRC32 of {} {why}", dump.file));
-                        dump.crc32_source = why;
-                    }
+                    dump.set_crc32(c);
+                    dump.crc32_source = Some(match from_disk {
+                        Ok(()) => "disk".into(),
+                        Err(e) => {
+                            let why = format!("read through the page cache: dropping it failed: {e}");
+                            self.con.warn(&format!("CRC32 of {dump_file} {why}"));
+                            why
+                        }
+                    });
                 }
-                Err(e) => self.con.warn(&format!("CRC32 of {}: {e}", dump.file)),
+                Err(e) => self.con.warn(&format!("CRC32 of {dump_file}: {e}")),
             }
         }
         durations.push(("crc32", t.elapsed().as_secs_f64()));
         durations.push(("total", self.started.elapsed().as_secs_f64()));
         // "failed" only for a file known to be empty: a shut-down file
         // system may refuse even to say how long the file is.
-        rec.status = match (&dump_err, dump.bytes, partial.size_unknown) {
+        rec.set_status(match (&dump_err, dump.bytes.unwrap_or(0), partial.size_unknown) {
             (None, ..) => Status::Complete,
             (Some(_), 0, false) => Status::Failed,
             (Some(_), ..) => Status::Incomplete,
-        };
+        });
         rec.error = dump_err.clone();
         rec.dump = Some(dump);
-        rec.durations = durations;
+        rec.durations_seconds = durations.into_iter().map(|(step, secs)| (step.to_owned(), secs)).collect();
         rec.phase = None;
 
         // 4. the final record: atomically if the disk allows, else over
@@ -304,7 +298,7 @@ impl Run {
                 self.apply_retention(&base, &cfg, &current);
                 Ok(actions)
             }
-            Some(e) => Err(fail(format!("the dump is {}: {e}", rec.status.as_str()))),
+            Some(e) => Err(fail(format!("the dump is {}: {e}", rec.status))),
         }
     }
 
@@ -314,7 +308,7 @@ impl Run {
         if cfg.keep == 0 && cfg.min_free_bytes == 0 {
             return;
         }
-        let (saved, free) = match (retention::scan(base), sys::free_bytes(base)) {
+        let (saved, free) = match (retention::scan(base), capture_dir::free_bytes(base)) {
             (Ok(s), Ok(f)) => (s, f),
             (Err(e), _) | (_, Err(e)) => return self.con.warn(&format!("retention skipped: {e}")),
         };
@@ -351,17 +345,21 @@ impl Run {
 
     /// Write the dump as `vmcore` (via `vmcore.incomplete`). On failure the
     /// partial file keeps its `.incomplete` name; the error says why.
-    fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpInfo, Option<String>, Partial) {
+    fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpRecord, Option<String>, Partial) {
         let opts = SaveOptions { level: cfg.level, format: cfg.format, compression: cfg.compression };
-        let mut info = DumpInfo {
-            file: "vmcore".into(),
-            format: format_name(cfg.format).into(),
-            compression: if cfg.format == Format::Kdump { cfg.compression.name().into() } else { "none".into() },
-            level_requested: cfg.level,
-            level: cfg.level,
+        let compression = if cfg.format == Format::Kdump { cfg.compression.name() } else { "none" };
+        let mut info = DumpRecord {
+            file: Some(DUMP.into()),
+            format: Some(format_name(cfg.format).into()),
+            compression: Some(compression.into()),
+            level_requested: Some(cfg.level),
+            level: Some(cfg.level),
+            bytes: Some(0),
+            pages_present: Some(0),
+            pages_written: Some(0),
             ..Default::default()
         };
-        let dest = dir.join("vmcore");
+        let dest = dir.join(DUMP);
         let out = match AtomicFile::create(&dest) {
             Ok(o) => o,
             Err(e) => return (info, Some(e.to_string()), Partial::default()),
@@ -385,48 +383,51 @@ impl Run {
         let size_of = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         match result {
             Ok(report) => {
-                info.level = report.level;
+                info.level = Some(report.level);
                 info.fallback = report.fallback;
                 info.warnings = report.warnings;
-                info.pages_present = report.stats.pages_present;
-                info.pages_written = report.stats.pages_written;
+                info.pages_present = Some(report.stats.pages_present);
+                info.pages_written = Some(report.stats.pages_written);
                 match out.commit() {
                     Ok(p) => {
-                        info.bytes = size_of(&p);
+                        let bytes = size_of(&p);
+                        info.bytes = Some(bytes);
                         self.con.say(&format!(
                             "saved vmcore: {} pages of {}, {:.1} MB",
-                            info.pages_written,
-                            info.pages_present,
-                            info.bytes as f64 / 1e6
+                            report.stats.pages_written,
+                            report.stats.pages_present,
+                            bytes as f64 / 1e6
                         ));
                         (info, None, Partial::default())
                     }
                     // The rename happened but a later fsync failed: the dump
                     // is whole under its final name; say what failed.
                     Err(e) if dest.exists() && !dir.join(&tmp_name).exists() => {
-                        info.bytes = size_of(&dest);
+                        info.bytes = Some(size_of(&dest));
                         self.con.warn(&format!("{} saved, but {e}", dest.display()));
                         (info, None, Partial::default())
                     }
                     Err(e) => {
-                        info.file = tmp_name;
-                        info.bytes = size_of(&dir.join(&info.file));
+                        info.bytes = Some(size_of(&dir.join(&tmp_name)));
+                        info.file = Some(tmp_name);
                         (info, Some(format!("committing {}: {e}", dest.display())), Partial::default())
                     }
                 }
             }
             Err(e) => {
-                if let crate::Error::Incomplete { pages_written, .. } = &e {
-                    info.pages_written = *pages_written;
+                if let kexdump_engine::Error::Incomplete { pages_written, .. } = &e {
+                    info.pages_written = Some(*pages_written);
                 }
                 let source = match &e {
-                    crate::Error::Incomplete { source, .. } | crate::Error::Output { source, .. } => Some(source),
+                    kexdump_engine::Error::Incomplete { source, .. } | kexdump_engine::Error::Output { source, .. } => {
+                        Some(source)
+                    }
                     _ => None,
                 };
-                info.file = tmp_name;
-                let path = dir.join(&info.file);
+                let path = dir.join(&tmp_name);
+                info.file = Some(tmp_name);
                 let size = fs::metadata(&path).map(|m| m.len());
-                info.bytes = *size.as_ref().unwrap_or(&0);
+                info.bytes = Some(*size.as_ref().unwrap_or(&0));
                 let partial =
                     Partial { disk_may_differ: source.is_some_and(disk_may_differ), size_unknown: size.is_err() };
                 (info, Some(format!("writing {}: {e}", path.display())), partial)
@@ -445,9 +446,9 @@ impl Run {
         sys::sync();
         self.con.say(&format!("{action} (after {:.1} s)", self.started.elapsed().as_secs_f64()));
         let cmd = match action {
-            Action::Reboot => libc::RB_AUTOBOOT,
-            Action::Poweroff => libc::RB_POWER_OFF,
-            Action::Halt => libc::RB_HALT_SYSTEM,
+            Action::Reboot => sys::RebootMode::RB_AUTOBOOT,
+            Action::Poweroff => sys::RebootMode::RB_POWER_OFF,
+            Action::Halt => sys::RebootMode::RB_HALT_SYSTEM,
         };
         let e = sys::reboot(cmd);
         // Exiting PID 1 panics the kernel, and the capture command line's
