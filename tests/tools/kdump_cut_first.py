@@ -13,8 +13,8 @@ flag set in the header: what the disk holds when the cut comes after the
 barrier that made the first pages' descriptors durable.
 
 Prints "first PAGES of TOTAL pages, BYTES bytes"; exits 1 when no boundary
-is found (the file is not in that order). Offsets from the format (design.md
-section 2), not from the engine.
+is found (the file is not in that order). Offsets from the format (makedumpfile's
+diskdump_mod.h layout), not from the engine.
 """
 import struct
 import sys

@@ -101,7 +101,7 @@ run_rc() {
 crash_ps() {
     local crash_bin=$1 kver=$2 dump=$3 out=$4
     local -a args=(-s)
-    # crash 9.0.2 on 7.x: module loading fails without it (design.md §3).
+    # crash 9.0.2 on 7.x: module loading fails without it (docs/kernels.md).
     [[ $kver == 7.* ]] && args+=(--no_modules)
     printf 'ps\nq\n' | timeout 900 "$crash_bin" "${args[@]}" "$KX_CACHE/vmlinux-$kver" "$dump" >"$out" 2>&1
     NTASKS=$(grep -cE '^[> ] +[0-9]+ +[0-9]+ +[0-9]+ +[0-9a-f]{8,} ' "$out")
