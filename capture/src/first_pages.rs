@@ -14,7 +14,8 @@
 use crate::analysis::kallsyms::Kallsyms;
 use crate::analysis::prstatus;
 use crate::analysis::source::KernelMemory;
-use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
+use crate::memory::PhysMem;
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::select::PageWalk;
 use crate::translate::{Translator, START_KERNEL_MAP};
 use crate::vmcore::Vmcore;

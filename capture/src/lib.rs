@@ -25,6 +25,7 @@ pub mod mem_map;
 pub mod memory;
 mod mmap;
 pub mod output;
+pub mod page;
 pub mod page_scheme;
 pub mod pid1;
 pub mod reader;

@@ -21,7 +21,7 @@
 use crate::compress::PageDecoder;
 use crate::error::{Error, Result};
 use crate::input::Input;
-use crate::memory::PAGE_SIZE;
+use crate::page::PAGE_SIZE;
 use crate::reader::flat;
 use crate::reader::kdump::KdumpFile;
 use crate::reader::{DumpFormat, Kind};

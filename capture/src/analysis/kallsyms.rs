@@ -37,6 +37,7 @@ use super::error::{AnalysisError, AnalysisResult};
 use super::source::KernelMemory;
 pub use super::symbols::Symbol;
 use super::symbols::{locate, SymbolLookup};
+use crate::page::{offset_in_page, PAGE_SIZE};
 use crate::vmcoreinfo::VmcoreInfo;
 use std::ops::Range;
 
@@ -234,11 +235,11 @@ fn read_bounded(mem: &dyn KernelMemory, vaddr: u64, len: usize) -> AnalysisResul
     match read_vec(mem, vaddr, len) {
         Ok(b) => Ok(b),
         Err(first) => {
-            let to_page_end = (4096 - (vaddr & 0xfff)) as usize;
+            let to_page_end = (PAGE_SIZE - offset_in_page(vaddr)) as usize;
             let mut got = Vec::new();
             let mut at = 0usize;
             while at < len {
-                let n = if at == 0 { to_page_end.min(len) } else { 4096.min(len - at) };
+                let n = if at == 0 { to_page_end.min(len) } else { (PAGE_SIZE as usize).min(len - at) };
                 let Ok(b) = read_vec(mem, vaddr + at as u64, n) else { break };
                 got.extend_from_slice(&b);
                 at += n;

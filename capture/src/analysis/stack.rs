@@ -10,6 +10,7 @@ use super::error::{AnalysisError, AnalysisResult};
 use super::prstatus::CpuRegs;
 use super::source::KernelMemory;
 use super::symbols::{Symbol, SymbolLookup};
+use crate::page::{offset_in_page, PAGE_SIZE};
 
 /// x86_64 kernel stacks (and IRQ stacks) are 16 KiB, aligned to their size
 /// (THREAD_SIZE without KASAN, arch/x86/include/asm/page_64_types.h).
@@ -80,7 +81,7 @@ pub fn probable_chain(mem: &dyn KernelMemory, syms: &dyn SymbolLookup, cpu: &Cpu
     let mut at = start;
     let mut page = Vec::new();
     while at < stack_top {
-        let n = (4096 - (at & 0xfff)).min(stack_top - at) as usize;
+        let n = (PAGE_SIZE - offset_in_page(at)).min(stack_top - at) as usize;
         page.resize(n, 0);
         if let Err(e) = mem.read(at, &mut page) {
             chain.stopped = Some(format!("stack unreadable at {at:#x}: {e}"));

@@ -4,6 +4,7 @@ use super::defs::*;
 use crate::bytes::{slice, u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
 use crate::input::Input;
+use crate::page::PAGE_SIZE;
 
 /// One PT_LOAD: `memsz` bytes of physical memory at `paddr`, the first
 /// `filesz` of them stored at `offset` in the file (the rest are zeros).
@@ -48,7 +49,6 @@ const MAX_NOTES: u64 = 64 << 20;
 const MAX_PHYS_ADDR: u64 = 1 << 52;
 /// Largest program header table we read (PN_XNUM allows 2^32 entries).
 const MAX_PHNUM: u64 = 1 << 22;
-const PAGE_BYTES: u64 = 4096;
 
 fn malformed(offset: u64, what: impl Into<String>) -> Error {
     Error::Malformed { offset, what: what.into() }
@@ -127,8 +127,8 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
                 if offset + filesz > input.size() {
                     // Keep the whole pages the file holds; the rest of the
                     // segment (its zero-fill tail included) is unknown.
-                    let present = input.size().saturating_sub(offset) & !(PAGE_BYTES - 1);
-                    missing_pages += load.memsz.div_ceil(PAGE_BYTES) - present / PAGE_BYTES;
+                    let present = input.size().saturating_sub(offset) & !(PAGE_SIZE - 1);
+                    missing_pages += load.memsz.div_ceil(PAGE_SIZE) - present / PAGE_SIZE;
                     first_cut.get_or_insert((i, load, input.size()));
                     load.filesz = present;
                     load.memsz = present;

@@ -14,7 +14,7 @@ use crate::compress::flag;
 use crate::elf::vmcore::{parse_notes, Note};
 use crate::error::{Error, Result};
 use crate::input::Input;
-use crate::memory::PAGE_SIZE;
+use crate::page::PAGE_SIZE;
 use crate::writer::kdump_defs::{header as dh, page_desc as pd, sub_header as kh};
 
 pub const KDUMP_SIGNATURE: &[u8; 8] = b"KDUMP   ";

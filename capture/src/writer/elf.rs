@@ -12,7 +12,7 @@ use crate::elf::defs::*;
 use crate::elf::vmcore::Load;
 use crate::error::Result;
 use crate::filter::level;
-use crate::memory::{PAGE_SHIFT, PAGE_SIZE};
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
 

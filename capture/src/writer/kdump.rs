@@ -25,7 +25,7 @@ use crate::bytes::round_up;
 use crate::compress::{flag, Compression, PageCompressor};
 use crate::error::{Error, Result};
 use crate::filter::level;
-use crate::memory::PAGE_SIZE;
+use crate::page::PAGE_SIZE;
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
 use crate::translate;
