@@ -20,6 +20,7 @@ pub mod elf;
 pub mod error;
 pub mod filter;
 pub mod first_pages;
+pub mod format;
 pub mod input;
 pub mod mem_map;
 pub mod memory;

@@ -20,13 +20,13 @@
 
 use crate::compress::PageDecoder;
 use crate::error::{Error, Result};
+use crate::format::kdump::sub_header as kh;
 use crate::input::Input;
 use crate::page::PAGE_SIZE;
 use crate::reader::flat;
 use crate::reader::kdump::KdumpFile;
 use crate::reader::{DumpFormat, Kind};
 use crate::vmcore::Vmcore;
-use crate::writer::kdump_defs::sub_header as kh;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

@@ -19,12 +19,12 @@
 //! stream cannot rewrite its header: a cut stream has no end record
 //! instead.)
 
-use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use super::{out_err, utsname, Progress, WriteStats};
 use crate::bytes::round_up;
-use crate::compress::{flag, Compression, PageCompressor};
+use crate::compress::{Compression, PageCompressor};
 use crate::error::{Error, Result};
 use crate::filter::level;
+use crate::format::kdump::{self as format, flag, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use crate::page::PAGE_SIZE;
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
@@ -388,8 +388,8 @@ fn write_headers(
 ) -> Result<()> {
     let vm = sel.vm;
     let mut h = vec![0u8; BLOCK_SIZE as usize];
-    h[dh::SIGNATURE..dh::SIGNATURE + 8].copy_from_slice(defs::SIGNATURE);
-    put(&mut h, dh::HEADER_VERSION, defs::HEADER_VERSION.to_le_bytes());
+    h[dh::SIGNATURE..dh::SIGNATURE + 8].copy_from_slice(format::SIGNATURE);
+    put(&mut h, dh::HEADER_VERSION, format::HEADER_VERSION.to_le_bytes());
     let uts = utsname(vm);
     for (i, field) in uts.iter().enumerate() {
         let at = dh::UTSNAME + i * dh::UTS_FIELD_LEN;

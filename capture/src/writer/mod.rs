@@ -3,7 +3,6 @@
 
 pub mod elf;
 pub mod kdump;
-pub mod kdump_defs;
 
 use crate::filter::FilterStats;
 use crate::translate::Translator;
