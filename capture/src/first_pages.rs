@@ -16,7 +16,7 @@ use crate::analysis::prstatus;
 use crate::analysis::source::KernelMemory;
 use crate::memory::PhysMem;
 use crate::page::{PAGE_SHIFT, PAGE_SIZE};
-use crate::select::PageWalk;
+use crate::page_walk::PageWalk;
 use crate::translate::{Translator, START_KERNEL_MAP};
 use crate::vmcore::Vmcore;
 

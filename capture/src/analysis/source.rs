@@ -104,7 +104,7 @@ pub fn view_of_vmcore(vm: &Vmcore) -> DumpView<'_> {
         mem,
         prstatus: vm.elf.prstatus_notes().map(|n| n.desc.as_slice()).collect(),
         log,
-        utsname: crate::writer::utsname(vm),
+        utsname: crate::utsname::utsname(vm),
         facts: dump_facts(vm),
     }
 }

@@ -25,7 +25,7 @@ pub mod sys;
 use crate::capture_config::{self, Action, CaptureConfig};
 use crate::output::AtomicFile;
 use crate::sink::FileSink;
-use crate::{dmesg, save, writer, Format, SaveOptions, Vmcore};
+use crate::{dmesg, save, utsname, Format, SaveOptions, Vmcore};
 use console::{Console, ConsoleProgress};
 use record::{DumpInfo, Record, Status};
 use std::fs::{self, File};
@@ -174,7 +174,7 @@ impl Run {
 
         let base = private_dirs(&mnt, &cfg.path).map_err(|e| fail(e.to_string()))?;
         let vm = Vmcore::open(Path::new(VMCORE)).map_err(|e| fail(format!("{VMCORE}: {e}")))?;
-        let uts = writer::utsname(&vm);
+        let uts = utsname::utsname(&vm);
         let crash_time = vm.info.crash_time().ok().flatten();
         let capture_time = unix_now();
         let dir = unique_dir(

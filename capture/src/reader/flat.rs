@@ -143,13 +143,6 @@ fn resolve_overlaps(records: Vec<Extent>) -> Vec<Extent> {
     map.into_values().collect()
 }
 
-/// The stream offset holding byte `offset` of the rebuilt file, if a
-/// record wrote it.
-pub fn stream_offset(extents: &[Extent], offset: u64) -> Option<u64> {
-    let e = extents.get(extents.partition_point(|e| e.start + e.len <= offset))?;
-    (e.start <= offset).then(|| e.source + (offset - e.start))
-}
-
 /// Join extents that continue each other in both files (fewer lookups).
 fn merge_adjacent(mut records: Vec<Extent>) -> Vec<Extent> {
     records.sort_by_key(|e| e.start);

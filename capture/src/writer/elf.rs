@@ -8,9 +8,9 @@
 //! planned in a first pass, then the data is streamed.
 
 use super::{out_err, Progress, WriteStats};
+use crate::dump_level;
 use crate::elf::vmcore::Load;
 use crate::error::Result;
-use crate::filter::level;
 use crate::format::elf::*;
 use crate::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::select::{is_zero_page, Selector};
@@ -63,7 +63,7 @@ fn segments(l: &Load, runs: &[Run]) -> Vec<Segment> {
 pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -> Result<WriteStats> {
     let vm = sel.vm;
     let loads = &vm.elf.loads;
-    let exclude_zero = sel.level & level::ZERO != 0;
+    let exclude_zero = sel.level & dump_level::ZERO != 0;
     let mut scratch = Vec::new();
     let total = vm.max_mapnr;
 

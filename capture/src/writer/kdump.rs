@@ -19,16 +19,17 @@
 //! stream cannot rewrite its header: a cut stream has no end record
 //! instead.)
 
-use super::{out_err, utsname, Progress, WriteStats};
+use super::{out_err, Progress, WriteStats};
 use crate::bytes::round_up;
 use crate::compress::{Compression, PageCompressor};
+use crate::dump_level;
 use crate::error::{Error, Result};
-use crate::filter::level;
 use crate::format::kdump::{self as format, flag, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use crate::page::PAGE_SIZE;
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
 use crate::translate;
+use crate::utsname::utsname;
 
 /// The byte layout of one kdump-compressed file.
 #[derive(Clone, Copy, Debug)]
@@ -123,7 +124,7 @@ pub fn write(
     // Pass 2: descriptors and page data; first the pages a reader needs
     // to start, so that a cut early in a long dump still leaves a dump
     // crash, `dmesg` and `inspect` can start on.
-    let exclude_zero = sel.level & level::ZERO != 0;
+    let exclude_zero = sel.level & dump_level::ZERO != 0;
     let mut descs = Cursor::new(layout.descs, 256 << 10);
     let mut data = Cursor::new(layout.descs + kept * pd::SIZE as u64, 1 << 20);
     let zero_desc = if exclude_zero {
