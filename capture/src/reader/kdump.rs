@@ -130,7 +130,7 @@ fn count_bits(bm: &[u8], from: u64, to: u64) -> u64 {
         let bytes = slice(bm, (pfn / 8) as usize, ((whole_end - pfn) / 8) as usize).unwrap_or(&[]);
         let mut words = bytes.chunks_exact(8);
         for w in &mut words {
-            n += u64::from_le_bytes(w.try_into().unwrap_or_default()).count_ones() as u64;
+            n += u64_at(w, 0).unwrap_or(0).count_ones() as u64;
         }
         n += words.remainder().iter().map(|b| b.count_ones() as u64).sum::<u64>();
         pfn = whole_end;

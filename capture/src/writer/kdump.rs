@@ -20,7 +20,7 @@
 //! instead.)
 
 use super::{out_err, Progress, WriteStats};
-use crate::bytes::round_up;
+use crate::bytes::{round_up, u32_at, u64_at};
 use crate::compress::{Compression, PageCompressor};
 use crate::dump_level;
 use crate::error::{Error, Result};
@@ -251,8 +251,8 @@ pub fn write(
                 .buffered()
                 .chunks(pd::SIZE)
                 .take_while(|d| {
-                    let off = u64::from_le_bytes(d[pd::OFFSET..pd::OFFSET + 8].try_into().unwrap_or_default());
-                    let size = u32::from_le_bytes(d[pd::SIZE_FIELD..pd::SIZE_FIELD + 4].try_into().unwrap_or_default());
+                    let off = u64_at(d, pd::OFFSET).unwrap_or(0);
+                    let size = u32_at(d, pd::SIZE_FIELD).unwrap_or(0);
                     off + size as u64 <= on_disk
                 })
                 .count();
