@@ -1,6 +1,7 @@
-//! Bounds-checked little-endian field access. Every parser in the engine reads
-//! through these helpers, so malformed input yields `None` (turned into an
-//! error naming the offset by the caller) and never a panic.
+//! Bounds-checked little-endian field access (and big-endian, which only
+//! the flattened format uses). Every parser in the engine reads through
+//! these helpers, so malformed input yields `None` (turned into an error
+//! naming the offset by the caller) and never a panic.
 
 pub fn slice(buf: &[u8], off: usize, len: usize) -> Option<&[u8]> {
     buf.get(off..off.checked_add(len)?)
@@ -20,6 +21,10 @@ pub fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
 
 pub fn i32_at(buf: &[u8], off: usize) -> Option<i32> {
     u32_at(buf, off).map(|v| v as i32)
+}
+
+pub fn i64_be_at(buf: &[u8], off: usize) -> Option<i64> {
+    Some(i64::from_be_bytes(slice(buf, off, 8)?.try_into().ok()?))
 }
 
 /// Round `v` up to a multiple of `align` (a power of two or not).

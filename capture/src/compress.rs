@@ -4,16 +4,8 @@
 //! smaller.
 
 use crate::error::{Error, Result};
+use crate::format::kdump::flag;
 use std::str::FromStr;
-
-/// kdump header `status` bits for the page compression in use.
-pub mod flag {
-    pub const ZLIB: u32 = 0x1;
-    pub const LZO: u32 = 0x2;
-    pub const SNAPPY: u32 = 0x4;
-    pub const INCOMPLETE: u32 = 0x8;
-    pub const ZSTD: u32 = 0x20;
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {

@@ -8,22 +8,12 @@
 
 use crate::bitmap::Bitmap;
 use crate::bytes::{i32_at, u64_at};
+use crate::dump_level;
 use crate::error::{Error, Result};
 use crate::mem_map::SectionMap;
 use crate::memory::PhysMem;
 use crate::page_scheme::{HugetlbMark, OrderSource, PageScheme};
 use crate::translate::Translator;
-
-/// makedumpfile's `-d` bits.
-pub mod level {
-    pub const ZERO: u8 = 1;
-    pub const CACHE: u8 = 2;
-    pub const CACHE_PRIVATE: u8 = 4;
-    pub const USER: u8 = 8;
-    pub const FREE: u8 = 16;
-    /// The bits that need the struct page walk (all but ZERO).
-    pub const NEEDS_PAGE_WALK: u8 = CACHE | CACHE_PRIVATE | USER | FREE;
-}
 
 /// `PAGE_MAPPING_ANON`: the low bit of page->mapping marks anonymous pages.
 const PAGE_MAPPING_ANON: u64 = 1;
@@ -132,7 +122,7 @@ fn is_cache(s: &PageScheme, flags: u64) -> bool {
 /// the page. A rule whose marks the kernel does not export never matches
 /// (see [`PageScheme::limits`]).
 fn classify(s: &PageScheme, p: &PageInfo, level: u8, stats: &mut FilterStats) -> Option<(Excluded, u64)> {
-    use level::*;
+    use dump_level::*;
     if p.compound_head & 1 != 0 {
         // A tail page: its head decided for the whole compound page.
         return None;

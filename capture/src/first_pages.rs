@@ -13,9 +13,11 @@
 
 use crate::analysis::kallsyms::Kallsyms;
 use crate::analysis::prstatus;
-use crate::analysis::source::KernelMemory;
-use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
-use crate::select::PageWalk;
+use crate::analysis::source::{read_u64, KernelMemory};
+use crate::bytes::u64_at;
+use crate::memory::PhysMem;
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
+use crate::page_walk::PageWalk;
 use crate::translate::{Translator, START_KERNEL_MAP};
 use crate::vmcore::Vmcore;
 
@@ -70,9 +72,7 @@ pub fn first_pfns(vm: &Vmcore, mem: &PhysMem, walk: Option<&PageWalk>) -> Vec<u6
                 // The task each CPU ran: `current_task` (to 6.1, again from
                 // 6.15) or the first word of `pcpu_hot` (6.2-6.14).
                 for var in [current_task, pcpu_hot].into_iter().flatten() {
-                    let mut b = [0u8; 8];
-                    if kmem.read(area.wrapping_add(var.wrapping_sub(*start)), &mut b).is_ok() {
-                        let task = u64::from_le_bytes(b);
+                    if let Ok(task) = read_u64(&kmem, area.wrapping_add(var.wrapping_sub(*start))) {
                         if w.tr.is_kernel_addr(task) {
                             add(task, STACK_BYTES);
                         }
@@ -100,8 +100,7 @@ fn percpu_areas(kmem: &Kmem, offsets: u64, start: u64, end: u64) -> Vec<u64> {
     if kmem.read(offsets, &mut raw).is_err() {
         return Vec::new();
     }
-    let mut seen: Vec<u64> =
-        raw.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
+    let mut seen: Vec<u64> = raw.chunks_exact(8).map(|c| u64_at(c, 0).unwrap_or(0)).collect();
     // Impossible CPUs repeat the boot value: one area each is enough.
     seen.sort_unstable();
     seen.dedup();

@@ -41,6 +41,13 @@ pub struct Extent {
     pub source: u64,
 }
 
+/// The stream offset holding byte `offset` of the rebuilt file, if a
+/// record wrote it.
+pub fn stream_offset(extents: &[Extent], offset: u64) -> Option<u64> {
+    let e = extents.get(extents.partition_point(|e| e.start + e.len <= offset))?;
+    (e.start <= offset).then(|| e.source + (offset - e.start))
+}
+
 impl Input {
     pub fn open(path: &Path) -> Result<Input> {
         let io = |op, source| Error::Io { path: path.to_owned(), op, source };
@@ -66,7 +73,7 @@ impl Input {
     }
 
     /// The file a flattened stream rebuilds, read in place through the
-    /// stream's `extents` (see `crate::flat`). The size is the end of the
+    /// stream's `extents` (see `reader::flat`). The size is the end of the
     /// last extent.
     pub fn flattened(inner: Input, extents: Vec<Extent>, cut: Option<Error>) -> Input {
         let size = extents.last().map_or(0, |e| e.start + e.len);
@@ -86,7 +93,7 @@ impl Input {
     /// the rebuilt file (for error messages); `None` elsewhere.
     pub fn source_offset(&self, offset: u64) -> Option<u64> {
         match &self.backing {
-            Backing::Flattened { extents, .. } => crate::reader::flat::stream_offset(extents, offset),
+            Backing::Flattened { extents, .. } => stream_offset(extents, offset),
             _ => None,
         }
     }

@@ -8,7 +8,14 @@
 //! flattened), so saved dumps can be converted, re-filtered and verified.
 //!
 //! Data flows one way: `input` → `elf` | `reader` (+ `vmcoreinfo`) → `memory` →
-//! `translate` → `mem_map` → `page_scheme` → `filter` → `select` → `writer` → `sink`.
+//! `translate` → `mem_map` → `page_scheme` → `page_walk` → `filter` → `select`
+//! (+ `first_pages`) → `writer` (+ `utsname`) → `sink`.
+//!
+//! Under all of them, importing nothing from the crate: `format` (the on-disk
+//! layouts that readers, writers, `sink` and `verify` share), `page` (page size
+//! and shift), `dump_level` (makedumpfile's `-d` bits) and `bytes` (bounds-checked
+//! field reads). No top-level module imports one that imports it back;
+//! `capture/tests/module_graph.rs` keeps it so.
 
 pub mod analysis;
 pub mod bitmap;
@@ -17,21 +24,26 @@ pub mod capture_config;
 pub mod capture_dir;
 pub mod compress;
 pub mod dmesg;
+pub mod dump_level;
 pub mod elf;
 pub mod error;
 pub mod filter;
 pub mod first_pages;
+pub mod format;
 pub mod input;
 pub mod mem_map;
 pub mod memory;
 mod mmap;
 pub mod output;
+pub mod page;
 pub mod page_scheme;
+pub mod page_walk;
 pub mod reader;
 pub mod save;
 pub mod select;
 pub mod sink;
 pub mod translate;
+pub mod utsname;
 pub mod verify;
 pub mod vmcore;
 pub mod vmcoreinfo;

@@ -3,7 +3,8 @@
 //! describes it (mm/sparse.c, include/linux/mmzone.h).
 
 use crate::error::{Error, Result};
-use crate::memory::{PhysMem, PAGE_SHIFT};
+use crate::memory::PhysMem;
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::translate::Translator;
 use crate::vmcoreinfo::VmcoreInfo;
 
@@ -41,7 +42,7 @@ pub fn sections(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, max_mapnr: u64)
         });
     }
     let ms_size = vi.size("mem_section")?;
-    if !(8..=4096).contains(&ms_size) {
+    if !(8..=PAGE_SIZE).contains(&ms_size) {
         return Err(bad("SIZE(mem_section)", ms_size, "implausible size"));
     }
     let map_off = vi.opt_offset("mem_section.section_mem_map")?.unwrap_or(0);
@@ -51,7 +52,7 @@ pub fn sections(vi: &VmcoreInfo, mem: &PhysMem, tr: &Translator, max_mapnr: u64)
     let page_size = vi.size("page")?;
     let pages_per_section = 1u64 << (section_bits as u32 - PAGE_SHIFT);
     let nr_mem_sections = 1u64 << (physmem_bits - section_bits) as u32;
-    let per_root = 4096 / ms_size;
+    let per_root = PAGE_SIZE / ms_size;
     let nr_roots = nr_mem_sections.div_ceil(per_root);
     // SPARSEMEM_EXTREME when mem_section is a table of roots (or its length
     // is not exported), plain SPARSEMEM when it is the array of sections.

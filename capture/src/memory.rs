@@ -8,14 +8,12 @@
 use crate::elf::vmcore::Load;
 use crate::error::{Error, Result};
 use crate::input::Input;
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::reader::kdump::PageLoc;
 use crate::reader::pages::KdumpPages;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-pub const PAGE_SIZE: u64 = 4096;
-pub const PAGE_SHIFT: u32 = 12;
 
 /// Where the bytes of one physical page come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! The one place that memory-maps input files. `/proc/vmcore` supports mmap
-//! of page-aligned ranges and is an order of magnitude faster mapped than
-//! read() (design.md §2), but mapping a whole multi-GB vmcore would count
-//! every touched page in our RSS; so we map one bounded chunk at a time.
+//! of page-aligned ranges (the kernel added it for makedumpfile) and is
+//! much faster mapped than read(), which remaps the crashed kernel's memory
+//! one 4 KiB page at a time. But mapping a whole multi-GB vmcore would count
+//! every touched page in our RSS; so we map one bounded chunk at a time
+//! (docs/engine.md, "Data flow": 4 MiB chunks, pread when mmap is refused).
 
 // One of the workspace's two modules allowed `unsafe` (docs/architecture.md):
 // mapping a file is unsafe in Rust whatever the wrapper.

@@ -18,8 +18,8 @@
 //! with a warning that says what is kept and why ([`PageScheme::limits`]).
 //! When the engine cannot decide, it keeps the page.
 
+use crate::dump_level;
 use crate::error::{Error, Result};
-use crate::filter::level;
 use crate::vmcoreinfo::VmcoreInfo;
 
 /// The kernels the page rules were checked on against makedumpfile, crash
@@ -279,11 +279,11 @@ impl PageScheme {
     /// saving at `level` actually applies `level & !lost_bits(level)`.
     pub fn lost_bits(&self, level: u8) -> u8 {
         let mut lost = 0;
-        if level & level::USER != 0 && !self.knows_slab() && self.hugetlb == HugetlbMark::Unknown {
-            lost |= level::USER;
+        if level & dump_level::USER != 0 && !self.knows_slab() && self.hugetlb == HugetlbMark::Unknown {
+            lost |= dump_level::USER;
         }
-        if level & level::FREE != 0 && !self.knows_buddy() {
-            lost |= level::FREE;
+        if level & dump_level::FREE != 0 && !self.knows_buddy() {
+            lost |= dump_level::FREE;
         }
         lost
     }
@@ -293,8 +293,8 @@ impl PageScheme {
     /// Empty when every rule the level needs can run.
     pub fn limits(&self, level: u8) -> Vec<String> {
         let mut out = Vec::new();
-        let walk = level & level::NEEDS_PAGE_WALK != 0;
-        if walk && !self.knows_slab() && level & (level::USER | level::FREE) != 0 {
+        let walk = level & dump_level::NEEDS_PAGE_WALK != 0;
+        if walk && !self.knows_slab() && level & (dump_level::USER | dump_level::FREE) != 0 {
             out.push(
                 "VMCOREINFO has neither NUMBER(PG_slab) nor NUMBER(PAGE_SLAB_MAPCOUNT_VALUE) with \
                  OFFSET(page._mapcount): slab pages cannot be told apart, so anonymous, free and \
@@ -302,28 +302,34 @@ impl PageScheme {
                     .into(),
             );
         }
-        if level & level::FREE != 0 && self.knows_slab() && !self.knows_buddy() {
+        if level & dump_level::FREE != 0 && self.knows_slab() && !self.knows_buddy() {
             out.push(
                 "VMCOREINFO lacks what marks a free page (NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE), \
                  OFFSET(page._mapcount), OFFSET(page.private)): free pages are kept"
                     .into(),
             );
         }
-        if level & level::FREE != 0 && self.unaccepted_type.is_some() && !self.knows_unaccepted() && self.knows_slab() {
+        if level & dump_level::FREE != 0
+            && self.unaccepted_type.is_some()
+            && !self.knows_unaccepted()
+            && self.knows_slab()
+        {
             out.push(
                 "VMCOREINFO marks unaccepted pages but lacks LENGTH(zone.free_area) (their block size): \
                  unaccepted pages are kept"
                     .into(),
             );
         }
-        if level & level::USER != 0 && self.hugetlb == HugetlbMark::Unknown {
+        if level & dump_level::USER != 0 && self.hugetlb == HugetlbMark::Unknown {
             out.push(
                 "VMCOREINFO has no way to recognise hugetlbfs pages (NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE), \
                  NUMBER(PG_hugetlb), or the compound destructor with NUMBER(HUGETLB_PAGE_DTOR)): they are kept"
                     .into(),
             );
         }
-        if level & (level::CACHE | level::CACHE_PRIVATE | level::USER) != 0 && self.order == OrderSource::Unknown {
+        if level & (dump_level::CACHE | dump_level::CACHE_PRIVATE | dump_level::USER) != 0
+            && self.order == OrderSource::Unknown
+        {
             out.push(
                 "VMCOREINFO does not say where a compound page's order is (OFFSET(page.compound_order), \
                  OFFSET(folio._folio_order), or a page-type scheme that keeps it in the first tail's flags): \
@@ -387,7 +393,7 @@ mod tests {
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains("slab pages cannot be told apart"), "{w:?}");
         // Hugetlb is still known, so level 8 partly runs; free pages are lost.
-        assert_eq!(s.lost_bits(31), level::FREE);
+        assert_eq!(s.lost_bits(31), dump_level::FREE);
         assert!(s.limits(1).is_empty());
     }
 

@@ -3,10 +3,11 @@
 //! capture binary and `kexdump save`/`convert` all come through here.
 
 use crate::compress::Compression;
+use crate::dump_level;
 use crate::error::{Error, Result};
-use crate::filter::level;
 use crate::page_scheme;
-use crate::select::{PageWalk, Selector};
+use crate::page_walk::PageWalk;
+use crate::select::Selector;
 use crate::sink::Sink;
 use crate::vmcore::Vmcore;
 use crate::writer::{self, Progress, WriteStats};
@@ -68,10 +69,10 @@ pub fn save(
     // makedumpfile walks the struct pages even at levels 0 and 1 when the
     // kernel exports PG_hwpoison, to leave out poisoned and offline pages
     // (reading them can machine-check); so do we.
-    let wants_walk = opts.level & level::NEEDS_PAGE_WALK != 0 || vm.info.get("NUMBER(PG_hwpoison)").is_some();
-    let fallback_level = opts.level & level::ZERO;
+    let wants_walk = opts.level & dump_level::NEEDS_PAGE_WALK != 0 || vm.info.get("NUMBER(PG_hwpoison)").is_some();
+    let fallback_level = opts.level & dump_level::ZERO;
     let lowered = |why: String| {
-        if opts.level & level::NEEDS_PAGE_WALK != 0 {
+        if opts.level & dump_level::NEEDS_PAGE_WALK != 0 {
             format!("cannot classify pages ({why}); saving at dump level {fallback_level} instead of {}", opts.level)
         } else {
             format!("cannot read page metadata ({why}); hwpoisoned and offline pages are not left out")
@@ -131,6 +132,6 @@ pub fn save(
     let mut stats = stats;
     stats.pages_present = Selector::new(vm, &mem, None, 0).windows().map(|(s, n)| vm.present(s, n).count()).sum();
     let applied =
-        if fallback.is_some() { fallback_level | (opts.level & !level::NEEDS_PAGE_WALK) } else { level_in_force };
+        if fallback.is_some() { fallback_level | (opts.level & !dump_level::NEEDS_PAGE_WALK) } else { level_in_force };
     Ok(SaveReport { requested_level: opts.level, level: applied, fallback, warnings, stats })
 }

@@ -4,56 +4,17 @@
 //! struct page walk and says why.
 
 use crate::bitmap::Bitmap;
-use crate::dmesg;
+use crate::dump_level;
 use crate::error::{Error, Result};
-use crate::filter::{level, Filter, FilterStats};
-use crate::mem_map::{self, SectionMap};
-use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
-use crate::page_scheme::PageScheme;
-use crate::translate::Translator;
+use crate::filter::{Filter, FilterStats};
+use crate::memory::PhysMem;
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
+use crate::page_walk::PageWalk;
 use crate::vmcore::Vmcore;
 
 /// Pfns handled per window: bounds the bitmap memory (32 KiB per bitmap)
 /// whatever the RAM size. A multiple of 64 and of a 128 MiB section.
 pub const WINDOW_PFNS: u64 = 1 << 18;
-
-/// What the struct page walk needs, computed once per dump.
-pub struct PageWalk {
-    pub tr: Translator,
-    pub scheme: PageScheme,
-    pub sections: Vec<SectionMap>,
-    /// The pfns a reader needs to start (page tables to the kernel image,
-    /// to `mem_section` and to each section's struct pages, `mem_section`
-    /// itself, `init_uts_ns`, the printk ring), sorted: the filter must
-    /// keep them at every level, or it is not trusted.
-    pub needed: Vec<u64>,
-}
-
-impl PageWalk {
-    pub fn new(vm: &Vmcore, mem: &PhysMem) -> Result<PageWalk> {
-        if vm.info.is_empty() {
-            return Err(crate::error::Error::NoVmcoreinfo);
-        }
-        vm.info.page_size()?;
-        let tr = Translator::new(&vm.info, &vm.elf.loads)?;
-        let scheme = PageScheme::from_vmcoreinfo(&vm.info)?;
-        let (sections, needed) = mem.traced(|| -> Result<Vec<SectionMap>> {
-            let sections = mem_map::sections(&vm.info, mem, &tr, vm.max_mapnr)?.sections;
-            for s in &sections {
-                // the page tables down to the first struct page of each section
-                let _ = tr.to_phys(mem, s.mem_map);
-            }
-            if let Some(uts) = vm.info.opt_symbol("init_uts_ns")? {
-                let _ = tr.read(mem, uts, &mut [0u8; 390]);
-            }
-            // A kernel whose log cannot be read still gets a dump; the
-            // pages read up to the failure are still needed.
-            let _ = dmesg::read_log_from(&vm.info, mem, &tr);
-            Ok(sections)
-        });
-        Ok(PageWalk { tr, scheme, sections: sections?, needed: needed.into_iter().collect() })
-    }
-}
 
 pub struct Selector<'a> {
     pub vm: &'a Vmcore,
@@ -68,7 +29,7 @@ impl<'a> Selector<'a> {
     /// offline pages always go); without one, the level loses bits 2..16
     /// and pages are selected by presence and content only.
     pub fn new(vm: &'a Vmcore, mem: &'a PhysMem<'a>, walk: Option<&'a PageWalk>, level: u8) -> Self {
-        let level = if walk.is_some() { level } else { level & !level::NEEDS_PAGE_WALK };
+        let level = if walk.is_some() { level } else { level & !dump_level::NEEDS_PAGE_WALK };
         Selector { vm, mem, walk, level }
     }
 

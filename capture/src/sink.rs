@@ -2,6 +2,7 @@
 //! makedumpfile's flattened format (each write becomes an offset/size
 //! record), so one writer serves disks, pipes and ssh.
 
+use crate::format::flat;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -59,13 +60,9 @@ impl Sink for FileSink {
     }
 }
 
-/// Size of the flattened format's leading header.
-pub const FLAT_HEADER_SIZE: usize = 4096;
-pub const FLAT_SIGNATURE: &[u8] = b"makedumpfile";
-
-/// makedumpfile's flattened format (`-F`): a 4096-byte header, then
-/// `{i64 offset, i64 size}` big-endian records each followed by its data,
-/// then an end record of `-1, -1`.
+/// makedumpfile's flattened format (`-F`, laid out in `format::flat`): a
+/// 4096-byte header, then `{i64 offset, i64 size}` big-endian records each
+/// followed by its data, then an end record of `-1, -1`.
 pub struct FlatSink<W: Write> {
     out: W,
     written: u64,
@@ -73,12 +70,12 @@ pub struct FlatSink<W: Write> {
 
 impl<W: Write> FlatSink<W> {
     pub fn new(mut out: W) -> io::Result<FlatSink<W>> {
-        let mut hdr = [0u8; FLAT_HEADER_SIZE];
-        hdr[..FLAT_SIGNATURE.len()].copy_from_slice(FLAT_SIGNATURE);
-        hdr[16..24].copy_from_slice(&1i64.to_be_bytes()); // type
-        hdr[24..32].copy_from_slice(&1i64.to_be_bytes()); // version
+        let mut hdr = [0u8; flat::HEADER_SIZE];
+        hdr[flat::header::SIGNATURE..flat::header::SIGNATURE + flat::SIGNATURE.len()].copy_from_slice(flat::SIGNATURE);
+        hdr[flat::header::TYPE..flat::header::TYPE + 8].copy_from_slice(&flat::TYPE_FLAT.to_be_bytes());
+        hdr[flat::header::VERSION..flat::header::VERSION + 8].copy_from_slice(&flat::VERSION.to_be_bytes());
         out.write_all(&hdr)?;
-        Ok(FlatSink { out, written: FLAT_HEADER_SIZE as u64 })
+        Ok(FlatSink { out, written: flat::HEADER_SIZE as u64 })
     }
 
     pub fn into_inner(self) -> W {
@@ -95,13 +92,13 @@ impl<W: Write> Sink for FlatSink<W> {
         self.out.write_all(&(offset as i64).to_be_bytes())?;
         self.out.write_all(&(data.len() as i64).to_be_bytes())?;
         self.out.write_all(data)?;
-        self.written += 16 + data.len() as u64;
+        self.written += (flat::RECORD_HEADER_SIZE + data.len()) as u64;
         Ok(())
     }
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(&(-1i64).to_be_bytes())?;
-        self.out.write_all(&(-1i64).to_be_bytes())?;
-        self.written += 16;
+        self.out.write_all(&flat::END_MARK.to_be_bytes())?;
+        self.out.write_all(&flat::END_MARK.to_be_bytes())?;
+        self.written += flat::RECORD_HEADER_SIZE as u64;
         self.out.flush()
     }
     fn written(&self) -> u64 {

@@ -6,6 +6,7 @@
 use crate::elf::vmcore::Load;
 use crate::error::{Error, Result};
 use crate::memory::PhysMem;
+use crate::page::{offset_in_page, PAGE_SHIFT, PAGE_SIZE};
 use crate::vmcoreinfo::VmcoreInfo;
 use std::cell::Cell;
 
@@ -138,8 +139,8 @@ impl Translator {
     }
 
     fn pte(&self, mem: &PhysMem, table: u64, vaddr: u64) -> Result<u64> {
-        let pte = self.entry(mem, table, (vaddr >> 12) & 511, vaddr, "PTE")?;
-        Ok((pte & PTE_ADDR_MASK) | (vaddr & 0xfff))
+        let pte = self.entry(mem, table, (vaddr >> PAGE_SHIFT) & 511, vaddr, "PTE")?;
+        Ok((pte & PTE_ADDR_MASK) | offset_in_page(vaddr))
     }
 
     /// The pfns of every page table of the kernel half of the address space
@@ -177,7 +178,7 @@ impl Translator {
         let mut done = 0usize;
         while done < buf.len() {
             let va = vaddr.wrapping_add(done as u64);
-            let n = ((4096 - (va & 0xfff)) as usize).min(buf.len() - done);
+            let n = ((PAGE_SIZE - offset_in_page(va)) as usize).min(buf.len() - done);
             let pa = self.to_phys(mem, va)?;
             mem.read(pa, &mut buf[done..done + n])?;
             done += n;

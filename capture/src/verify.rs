@@ -20,13 +20,13 @@
 
 use crate::compress::PageDecoder;
 use crate::error::{Error, Result};
-use crate::input::Input;
-use crate::memory::PAGE_SIZE;
+use crate::format::kdump::sub_header as kh;
+use crate::input::{stream_offset, Input};
+use crate::page::PAGE_SIZE;
 use crate::reader::flat;
 use crate::reader::kdump::KdumpFile;
 use crate::reader::{DumpFormat, Kind};
 use crate::vmcore::Vmcore;
-use crate::writer::kdump_defs::sub_header as kh;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -131,7 +131,7 @@ pub fn verify_inputs(inputs: Vec<Input>) -> Verified {
         Err(e) => {
             let mut p = problem_from(e, &first, None);
             if let (Some(ext), Some(o), true) = (&first_extents, p.offset, p.file == first) {
-                p.stream_offset = flat::stream_offset(ext, o);
+                p.stream_offset = stream_offset(ext, o);
             }
             out.problem = Some(p);
             return out;

@@ -7,6 +7,7 @@
 //! signed decimal.
 
 use crate::error::{Error, Result};
+use crate::page::PAGE_SIZE;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
@@ -100,7 +101,7 @@ impl VmcoreInfo {
     pub fn page_size(&self) -> Result<u64> {
         let v: u64 =
             Self::required(self.parsed("PAGESIZE".into(), |s| s.parse().ok(), "decimal size"), || "PAGESIZE".into())?;
-        if v != 4096 {
+        if v != PAGE_SIZE {
             return Err(Error::BadValue {
                 key: "PAGESIZE".into(),
                 value: v.to_string(),

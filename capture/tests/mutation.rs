@@ -924,7 +924,7 @@ fn run_case(c: &Case, limit: Duration, tally: &mut Tally) -> Result<(), Failure>
         let _ = vm.info.kernel_offset();
         let _ = vm.info.crash_time();
         let _ = PageScheme::from_vmcoreinfo(&vm.info).map(|s| s.limits(31));
-        let _ = kexdump_engine::writer::utsname(&vm);
+        let _ = kexdump_engine::utsname::utsname(&vm);
         let _ = kexdump_engine::dmesg::read_log(&vm);
         if let Ok(tr) = Translator::new(&vm.info, &vm.elf.loads) {
             let _ = mem_map::sections(&vm.info, &vm.mem(), &tr, vm.max_mapnr.min(HUGE_PFNS));
@@ -1264,7 +1264,7 @@ fn bounded_memory_child() {
     let mem = vm.mem();
     eprintln!("bounded_memory_child: PageWalk::new, 64 TiB PT_LOAD, SECTION_SIZE_BITS=13");
     let t = Instant::now();
-    let r = kexdump_engine::select::PageWalk::new(&vm, &mem);
+    let r = kexdump_engine::page_walk::PageWalk::new(&vm, &mem);
     eprintln!("bounded_memory_child: {} after {:.1?}", if r.is_ok() { "ok" } else { "error" }, t.elapsed());
 }
 

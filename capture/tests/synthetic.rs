@@ -2,8 +2,10 @@
 //! generator): exact page sets at every dump level, page contents, every
 //! output format, paging variants, fallback and exact errors. No VM, no root.
 //!
-//! Dumps are read back here with literal offsets from the format facts
-//! (design.md §2), not with the engine's own definitions.
+//! Dumps are read back here with literal offsets, from the published
+//! layouts (makedumpfile's disk_dump_header, kdump_sub_header and
+//! page_desc; ELF64), not with the engine's own definitions in
+//! `capture/src/format/`, so that a wrong definition there cannot hide.
 
 use kexdump_engine::compress::{self, Compression};
 use kexdump_engine::dmesg::DmesgFormat;

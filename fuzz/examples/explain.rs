@@ -8,6 +8,7 @@
 //! cargo run --release --manifest-path fuzz/Cargo.toml --example explain -- fuzz/artifacts/save_mutated/crash-...
 //! ```
 
+use kexdump_engine::bytes::{u16_at, u32_at, u64_at};
 use kexdump_engine::input::Input;
 use kexdump_engine::sink::FlatSink;
 use kexdump_engine::writer::Progress;
@@ -65,15 +66,15 @@ fn main() {
             println!("  VMCOREINFO lost: {l:?}");
         }
     }
-    let phoff = u64::from_le_bytes(image[32..40].try_into().unwrap()) as usize;
-    let phnum = u16::from_le_bytes(image[56..58].try_into().unwrap()) as usize;
+    let phoff = u64_at(&image, 32).unwrap() as usize;
+    let phnum = u16_at(&image, 56).unwrap() as usize;
     for i in 0..phnum.min(8) {
         let p = phoff + i * 56;
         let Some(ph) = image.get(p..p + 56) else { break };
-        let f = |o: usize| u64::from_le_bytes(ph[o..o + 8].try_into().unwrap());
+        let f = |o: usize| u64_at(ph, o).unwrap();
         println!(
             "  phdr {i}: type {} offset {:#x} vaddr {:#x} paddr {:#x} filesz {:#x} memsz {:#x}",
-            u32::from_le_bytes(ph[..4].try_into().unwrap()),
+            u32_at(ph, 0).unwrap(),
             f(8),
             f(16),
             f(24),

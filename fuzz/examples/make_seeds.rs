@@ -14,6 +14,7 @@
 //! * `dump_mutated/`: each base dump unmodified, and one input per base,
 //!   operation and region.
 
+use kexdump_engine::bytes::{u16_at, u32_at, u64_at};
 use kexdump_fuzz::pt_note;
 use kexdump_testgen::{PageKind, SynthVmcore};
 use std::path::Path;
@@ -41,13 +42,13 @@ fn small() -> SynthVmcore {
 /// with `keep_text`, after the kernel-text PT_LOAD's data.
 fn without_ram(bytes: &[u8], keep_text: bool) -> Vec<u8> {
     let mut b = bytes.to_vec();
-    let rd = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let rd = |b: &[u8], o: usize| u64_at(b, o).unwrap();
     let (_, note_off, note_len) = pt_note(&b).unwrap();
     let mut end = note_off + note_len;
     let phoff = rd(&b, 32) as usize;
-    for i in 0..u16::from_le_bytes([b[56], b[57]]) as usize {
+    for i in 0..u16_at(&b, 56).unwrap() as usize {
         let p = phoff + i * 56;
-        if u32::from_le_bytes(b[p..p + 4].try_into().unwrap()) != 1 {
+        if u32_at(&b, p).unwrap() != 1 {
             continue;
         }
         if rd(&b, p + 16) >= 0xffff_ffff_8000_0000 && keep_text {

@@ -32,5 +32,5 @@ fuzz_target!(|data: &[u8]| {
         let _ = mem.with_page(pfn, &mut scratch, |p| p.len());
     }
     let _ = kexdump_engine::dmesg::read_log(&vm);
-    let _ = kexdump_engine::writer::utsname(&vm);
+    let _ = kexdump_engine::utsname::utsname(&vm);
 });

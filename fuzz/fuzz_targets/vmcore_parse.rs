@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         let mut scratch = Vec::new();
         let _ = mem.with_page(pfn, &mut scratch, |p| p.len());
     }
-    let _ = kexdump_engine::writer::utsname(&vm);
+    let _ = kexdump_engine::utsname::utsname(&vm);
     let _ = kexdump_engine::dmesg::read_log(&vm);
     {
         use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};

@@ -26,6 +26,7 @@
 //! end of the file and the PT_NOTE program header points at it, so values can
 //! grow. Byte operations then apply to the result.
 
+use kexdump_engine::bytes::{u16_at, u32_at, u64_at};
 use kexdump_engine::compress::Compression;
 use kexdump_engine::sink::FlatSink;
 use kexdump_engine::writer::NoProgress;
@@ -74,15 +75,6 @@ pub fn base() -> &'static Base {
     })
 }
 
-fn rd_u16(b: &[u8], o: usize) -> u16 {
-    b.get(o..o + 2).map_or(0, |s| u16::from_le_bytes(s.try_into().unwrap()))
-}
-fn rd_u32(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4).map_or(0, |s| u32::from_le_bytes(s.try_into().unwrap()))
-}
-fn rd_u64(b: &[u8], o: usize) -> u64 {
-    b.get(o..o + 8).map_or(0, |s| u64::from_le_bytes(s.try_into().unwrap()))
-}
 fn wr_u64(b: &mut [u8], o: usize, v: u64) {
     if let Some(s) = b.get_mut(o..o + 8) {
         s.copy_from_slice(&v.to_le_bytes());
@@ -97,21 +89,21 @@ fn wr_u32(b: &mut [u8], o: usize, v: u32) {
 /// `(phdr file offset, p_offset, p_paddr, p_filesz)` of each PT_LOAD of a
 /// well-formed image (the base only).
 fn elf_loads(b: &[u8]) -> Vec<(usize, u64, u64, u64)> {
-    let phoff = rd_u64(b, 32) as usize;
-    (0..rd_u16(b, 56) as usize)
+    let phoff = u64_at(b, 32).unwrap_or(0) as usize;
+    (0..u16_at(b, 56).unwrap_or(0) as usize)
         .map(|i| phoff + i * 56)
-        .filter(|&p| rd_u32(b, p) == 1)
-        .map(|p| (p, rd_u64(b, p + 8), rd_u64(b, p + 24), rd_u64(b, p + 32)))
+        .filter(|&p| u32_at(b, p).unwrap_or(0) == 1)
+        .map(|p| (p, u64_at(b, p + 8).unwrap_or(0), u64_at(b, p + 24).unwrap_or(0), u64_at(b, p + 32).unwrap_or(0)))
         .collect()
 }
 
 /// The first PT_NOTE's program header offset, p_offset and p_filesz.
 pub fn pt_note(b: &[u8]) -> Option<(usize, usize, usize)> {
-    let phoff = rd_u64(b, 32) as usize;
-    (0..rd_u16(b, 56) as usize)
+    let phoff = u64_at(b, 32).unwrap_or(0) as usize;
+    (0..u16_at(b, 56).unwrap_or(0) as usize)
         .map(|i| phoff.saturating_add(i * 56))
-        .find(|&p| rd_u32(b, p) == 4)
-        .map(|p| (p, rd_u64(b, p + 8) as usize, rd_u64(b, p + 32) as usize))
+        .find(|&p| u32_at(b, p).unwrap_or(0) == 4)
+        .map(|p| (p, u64_at(b, p + 8).unwrap_or(0) as usize, u64_at(b, p + 32).unwrap_or(0) as usize))
 }
 
 /// Within the PT_NOTE of `b`: the byte range of the VMCOREINFO note (header
@@ -121,7 +113,7 @@ pub fn vmcoreinfo_note(b: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
     let notes = b.get(off..off.checked_add(len)?)?;
     let mut pos = 0usize;
     while pos + 12 <= notes.len() {
-        let (namesz, descsz) = (rd_u32(notes, pos) as usize, rd_u32(notes, pos + 4) as usize);
+        let (namesz, descsz) = (u32_at(notes, pos).unwrap_or(0) as usize, u32_at(notes, pos + 4).unwrap_or(0) as usize);
         let desc = pos + 12 + namesz.div_ceil(4) * 4;
         let end = desc + descsz.div_ceil(4) * 4;
         if notes.get(pos + 12..pos + 12 + namesz)? == b"VMCOREINFO\0" {
@@ -253,7 +245,7 @@ pub fn mutate(data: &[u8]) -> (Vec<u8>, SaveOptions) {
             3 => wr_u32(&mut image, at & !3, INTERESTING_U32[v as usize % INTERESTING_U32.len()]),
             7 => {
                 let o = at & !7;
-                let x = rd_u64(&image, o).wrapping_add((v as i8 as i64 as u64).wrapping_mul(0x1000));
+                let x = u64_at(&image, o).unwrap_or(0).wrapping_add((v as i8 as i64 as u64).wrapping_mul(0x1000));
                 wr_u64(&mut image, o, x);
             }
             _ => {}
@@ -380,11 +372,11 @@ pub fn mutate_dump(data: &[u8]) -> Option<Vec<u8>> {
             3 => wr_u32(&mut img, at & !3, INTERESTING_U32[v as usize % INTERESTING_U32.len()]),
             4 => img.truncate(at),
             5 => {
-                let old = rd_u64(&img, at & !7);
+                let old = u64_at(&img, at & !7).unwrap_or(0);
                 wr_u64(&mut img, at & !7, old.wrapping_add(v as i8 as i64 as u64))
             }
             6 => {
-                let old = rd_u32(&img, at & !3);
+                let old = u32_at(&img, at & !3).unwrap_or(0);
                 wr_u32(&mut img, at & !3, old.wrapping_add(v as i8 as i32 as u32))
             }
             _ => img[at] = 0,

@@ -37,6 +37,8 @@ use super::error::{AnalysisError, AnalysisResult};
 use super::source::KernelMemory;
 pub use super::symbols::Symbol;
 use super::symbols::{locate, SymbolLookup};
+use crate::bytes::{i32_at, u16_at, u32_at, u64_at};
+use crate::page::{offset_in_page, PAGE_SIZE};
 use crate::vmcoreinfo::VmcoreInfo;
 use std::ops::Range;
 
@@ -125,22 +127,21 @@ impl Kallsyms {
         // 7.0+ has no relative base: the offsets are place-relative.
         let base_addr = info.opt_symbol("kallsyms_relative_base")?;
 
-        let num = u32::from_le_bytes(read_vec(mem, num_addr, 4)?.try_into().unwrap_or([0; 4]));
+        let num = u32_at(&read_vec(mem, num_addr, 4)?, 0).unwrap_or(0);
         if num == 0 || num > MAX_SYMS {
             return Err(bad("kallsyms_num_syms", format!("{num} symbols (expected 1..={MAX_SYMS})")));
         }
         let base = match base_addr {
-            Some(a) => Some(u64::from_le_bytes(read_vec(mem, a, 8)?.try_into().unwrap_or([0; 8]))),
+            Some(a) => Some(u64_at(&read_vec(mem, a, 8)?, 0).unwrap_or(0)),
             None => None,
         };
         let raw_offsets = read_vec(mem, offsets_addr, num as usize * 4)?;
-        let offsets: Vec<i32> =
-            raw_offsets.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let offsets: Vec<i32> = raw_offsets.chunks_exact(4).map(|c| i32_at(c, 0).unwrap_or(0)).collect();
 
         let raw_index = read_vec(mem, index_addr, 512)?;
         let mut token_index = [0u16; 256];
         for (i, t) in token_index.iter_mut().enumerate() {
-            *t = u16::from_le_bytes([raw_index[2 * i], raw_index[2 * i + 1]]);
+            *t = u16_at(&raw_index, 2 * i).unwrap_or(0);
         }
         let table_len = *token_index.iter().max().unwrap_or(&0) as usize + MAX_TOKEN_LEN;
         let tokens = read_bounded(mem, table_addr, table_len)?;
@@ -234,11 +235,11 @@ fn read_bounded(mem: &dyn KernelMemory, vaddr: u64, len: usize) -> AnalysisResul
     match read_vec(mem, vaddr, len) {
         Ok(b) => Ok(b),
         Err(first) => {
-            let to_page_end = (4096 - (vaddr & 0xfff)) as usize;
+            let to_page_end = (PAGE_SIZE - offset_in_page(vaddr)) as usize;
             let mut got = Vec::new();
             let mut at = 0usize;
             while at < len {
-                let n = if at == 0 { to_page_end.min(len) } else { 4096.min(len - at) };
+                let n = if at == 0 { to_page_end.min(len) } else { (PAGE_SIZE as usize).min(len - at) };
                 let Ok(b) = read_vec(mem, vaddr + at as u64, n) else { break };
                 got.extend_from_slice(&b);
                 at += n;

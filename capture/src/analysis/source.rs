@@ -89,7 +89,7 @@ impl KernelMemory for TranslatedMemory<'_> {
 
 /// The adapter: a `DumpView` of an opened vmcore. Uses `vm.info`,
 /// `vm.elf.loads` (translation, filtering), `vm.elf.prstatus_notes()`,
-/// `vm.mem()`, `vm.input.size()`, `dmesg::read_log` and `writer::utsname`.
+/// `vm.mem()`, `vm.input.size()`, `dmesg::read_log` and `utsname::utsname`.
 pub fn view_of_vmcore(vm: &Vmcore) -> DumpView<'_> {
     let mem: std::result::Result<Box<dyn KernelMemory + '_>, String> = if vm.info.is_empty() {
         Err(crate::Error::NoVmcoreinfo.to_string())
@@ -104,7 +104,7 @@ pub fn view_of_vmcore(vm: &Vmcore) -> DumpView<'_> {
         mem,
         prstatus: vm.elf.prstatus_notes().map(|n| n.desc.as_slice()).collect(),
         log,
-        utsname: crate::writer::utsname(vm),
+        utsname: crate::utsname::utsname(vm),
         facts: dump_facts(vm),
     }
 }

@@ -10,6 +10,8 @@ use super::error::{AnalysisError, AnalysisResult};
 use super::prstatus::CpuRegs;
 use super::source::KernelMemory;
 use super::symbols::{Symbol, SymbolLookup};
+use crate::bytes::u64_at;
+use crate::page::{offset_in_page, PAGE_SIZE};
 
 /// x86_64 kernel stacks (and IRQ stacks) are 16 KiB, aligned to their size
 /// (THREAD_SIZE without KASAN, arch/x86/include/asm/page_64_types.h).
@@ -80,14 +82,14 @@ pub fn probable_chain(mem: &dyn KernelMemory, syms: &dyn SymbolLookup, cpu: &Cpu
     let mut at = start;
     let mut page = Vec::new();
     while at < stack_top {
-        let n = (4096 - (at & 0xfff)).min(stack_top - at) as usize;
+        let n = (PAGE_SIZE - offset_in_page(at)).min(stack_top - at) as usize;
         page.resize(n, 0);
         if let Err(e) = mem.read(at, &mut page) {
             chain.stopped = Some(format!("stack unreadable at {at:#x}: {e}"));
             break;
         }
         for (i, w) in page.chunks_exact(8).enumerate() {
-            let word = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            let word = u64_at(w, 0).unwrap_or(0);
             let Some(symbol) = return_site(syms, word) else { continue };
             let mut before = [0u8; MAX_CALL_LEN];
             // Text that cannot be read is given the benefit of the doubt.

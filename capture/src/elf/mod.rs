@@ -1,2 +1,1 @@
-pub mod defs;
 pub mod vmcore;

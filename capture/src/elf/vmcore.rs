@@ -1,9 +1,10 @@
 //! Parsing an ELF64 x86_64 vmcore: its PT_LOADs and its notes.
 
-use super::defs::*;
 use crate::bytes::{slice, u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
+use crate::format::elf::*;
 use crate::input::Input;
+use crate::page::PAGE_SIZE;
 
 /// One PT_LOAD: `memsz` bytes of physical memory at `paddr`, the first
 /// `filesz` of them stored at `offset` in the file (the rest are zeros).
@@ -48,7 +49,6 @@ const MAX_NOTES: u64 = 64 << 20;
 const MAX_PHYS_ADDR: u64 = 1 << 52;
 /// Largest program header table we read (PN_XNUM allows 2^32 entries).
 const MAX_PHNUM: u64 = 1 << 22;
-const PAGE_BYTES: u64 = 4096;
 
 fn malformed(offset: u64, what: impl Into<String>) -> Error {
     Error::Malformed { offset, what: what.into() }
@@ -60,11 +60,11 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
     if &eh[..4] != ELFMAG {
         return Err(malformed(0, "not an ELF file (bad magic)"));
     }
-    if eh[4] != ELFCLASS64 {
-        return Err(malformed(4, format!("ELF class {} is not ELFCLASS64", eh[4])));
+    if eh[ehdr::EI_CLASS] != ELFCLASS64 {
+        return Err(malformed(ehdr::EI_CLASS as u64, format!("ELF class {} is not ELFCLASS64", eh[ehdr::EI_CLASS])));
     }
-    if eh[5] != ELFDATA2LSB {
-        return Err(malformed(5, "only little-endian vmcores are supported"));
+    if eh[ehdr::EI_DATA] != ELFDATA2LSB {
+        return Err(malformed(ehdr::EI_DATA as u64, "only little-endian vmcores are supported"));
     }
     let field16 = |off| u16_at(&eh, off).unwrap_or(0);
     if field16(ehdr::E_TYPE) != ET_CORE {
@@ -127,8 +127,8 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
                 if offset + filesz > input.size() {
                     // Keep the whole pages the file holds; the rest of the
                     // segment (its zero-fill tail included) is unknown.
-                    let present = input.size().saturating_sub(offset) & !(PAGE_BYTES - 1);
-                    missing_pages += load.memsz.div_ceil(PAGE_BYTES) - present / PAGE_BYTES;
+                    let present = input.size().saturating_sub(offset) & !(PAGE_SIZE - 1);
+                    missing_pages += load.memsz.div_ceil(PAGE_SIZE) - present / PAGE_SIZE;
                     first_cut.get_or_insert((i, load, input.size()));
                     load.filesz = present;
                     load.memsz = present;
@@ -165,14 +165,14 @@ pub fn parse(input: &Input) -> Result<VmcoreElf> {
 /// Trailing zero padding (the kernel pads /proc/vmcore's PT_NOTE) ends the list.
 pub fn parse_notes(buf: &[u8], file_off: u64, base_pos: u64, out: &mut Vec<Note>) -> Result<()> {
     let mut pos = 0usize;
-    while pos + 12 <= buf.len() {
-        let namesz = u32_at(buf, pos).unwrap_or(0) as usize;
-        let descsz = u32_at(buf, pos + 4).unwrap_or(0) as usize;
-        let ntype = u32_at(buf, pos + 8).unwrap_or(0);
+    while pos + NHDR_SIZE <= buf.len() {
+        let namesz = u32_at(buf, pos + nhdr::N_NAMESZ).unwrap_or(0) as usize;
+        let descsz = u32_at(buf, pos + nhdr::N_DESCSZ).unwrap_or(0) as usize;
+        let ntype = u32_at(buf, pos + nhdr::N_TYPE).unwrap_or(0);
         if namesz == 0 && descsz == 0 && ntype == 0 {
             break;
         }
-        let name_off = pos + 12;
+        let name_off = pos + NHDR_SIZE;
         let desc_off = name_off.checked_add(namesz.div_ceil(4) * 4);
         let end = desc_off.and_then(|d| d.checked_add(descsz.div_ceil(4) * 4));
         let (Some(desc_off), Some(end)) = (desc_off, end) else {

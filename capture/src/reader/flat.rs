@@ -9,20 +9,25 @@
 //! one wins, as it would when `-R` writes them in order. `reassemble`
 //! writes the rebuilt file, byte for byte what `-R` writes.
 
+use crate::bytes::i64_be_at;
 use crate::error::{Error, Result};
+use crate::format::flat as format;
+use crate::format::kdump::{flag, header as kdump_header};
 use crate::input::{Extent, Input};
-use crate::sink::{Sink, FLAT_HEADER_SIZE, FLAT_SIGNATURE};
+use crate::sink::Sink;
 use std::collections::BTreeMap;
 
-/// Size of a record header.
-const RECORD_HEADER: u64 = 16;
+/// Size of a record header, for offset arithmetic.
+const RECORD_HEADER: u64 = format::RECORD_HEADER_SIZE as u64;
 /// Largest offset a record may target: 2^52 bytes is far beyond any dump
 /// (52-bit physical addresses, compressed), and keeps every sum in range.
 const MAX_DUMP_OFFSET: u64 = 1 << 52;
 
 /// Whether `head` (the first bytes of a file) starts a flattened stream.
 pub fn is_flattened(head: &[u8]) -> bool {
-    head.len() >= 16 && head.starts_with(FLAT_SIGNATURE) && head[FLAT_SIGNATURE.len()..16].iter().all(|&b| b == 0)
+    head.len() >= format::SIGNATURE_FIELD_LEN
+        && head.starts_with(format::SIGNATURE)
+        && head[format::SIGNATURE.len()..format::SIGNATURE_FIELD_LEN].iter().all(|&b| b == 0)
 }
 
 fn malformed(offset: u64, what: impl Into<String>) -> Error {
@@ -50,21 +55,24 @@ pub fn index(input: &Input) -> Result<Vec<Extent>> {
 /// Like [`index`], but a stream cut short gives the extents of its whole
 /// records and the error that says where it ends.
 pub fn index_prefix(input: &Input) -> Result<(Vec<Extent>, Option<Error>)> {
-    let mut hdr = [0u8; 32];
+    let mut hdr = [0u8; format::HEADER_FIELDS_SIZE];
     input.read_exact_at(0, &mut hdr)?;
     if !is_flattened(&hdr) {
         return Err(malformed(0, "not a flattened dump (no \"makedumpfile\" signature)"));
     }
-    let ty = i64::from_be_bytes(hdr[16..24].try_into().unwrap_or_default());
-    let version = i64::from_be_bytes(hdr[24..32].try_into().unwrap_or_default());
-    if ty != 1 {
-        return Err(malformed(16, format!("flattened header type {ty}, expected 1")));
+    let ty = i64_be_at(&hdr, format::header::TYPE).unwrap_or_default();
+    let version = i64_be_at(&hdr, format::header::VERSION).unwrap_or_default();
+    if ty != format::TYPE_FLAT {
+        return Err(malformed(format::header::TYPE as u64, format!("flattened header type {ty}, expected 1")));
     }
-    if version != 1 {
-        return Err(malformed(24, format!("flattened header version {version}, expected 1")));
+    if version != format::VERSION {
+        return Err(malformed(
+            format::header::VERSION as u64,
+            format!("flattened header version {version}, expected 1"),
+        ));
     }
     let mut records: Vec<Extent> = Vec::new();
-    let mut pos = FLAT_HEADER_SIZE as u64;
+    let mut pos = format::HEADER_SIZE as u64;
     let mut overlaps = false;
     let mut last_end = 0u64;
     let mut buf = [0u8; RECORD_HEADER as usize];
@@ -81,9 +89,9 @@ pub fn index_prefix(input: &Input) -> Result<(Vec<Extent>, Option<Error>)> {
             break;
         }
         input.read_exact_at(pos, &mut buf)?;
-        let offset = i64::from_be_bytes(buf[..8].try_into().unwrap_or_default());
-        let size = i64::from_be_bytes(buf[8..].try_into().unwrap_or_default());
-        if offset == -1 && size == -1 {
+        let offset = i64_be_at(&buf, format::record::OFFSET).unwrap_or_default();
+        let size = i64_be_at(&buf, format::record::SIZE).unwrap_or_default();
+        if offset == format::END_MARK && size == format::END_MARK {
             break;
         }
         if offset < 0 || size < 0 || offset as u64 > MAX_DUMP_OFFSET || size as u64 > MAX_DUMP_OFFSET {
@@ -135,13 +143,6 @@ fn resolve_overlaps(records: Vec<Extent>) -> Vec<Extent> {
     map.into_values().collect()
 }
 
-/// The stream offset holding byte `offset` of the rebuilt file, if a
-/// record wrote it.
-pub fn stream_offset(extents: &[Extent], offset: u64) -> Option<u64> {
-    let e = extents.get(extents.partition_point(|e| e.start + e.len <= offset))?;
-    (e.start <= offset).then(|| e.source + (offset - e.start))
-}
-
 /// Join extents that continue each other in both files (fewer lookups).
 fn merge_adjacent(mut records: Vec<Extent>) -> Vec<Extent> {
     records.sort_by_key(|e| e.start);
@@ -174,10 +175,10 @@ pub fn reassemble(input: &Input, sink: &mut dyn Sink) -> Result<u64> {
     // A stream cut short rebuilds a prefix: its header must say so, or a
     // reader would take the pages never written for damage.
     if input.cut_short().is_some() {
-        let status = crate::writer::kdump_defs::header::STATUS as u64;
+        let status = kdump_header::STATUS as u64;
         let mut word = [0u8; 4];
         input.read_exact_at(status, &mut word)?;
-        let flagged = u32::from_le_bytes(word) | crate::compress::flag::INCOMPLETE;
+        let flagged = u32::from_le_bytes(word) | flag::INCOMPLETE;
         sink.write_at(status, &flagged.to_le_bytes()).map_err(out_err)?;
     }
     sink.finish().map_err(out_err)?;
@@ -189,8 +190,8 @@ mod tests {
     use super::*;
 
     fn stream(records: &[(i64, &[u8])], end: bool) -> Vec<u8> {
-        let mut s = vec![0u8; FLAT_HEADER_SIZE];
-        s[..12].copy_from_slice(FLAT_SIGNATURE);
+        let mut s = vec![0u8; format::HEADER_SIZE];
+        s[..12].copy_from_slice(format::SIGNATURE);
         s[16..24].copy_from_slice(&1i64.to_be_bytes());
         s[24..32].copy_from_slice(&1i64.to_be_bytes());
         for (off, data) in records {

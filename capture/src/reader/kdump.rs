@@ -10,15 +10,12 @@
 //! offset/size_eraseinfo; v6 start_pfn_64, end_pfn_64, max_mapnr_64.
 
 use crate::bytes::{i32_at, slice, u32_at, u64_at};
-use crate::compress::flag;
 use crate::elf::vmcore::{parse_notes, Note};
 use crate::error::{Error, Result};
+use crate::format::kdump::{flag, header as dh, page_desc as pd, sub_header as kh, DISKDUMP_SIGNATURE, SIGNATURE};
 use crate::input::Input;
-use crate::memory::PAGE_SIZE;
-use crate::writer::kdump_defs::{header as dh, page_desc as pd, sub_header as kh};
+use crate::page::PAGE_SIZE;
 
-pub const KDUMP_SIGNATURE: &[u8; 8] = b"KDUMP   ";
-const DISKDUMP_SIGNATURE: &[u8; 8] = b"DISKDUMP";
 /// Largest note area accepted (real ones are a few KB per CPU).
 const MAX_NOTES: u64 = 64 << 20;
 /// Largest sub-header accepted, in blocks.
@@ -34,7 +31,7 @@ fn malformed(offset: u64, what: impl Into<String>) -> Error {
 
 /// Whether `head` (a file's first bytes) is a kdump-compressed header.
 pub fn is_kdump(head: &[u8]) -> bool {
-    head.starts_with(KDUMP_SIGNATURE)
+    head.starts_with(SIGNATURE)
 }
 
 /// The header fields a reader needs, with the version's defaults filled in.
@@ -133,7 +130,7 @@ fn count_bits(bm: &[u8], from: u64, to: u64) -> u64 {
         let bytes = slice(bm, (pfn / 8) as usize, ((whole_end - pfn) / 8) as usize).unwrap_or(&[]);
         let mut words = bytes.chunks_exact(8);
         for w in &mut words {
-            n += u64::from_le_bytes(w.try_into().unwrap_or_default()).count_ones() as u64;
+            n += u64_at(w, 0).unwrap_or(0).count_ones() as u64;
         }
         n += words.remainder().iter().map(|b| b.count_ones() as u64).sum::<u64>();
         pfn = whole_end;

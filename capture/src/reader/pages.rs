@@ -9,7 +9,7 @@ use crate::bitmap::Bitmap;
 use crate::compress::{flag_name, PageDecoder};
 use crate::error::{Error, Result};
 use crate::input::Input;
-use crate::memory::{PAGE_SHIFT, PAGE_SIZE};
+use crate::page::{offset_in_page, PAGE_SHIFT, PAGE_SIZE};
 use std::cell::RefCell;
 
 /// Decompressed pages kept for small reads.
@@ -134,7 +134,7 @@ impl KdumpPages {
         while done < buf.len() {
             let pa = paddr + done as u64;
             let pfn = pa >> PAGE_SHIFT;
-            let in_page = (pa & (PAGE_SIZE - 1)) as usize;
+            let in_page = offset_in_page(pa) as usize;
             let n = (PAGE_SIZE as usize - in_page).min(buf.len() - done);
             let slot = match st.cache.iter().position(|(p, _)| *p == pfn) {
                 Some(s) => s,

@@ -8,11 +8,11 @@
 //! planned in a first pass, then the data is streamed.
 
 use super::{out_err, Progress, WriteStats};
-use crate::elf::defs::*;
+use crate::dump_level;
 use crate::elf::vmcore::Load;
 use crate::error::Result;
-use crate::filter::level;
-use crate::memory::{PAGE_SHIFT, PAGE_SIZE};
+use crate::format::elf::*;
+use crate::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
 
@@ -63,7 +63,7 @@ fn segments(l: &Load, runs: &[Run]) -> Vec<Segment> {
 pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -> Result<WriteStats> {
     let vm = sel.vm;
     let loads = &vm.elf.loads;
-    let exclude_zero = sel.level & level::ZERO != 0;
+    let exclude_zero = sel.level & dump_level::ZERO != 0;
     let mut scratch = Vec::new();
     let total = vm.max_mapnr;
 
@@ -108,9 +108,9 @@ pub fn write(sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress) -
 
     let mut eh = [0u8; EHDR_SIZE];
     eh[..4].copy_from_slice(ELFMAG);
-    eh[4] = ELFCLASS64;
-    eh[5] = ELFDATA2LSB;
-    eh[6] = EV_CURRENT;
+    eh[ehdr::EI_CLASS] = ELFCLASS64;
+    eh[ehdr::EI_DATA] = ELFDATA2LSB;
+    eh[ehdr::EI_VERSION] = EV_CURRENT;
     eh[ehdr::E_TYPE..ehdr::E_TYPE + 2].copy_from_slice(&ET_CORE.to_le_bytes());
     eh[ehdr::E_MACHINE..ehdr::E_MACHINE + 2].copy_from_slice(&EM_X86_64.to_le_bytes());
     eh[ehdr::E_VERSION..ehdr::E_VERSION + 4].copy_from_slice(&1u32.to_le_bytes());

@@ -19,16 +19,17 @@
 //! stream cannot rewrite its header: a cut stream has no end record
 //! instead.)
 
-use super::kdump_defs::{self as defs, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
-use super::{out_err, utsname, Progress, WriteStats};
-use crate::bytes::round_up;
-use crate::compress::{flag, Compression, PageCompressor};
+use super::{out_err, Progress, WriteStats};
+use crate::bytes::{round_up, u32_at, u64_at};
+use crate::compress::{Compression, PageCompressor};
+use crate::dump_level;
 use crate::error::{Error, Result};
-use crate::filter::level;
-use crate::memory::PAGE_SIZE;
+use crate::format::kdump::{self as format, flag, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
+use crate::page::PAGE_SIZE;
 use crate::select::{is_zero_page, Selector};
 use crate::sink::{Cursor, Sink};
 use crate::translate;
+use crate::utsname::utsname;
 
 /// The byte layout of one kdump-compressed file.
 #[derive(Clone, Copy, Debug)]
@@ -123,7 +124,7 @@ pub fn write(
     // Pass 2: descriptors and page data; first the pages a reader needs
     // to start, so that a cut early in a long dump still leaves a dump
     // crash, `dmesg` and `inspect` can start on.
-    let exclude_zero = sel.level & level::ZERO != 0;
+    let exclude_zero = sel.level & dump_level::ZERO != 0;
     let mut descs = Cursor::new(layout.descs, 256 << 10);
     let mut data = Cursor::new(layout.descs + kept * pd::SIZE as u64, 1 << 20);
     let zero_desc = if exclude_zero {
@@ -250,8 +251,8 @@ pub fn write(
                 .buffered()
                 .chunks(pd::SIZE)
                 .take_while(|d| {
-                    let off = u64::from_le_bytes(d[pd::OFFSET..pd::OFFSET + 8].try_into().unwrap_or_default());
-                    let size = u32::from_le_bytes(d[pd::SIZE_FIELD..pd::SIZE_FIELD + 4].try_into().unwrap_or_default());
+                    let off = u64_at(d, pd::OFFSET).unwrap_or(0);
+                    let size = u32_at(d, pd::SIZE_FIELD).unwrap_or(0);
                     off + size as u64 <= on_disk
                 })
                 .count();
@@ -388,8 +389,8 @@ fn write_headers(
 ) -> Result<()> {
     let vm = sel.vm;
     let mut h = vec![0u8; BLOCK_SIZE as usize];
-    h[dh::SIGNATURE..dh::SIGNATURE + 8].copy_from_slice(defs::SIGNATURE);
-    put(&mut h, dh::HEADER_VERSION, defs::HEADER_VERSION.to_le_bytes());
+    h[dh::SIGNATURE..dh::SIGNATURE + 8].copy_from_slice(format::SIGNATURE);
+    put(&mut h, dh::HEADER_VERSION, format::HEADER_VERSION.to_le_bytes());
     let uts = utsname(vm);
     for (i, field) in uts.iter().enumerate() {
         let at = dh::UTSNAME + i * dh::UTS_FIELD_LEN;

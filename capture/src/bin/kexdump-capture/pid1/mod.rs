@@ -28,7 +28,7 @@ use kexdump_engine::capture_dir::record::{DmesgRecord, DumpRecord, Record, Statu
 use kexdump_engine::capture_dir::{self, time::iso8601, DMESG, DUMP, RECORD};
 use kexdump_engine::output::AtomicFile;
 use kexdump_engine::sink::FileSink;
-use kexdump_engine::{dmesg, save, writer, Format, SaveOptions, Vmcore};
+use kexdump_engine::{dmesg, save, utsname, Format, SaveOptions, Vmcore};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -175,7 +175,7 @@ impl Run {
 
         let base = private_dirs(&mnt, &cfg.path).map_err(|e| fail(e.to_string()))?;
         let vm = Vmcore::open(Path::new(VMCORE)).map_err(|e| fail(format!("{VMCORE}: {e}")))?;
-        let uts = writer::utsname(&vm);
+        let uts = utsname::utsname(&vm);
         let crash_time = vm.info.crash_time().ok().flatten();
         let capture_time = unix_now();
         let dir = unique_dir(&base, &capture_dir::dir_name(crash_time.unwrap_or(capture_time), &uts[1]))
