@@ -194,6 +194,16 @@ pub fn parse_notes(buf: &[u8], file_off: u64, base_pos: u64, out: &mut Vec<Note>
         });
         pos = end.min(buf.len());
     }
+    // Fewer bytes than a note header are left: zero padding, or a header
+    // cut short, which would silently lose the note (VMCOREINFO is often
+    // the last one). Refused like a note running past the end.
+    let rest = buf.get(pos..).unwrap_or_default();
+    if rest.len() < NHDR_SIZE && rest.iter().any(|&b| b != 0) {
+        return Err(malformed(
+            file_off + pos as u64,
+            format!("a note header is cut short: PT_NOTE ends {} bytes into it", rest.len()),
+        ));
+    }
     Ok(())
 }
 
@@ -209,5 +219,37 @@ impl VmcoreElf {
     /// One past the highest physical address any PT_LOAD describes.
     pub fn max_paddr(&self) -> u64 {
         self.loads.iter().map(|l| l.paddr + l.memsz).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One note: name "CORE", type 1, 4 bytes of data.
+    fn note() -> Vec<u8> {
+        let mut n = Vec::new();
+        for v in [5u32, 4, 1] {
+            n.extend_from_slice(&v.to_le_bytes());
+        }
+        n.extend_from_slice(b"CORE\0\0\0\0");
+        n.extend_from_slice(&[1, 2, 3, 4]);
+        n
+    }
+
+    #[test]
+    fn a_note_header_cut_by_the_end_of_pt_note_is_refused_zero_padding_is_not() {
+        let mut padded = note();
+        padded.extend_from_slice(&[0; 8]);
+        let mut out = Vec::new();
+        parse_notes(&padded, 0x100, 0, &mut out).unwrap();
+        assert_eq!((out.len(), out[0].name.as_str(), &out[0].desc[..]), (1, "CORE", &[1, 2, 3, 4][..]));
+
+        // The next note's header, cut 8 bytes in (its namesz and descsz).
+        let mut cut = note();
+        cut.extend_from_slice(&11u32.to_le_bytes());
+        cut.extend_from_slice(&4096u32.to_le_bytes());
+        let e = parse_notes(&cut, 0x100, 0, &mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("0x118") && e.contains("cut short"), "{e}");
     }
 }
