@@ -11,7 +11,7 @@
 //! the key comes from the document's spans (toml_edit, the parser toml
 //! itself uses).
 
-use crate::mounts;
+use crate::system::mounts;
 use kexdump_engine::capture_config::{Action, CaptureConfig, Target};
 use kexdump_engine::compress::Compression;
 use kexdump_engine::Format;
@@ -578,7 +578,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// `auto` or a value `kexdump crashkernel set` would accept (one parser
 /// for both: `crate::crashkernel`).
 fn check_crashkernel(v: &str) -> Result<(), String> {
-    crate::crashkernel::parse_set_value(v).map(drop).map_err(|e| e.to_string())
+    crate::crashkernel::option::parse_set_value(v).map(drop).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

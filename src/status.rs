@@ -6,12 +6,12 @@
 //! the size a dump would take, the last dumps, and the self-test.
 //! Every part reports its own error; none stops the others.
 
-use crate::arm::{self, Armed};
+use crate::arming::{self as arm, Armed};
+use crate::cmd::list as list_cmd;
 use crate::config::Config;
 use crate::dumps::{self, Scan};
-use crate::list_cmd;
-use crate::meminfo::{self, MemInfo};
 use crate::selftest::{self, Outcome, TestRecord};
+use crate::system::meminfo::{self, MemInfo};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,8 @@
 //! `/proc/sysrq-trigger`. After the reboot `kexdump status` tells whether
 //! the test's dump arrived.
 
-use crate::arm::{self, ArmError};
-use crate::capture_image;
+use crate::arming::capture_image;
+use crate::arming::{self as arm, ArmError};
 use crate::cli::{ArmArgs, KexecMethod, TestArgs};
 use crate::selftest::{self, TestRecord};
 use anyhow::{bail, Context, Result};

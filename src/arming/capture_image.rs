@@ -14,7 +14,7 @@
 //! Functions take the root directory (`/`, or a fake tree in tests);
 //! paths from the configuration are read below it.
 
-use crate::bzimage;
+use crate::arming::bzimage;
 use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use kexdump_engine::capture_config::CaptureConfig;
@@ -403,7 +403,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     Ok(())
 }
 
-/// Fake systems for the tests of this module and of arm.rs.
+/// Fake systems for the tests of this module and of arming.
 #[cfg(test)]
 pub(crate) mod fixture {
     use super::*;

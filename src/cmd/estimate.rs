@@ -6,12 +6,12 @@
 //! measurements in docs/capture.md). Shown beside the current reservation,
 //! with the size a dump would take against the target's free space.
 
-use crate::arm::{self, mib};
-use crate::capture_image;
+use crate::arming::capture_image;
+use crate::arming::{self as arm, mib};
 use crate::cli::EstimateArgs;
+use crate::cmd::initramfs as initramfs_cmd;
 use crate::config::Config;
-use crate::initramfs_cmd;
-use crate::meminfo::{self, MemInfo};
+use crate::system::meminfo::{self, MemInfo};
 use anyhow::{Context, Result};
 use kexdump_initramfs::image::{self, Spec};
 use serde::Serialize;

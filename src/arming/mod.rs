@@ -11,13 +11,17 @@
 //! arming is recorded in `/var/lib/kexdump/armed.json` ([`Armed`]);
 //! `disarm` removes it.
 
-use crate::bzimage;
-use crate::capture_image::{self, Decision};
+pub mod bzimage;
+pub mod capture_cmdline;
+pub mod capture_image;
+pub mod kexec;
+
 use crate::cli::{ArmArgs, DisarmArgs, KexecMethod};
-use crate::cmdline::{self, Dropped};
+use crate::cmd::initramfs as initramfs_cmd;
 use crate::config::Config;
-use crate::{initramfs_cmd, kexec};
 use anyhow::{Context, Result};
+use capture_cmdline::Dropped;
+use capture_image::Decision;
 use kexdump_initramfs::image::Report;
 use serde::{Deserialize, Serialize};
 use std::ffi::{CString, OsString};
@@ -453,7 +457,7 @@ pub fn plan(root: &Path, req: &Request) -> Result<Plan, ArmError> {
         CmdlineSource::Full(line) => (line.trim().to_string(), Vec::new()),
         CmdlineSource::Derived { remove, append } => {
             let (_, primary) = read_text(root, PROC_CMDLINE)?;
-            let c = cmdline::capture_cmdline(&primary, remove, append);
+            let c = capture_cmdline::capture_cmdline(&primary, remove, append);
             (c.line, c.dropped)
         }
     };
@@ -702,7 +706,7 @@ pub fn prepare(root: &Path, a: &ArmArgs) -> Result<Prepared> {
     // No reservation: say so before building anything.
     crash_size(root)?;
     let config = Config::load(root, a.config.as_deref())?;
-    crate::target_check::check(root, &config)?;
+    crate::dump_target::check::check(root, &config)?;
     let bin = match &a.capture_bin {
         Some(p) => p.clone(),
         None => initramfs_cmd::find_capture_bin()?,
@@ -1266,7 +1270,7 @@ mod tests {
         assert_eq!(shell_quoted(""), "''");
     }
 
-    use crate::capture_image::fixture::{fake_exe, System, RELEASE};
+    use crate::arming::capture_image::fixture::{fake_exe, System, RELEASE};
     use crate::cli::{Cli, Command as Cmd};
     use clap::Parser;
     use std::os::unix::fs::PermissionsExt;

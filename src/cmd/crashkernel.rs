@@ -6,9 +6,9 @@
 //! tests): proc/cmdline, proc/iomem, proc/meminfo, sys/kernel/kexec_crash_*,
 //! and the boot loader files of bootcfg.rs.
 
-use crate::bootcfg::{self, Edit};
 use crate::cli::{BootloaderArg, CrashkernelSetArgs, CrashkernelShowArgs};
-use crate::crashkernel::{self, human, Low, Opt, Outcome, MEASURED_FLOOR, MIB, RAM_ROUNDING};
+use crate::crashkernel::bootcfg::{self, Edit};
+use crate::crashkernel::option::{self as crashkernel, human, Low, Opt, Outcome, MEASURED_FLOOR, MIB, RAM_ROUNDING};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::io;
@@ -508,7 +508,7 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
     let real_root = root == Path::new("/");
     let option = format!("crashkernel={}", a.size.text);
     if !a.dry_run && real_root {
-        let euid = crate::kexec::effective_uid();
+        let euid = crate::arming::kexec::effective_uid();
         if euid != 0 {
             bail!(
                 "changing the boot configuration needs root, and this runs as uid {euid}: run it with sudo, \
@@ -559,7 +559,7 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crashkernel::{parse_set_value, Problem, GIB};
+    use crate::crashkernel::option::{parse_set_value, Problem, GIB};
     use std::os::unix::fs::PermissionsExt;
 
     struct Tree {

@@ -4,7 +4,7 @@
 //! compression is rebuilt byte for byte, as `makedumpfile -R` does.
 
 use crate::cli::{CompressArg, ConvertArgs, OutputFormat};
-use crate::save::{compression, write_dump, DumpRequest};
+use crate::cmd::save::{compression, write_dump, DumpRequest};
 use anyhow::{Context, Result};
 use kexdump_engine::output::AtomicFile;
 use kexdump_engine::reader::{flat, Kind};

@@ -2,8 +2,9 @@
 //! (`kexdump_engine::analysis`), print them as text or JSON. Only opening
 //! the file is fatal; every other part shows its own error in place.
 
+mod json;
+
 use crate::cli::InspectArgs;
-use crate::inspect_json;
 use anyhow::{Context, Result};
 use kexdump_engine::analysis::inspect::{Inspection, Section};
 use kexdump_engine::analysis::stack::Frame;
@@ -51,7 +52,7 @@ pub fn run(a: InspectArgs) -> Result<ExitCode> {
         _ => None,
     };
     let out = if a.json {
-        let mut v = inspect_json::to_json(&ins, &dump_path, &source);
+        let mut v = json::to_json(&ins, &dump_path, &source);
         if let Some(e) = lines_error {
             v["errors"]["source_lines"] = serde_json::Value::String(e);
         }

@@ -8,7 +8,7 @@
 use crate::cli::ListArgs;
 use crate::config::{Config, TargetSpec};
 use crate::dumps::{self, DumpEntry, Scan, Skipped, Status};
-use crate::mounts::{self, FindError};
+use crate::system::mounts::{self, FindError};
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 use std::io::{self, Write};

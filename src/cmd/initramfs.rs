@@ -31,7 +31,7 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
         CaptureFormat::Kdump => Format::Kdump,
         CaptureFormat::Elf => Format::Elf,
     };
-    config.compression = crate::save::compression(a.compress, a.compress_level)?;
+    config.compression = crate::cmd::save::compression(a.compress, a.compress_level)?;
     config.wait_seconds = a.wait_seconds;
     config.failure_action = action(a.failure_action);
     config.final_action = action(a.final_action);

@@ -1,0 +1,3 @@
+//! The dump target on this machine.
+
+pub mod check;

@@ -1,0 +1,5 @@
+//! Probes of the running system, read under a root directory (`/`, or a
+//! fake tree in tests).
+
+pub mod meminfo;
+pub mod mounts;
