@@ -754,3 +754,33 @@ pub struct CrashkernelSetArgs {
 fn parse_byte_size(s: &str) -> Result<u64, String> {
     crate::config::parse_size(s).ok_or_else(|| format!("{s:?} is not a size such as 1G, 512M or 0"))
 }
+
+// From the command line to the parameters of the domain modules.
+
+impl ArmArgs {
+    /// What `kexdump arm` or `rearm` asks of [`crate::arming`].
+    pub fn options(&self) -> crate::arming::ArmOptions {
+        crate::arming::ArmOptions {
+            kernel: self.kernel.clone(),
+            initrd: self.initrd.clone(),
+            config: self.config.clone(),
+            rebuild: self.rebuild,
+            capture_bin: self.capture_bin.clone(),
+            cmdline_append: self.cmdline_append.clone(),
+            cmdline_remove: self.cmdline_remove.clone(),
+            cmdline: self.cmdline.clone(),
+            method: self.method.into(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+impl From<KexecMethod> for crate::arming::loader::Method {
+    fn from(m: KexecMethod) -> Self {
+        match m {
+            KexecMethod::Auto => Self::Auto,
+            KexecMethod::Syscall => Self::Syscall,
+            KexecMethod::KexecTools => Self::KexecTools,
+        }
+    }
+}
