@@ -775,6 +775,31 @@ impl ArmArgs {
     }
 }
 
+impl CompressArg {
+    /// The page compression asked for, at `level` when one is given.
+    pub fn compression(self, level: Option<i32>) -> kexdump_engine::Result<kexdump_engine::compress::Compression> {
+        use kexdump_engine::compress::Compression;
+        match self {
+            CompressArg::Zstd => Compression::Zstd { level: Compression::DEFAULT_ZSTD_LEVEL },
+            CompressArg::Zlib => Compression::Zlib { level: 1 },
+            CompressArg::Snappy => Compression::Snappy,
+            CompressArg::Lzo => Compression::Lzo,
+            CompressArg::None => Compression::None,
+        }
+        .with_level(level)
+    }
+}
+
+impl From<OutputFormat> for crate::saving::DumpFormat {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Kdump => Self::Kdump,
+            OutputFormat::Elf => Self::Elf,
+            OutputFormat::Flat => Self::Flat,
+        }
+    }
+}
+
 impl From<KexecMethod> for crate::arming::loader::Method {
     fn from(m: KexecMethod) -> Self {
         match m {

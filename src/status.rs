@@ -9,8 +9,8 @@
 use crate::arming::error::ArmError;
 use crate::arming::kernel_state;
 use crate::arming::record::{self, Armed};
-use crate::cmd::list as list_cmd;
 use crate::config::Config;
+use crate::dump_target::location::{config_dump_root, under_root};
 use crate::dumps::{self, Scan};
 use crate::selftest::{self, Outcome, TestRecord};
 use crate::system::meminfo::{self, MemInfo};
@@ -141,11 +141,11 @@ fn target(root: &Path, config: &Result<Config, String>, free: &dyn Fn(&Path) -> 
             .map(|m| meminfo::dump_upper_bound(&m, config.dump.level_bits())),
         ..Default::default()
     };
-    match list_cmd::config_dump_root(root, config) {
+    match config_dump_root(root, config) {
         Ok(dir) => {
             // The directory may not exist before the first dump: its file
             // system's free space is what counts.
-            let on_disk = list_cmd::under_root(root, &dir);
+            let on_disk = under_root(root, &dir);
             t.free_bytes = on_disk.ancestors().find(|a| a.exists()).and_then(free);
             t.dir = Some(dir);
         }
@@ -190,7 +190,7 @@ pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> O
     let crash_hotplug = std::fs::read_to_string(root.join(CRASH_HOTPLUG)).ok().map(|s| s.trim() == "1");
     let target = target(root, &config, free);
     let scan = match &target.dir {
-        Some(dir) => match dumps::scan(&list_cmd::under_root(root, dir)) {
+        Some(dir) => match dumps::scan(&under_root(root, dir)) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Scan::default()),
             Err(e) => Err(format!("cannot list {}: {e}", dir.display())),

@@ -1,8 +1,7 @@
-//! The `kexec_file_load(2)` system call for the crash kernel slot, and the
-//! two facts about the running system `kexdump arm` asks libc for (the
-//! effective user, the kernel release). This is the only `unsafe` code of
-//! arming and disarming; everything it returns is an `io::Error` carrying
-//! the raw errno, for the caller to explain.
+//! The `kexec_file_load(2)` system call for the crash kernel slot. This is
+//! the only `unsafe` code of arming and disarming (with the two libc calls
+//! of `system::identity`); everything it returns is an `io::Error`
+//! carrying the raw errno, for the caller to explain.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -57,35 +56,4 @@ pub fn load_crash_kernel(kernel: &File, initrd: &File, cmdline: &CStr) -> io::Re
 /// Unloads the crash kernel (succeeds when none is loaded).
 pub fn unload_crash_kernel() -> io::Result<()> {
     kexec_file_load(-1, -1, None, KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH)
-}
-
-/// The effective user id (`geteuid(2)`).
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions, touches no memory and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// The running kernel's release, as `uname -r` prints it.
-pub fn kernel_release() -> io::Result<String> {
-    // SAFETY: `utsname` is six arrays of `c_char`; all zeroes is a valid value.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable `utsname` for the duration of the call,
-    // which fills it with NUL-terminated strings.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let bytes: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the kernel release is not UTF-8"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn release_matches_proc() {
-        let release = super::kernel_release().expect("uname");
-        if let Ok(proc) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-            assert_eq!(release, proc.trim_end());
-        }
-        assert!(!release.is_empty());
-    }
 }

@@ -7,6 +7,7 @@ use super::error::ArmError;
 use super::kernel_state::{load_disabled, lockdown, lockdown_active, LOAD_DISABLED};
 use super::kexec;
 use super::plan::Plan;
+use crate::system::identity;
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io;
@@ -130,7 +131,7 @@ fn shell_quoted(arg: &str) -> String {
 }
 
 pub fn require_root() -> Result<(), ArmError> {
-    match kexec::effective_uid() {
+    match identity::effective_uid() {
         0 => Ok(()),
         euid => Err(ArmError::NotRoot { euid }),
     }

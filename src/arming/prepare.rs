@@ -4,10 +4,10 @@
 
 use super::capture_image::{self, Decision};
 use super::kernel_state::crash_size;
-use super::kexec;
 use super::plan::{default_kernel, plan, CmdlineSource, Plan, Request};
 use super::ArmOptions;
 use crate::config::Config;
+use crate::system::{capture_bin, identity};
 use anyhow::Result;
 use kexdump_initramfs::image::Report;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ fn request(root: &Path, a: &ArmOptions, initrd: &Path) -> Result<Request> {
     let kernel = match &a.kernel {
         Some(k) => k.clone(),
         None => {
-            let release = kexec::kernel_release().map_err(|e| anyhow::anyhow!("uname: {e}"))?;
+            let release = identity::kernel_release().map_err(|e| anyhow::anyhow!("uname: {e}"))?;
             default_kernel(root, &release)
         }
     };
@@ -71,7 +71,7 @@ pub fn prepare(root: &Path, a: &ArmOptions) -> Result<Prepared> {
     crate::dump_target::check::check(root, &config)?;
     let bin = match &a.capture_bin {
         Some(p) => p.clone(),
-        None => crate::cmd::initramfs::find_capture_bin()?,
+        None => capture_bin::find()?,
     };
     let sources = capture_image::sources(root, &config, a.kernel.as_deref(), bin)?;
     let inputs = capture_image::inputs(&sources)?;

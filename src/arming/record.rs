@@ -1,9 +1,9 @@
 //! `/var/lib/kexdump/armed.json`: what was armed, when and how. Written
 //! after each load, removed by disarming, read by `kexdump status`.
 
-use super::capture_image;
 use super::loader::Loader;
 use super::prepare::Prepared;
+use crate::json_file;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -59,7 +59,7 @@ pub fn write_armed(root: &Path, armed: &Armed) -> Result<PathBuf> {
             .create(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    capture_image::write_json(&path, armed)?;
+    json_file::write(&path, armed)?;
     Ok(path)
 }
 

@@ -4,7 +4,7 @@
 //! compression is rebuilt byte for byte, as `makedumpfile -R` does.
 
 use crate::cli::{CompressArg, ConvertArgs, OutputFormat};
-use crate::cmd::save::{compression, write_dump, DumpRequest};
+use crate::saving::{write_dump, DumpRequest};
 use anyhow::{Context, Result};
 use kexdump_engine::output::AtomicFile;
 use kexdump_engine::reader::{flat, Kind};
@@ -34,9 +34,9 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     }
     let req = DumpRequest {
         out: out.clone(),
-        format: a.format,
+        format: a.format.into(),
         level,
-        compression: compression(a.compress.unwrap_or(CompressArg::Zstd), a.compress_level)?,
+        compression: a.compress.unwrap_or(CompressArg::Zstd).compression(a.compress_level)?,
         json: a.json,
         quiet: a.quiet,
         started,

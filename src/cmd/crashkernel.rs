@@ -508,7 +508,7 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
     let real_root = root == Path::new("/");
     let option = format!("crashkernel={}", a.size.text);
     if !a.dry_run && real_root {
-        let euid = crate::arming::kexec::effective_uid();
+        let euid = crate::system::identity::effective_uid();
         if euid != 0 {
             bail!(
                 "changing the boot configuration needs root, and this runs as uid {euid}: run it with sudo, \

@@ -11,11 +11,10 @@ use crate::arming::error::ArmError;
 use crate::arming::kernel_state::{self, CRASH_SIZE};
 use crate::arming::sizes::{self, mib, RUNTIME_FIXED, RUNTIME_PER_INITRD_BYTE};
 use crate::cli::EstimateArgs;
-use crate::cmd::initramfs as initramfs_cmd;
 use crate::config::Config;
+use crate::system::capture_bin;
 use crate::system::meminfo::{self, MemInfo};
-use anyhow::{Context, Result};
-use kexdump_initramfs::image::{self, Spec};
+use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,15 +49,10 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
     let config = Config::load(root, a.config.as_deref())?;
     let bin = match &a.capture_bin {
         Some(p) => p.clone(),
-        None => initramfs_cmd::find_capture_bin()?,
+        None => capture_bin::find()?,
     };
     let sources = capture_image::sources(root, &config, a.kernel.as_deref(), bin)?;
-    // Build the image `kexdump arm` would build, to measure it.
-    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-    let out = tmp.path().join("capture.img");
-    let mut spec = Spec::new(sources.capture_bin.clone(), sources.config.clone(), sources.modules_dir.clone(), out);
-    spec.roots = sources.roots.clone();
-    let report = image::build(&spec).context("building the capture initramfs to measure it")?;
+    let report = capture_image::measure(&sources)?;
     // No reservation reads 0; no kexec support leaves it unknown.
     let current = match kernel_state::crash_size(root) {
         Ok(n) => Some(n),

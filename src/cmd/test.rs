@@ -6,7 +6,6 @@
 //! `/proc/sysrq-trigger`. After the reboot `kexdump status` tells whether
 //! the test's dump arrived.
 
-use crate::arming::capture_image;
 use crate::arming::error::ArmError;
 use crate::arming::loader::{require_root, Method};
 use crate::arming::{report, sequence, ArmOptions};
@@ -57,7 +56,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         requested_unix: now,
         boot_id: boot_id.trim().to_owned(),
     };
-    capture_image::write_json(&root.join(selftest::TEST_RECORD), &record)?;
+    selftest::write(root, &record)?;
     println!("kexdump: self-test {id}: crashing this machine in {} s", a.delay);
     std::io::stdout().flush().ok();
     std::thread::sleep(Duration::from_secs(a.delay.into()));

@@ -188,7 +188,7 @@ mod tests {
             "fields in the output but not in docs/analysis.md, or the reverse"
         );
         // a failed section: null plus its error
-        let text = crate::cmd::inspect::render_text(&ins, "vmcore", &|_| None, None);
+        let text = super::super::text::render_text(&ins, "vmcore", &|_| None, None);
         assert!(text.contains("sysrq_handle_crash+0x16/0x100"), "{text}");
         let bad = kexdump_testgen::SynthVmcore::new().vmcoreinfo_edit(|kv| kv.retain(|(k, _)| k != "CRASHTIME"));
         let vm = Vmcore::from_input(Input::from_bytes(bad.build())).unwrap();
