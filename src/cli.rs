@@ -735,8 +735,8 @@ pub struct CrashkernelSetArgs {
     /// The reservation: a size such as 192M, a range table such as
     /// 1G-4G:128M,4G-:192M, or SIZE@OFFSET, SIZE,high (see below); `auto`
     /// for kexdump's table by RAM.
-    #[arg(value_name = "SIZE|auto", value_parser = crate::crashkernel::option::parse_set_value)]
-    pub size: crate::crashkernel::option::SetValue,
+    #[arg(value_name = "SIZE|auto", value_parser = crate::crashkernel::param::parse_set_value)]
+    pub size: crate::crashkernel::param::SetValue,
     /// Print the change as a diff of the file and what it reserves on this
     /// machine; write nothing, run nothing. Needs no root.
     #[arg(long)]
@@ -796,6 +796,16 @@ impl From<OutputFormat> for crate::saving::DumpFormat {
             OutputFormat::Kdump => Self::Kdump,
             OutputFormat::Elf => Self::Elf,
             OutputFormat::Flat => Self::Flat,
+        }
+    }
+}
+
+impl From<BootloaderArg> for crate::crashkernel::next_boot::Bootloader {
+    fn from(b: BootloaderArg) -> Self {
+        match b {
+            BootloaderArg::Auto => Self::Auto,
+            BootloaderArg::Grub => Self::Grub,
+            BootloaderArg::KernelCmdline => Self::KernelCmdline,
         }
     }
 }

@@ -576,9 +576,9 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// admin-guide/kdump/kdump.rst): `SIZE[@OFFSET]`, `SIZE,high|low`, or
 /// `START-[END]:SIZE[,START-[END]:SIZE...][@OFFSET]`.
 /// `auto` or a value `kexdump crashkernel set` would accept (one parser
-/// for both: `crate::crashkernel`).
+/// for both: `crate::crashkernel::param`).
 fn check_crashkernel(v: &str) -> Result<(), String> {
-    crate::crashkernel::option::parse_set_value(v).map(drop).map_err(|e| e.to_string())
+    crate::crashkernel::param::parse_set_value(v).map(drop).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
