@@ -1,4 +1,5 @@
-//! `kexdump`: the operator's command. This file only dispatches.
+//! `kexdump`: the operator's command. This file parses the command line,
+//! hands it to [`cmd::run`] and reports an error.
 
 mod arming;
 mod cli;
@@ -20,28 +21,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let result = match args.command {
-        cli::Command::Save(a) => cmd::save::run(a),
-        cli::Command::Dmesg(a) => cmd::dmesg::run(a),
-        cli::Command::Inspect(a) => cmd::inspect::run(a),
-        cli::Command::Convert(a) => cmd::convert::run(a),
-        cli::Command::Verify(a) => cmd::verify::run(a),
-        cli::Command::Arm(a) => cmd::arm::run_arm(a),
-        cli::Command::Disarm(a) => cmd::disarm::run(a),
-        cli::Command::Rearm(a) => cmd::arm::run_rearm(a),
-        cli::Command::Initramfs(a) => cmd::initramfs::run(a),
-        cli::Command::Config(a) => cmd::config::run(a),
-        cli::Command::List(a) => cmd::list::run(a),
-        cli::Command::Crashkernel(a) => match a.command {
-            cli::CrashkernelCommand::Show(a) => cmd::crashkernel::run_show(a),
-            cli::CrashkernelCommand::Set(a) => cmd::crashkernel::run_set(a),
-        },
-        cli::Command::Status(a) => cmd::status::run(a),
-        cli::Command::Estimate(a) => cmd::estimate::run(a),
-        cli::Command::Test(a) => cmd::test::run(a),
-        cli::Command::Completions(a) => cmd::manual::completions(a),
-        cli::Command::Manpages(a) => cmd::manual::manpages(a),
-    };
+    let result = cmd::run(args.command);
     match result {
         Ok(code) => code,
         Err(e) => {
