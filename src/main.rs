@@ -11,6 +11,7 @@ mod dumps;
 mod dwarf_lines;
 mod json_file;
 mod kernel_cmdline;
+mod record_crc;
 mod saving;
 mod selftest;
 mod status;

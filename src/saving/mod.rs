@@ -1,12 +1,14 @@
 //! Writing a dump with the engine, as `kexdump save` and `kexdump convert`
 //! do: to OUT.incomplete, fsynced and renamed, or as a flattened stream on
-//! stdout for `-`; a progress line on a terminal, then a summary.
+//! stdout for `-`; a progress line on a terminal, then a summary. And the
+//! byte-for-byte rebuild of a flattened stream `convert` does.
 
 pub mod progress;
 
 use anyhow::{Context, Result};
 use kexdump_engine::compress::Compression;
 use kexdump_engine::output::AtomicFile;
+use kexdump_engine::reader::flat;
 use kexdump_engine::sink::{FileSink, FlatSink, Sink};
 use kexdump_engine::{Format, SaveOptions, Vmcore};
 use progress::Terminal;
@@ -127,4 +129,16 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
     // 2: saved, but the engine could not apply every rule asked for (it
     // kept those pages) or the kernel is outside the tested range.
     Ok(if report.fallback.is_some() || !report.warnings.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Write the kdump-compressed file a flattened stream carries, byte for
+/// byte, as `makedumpfile -R` does: OUT.incomplete, fsynced, renamed.
+/// Returns the path written and its size.
+pub fn reassemble(vm: &Vmcore, out: &Path) -> Result<(PathBuf, u64)> {
+    let file = AtomicFile::create(out)?;
+    let mut sink = FileSink::new(file.file.try_clone()?);
+    let bytes = flat::reassemble(&vm.input, &mut sink)
+        .with_context(|| format!("writing {} (left as {})", out.display(), file.tmp_path().display()))?;
+    let path = file.commit().with_context(|| format!("committing {}", out.display()))?;
+    Ok((path, bytes))
 }
