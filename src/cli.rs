@@ -735,8 +735,8 @@ pub struct CrashkernelSetArgs {
     /// The reservation: a size such as 192M, a range table such as
     /// 1G-4G:128M,4G-:192M, or SIZE@OFFSET, SIZE,high (see below); `auto`
     /// for kexdump's table by RAM.
-    #[arg(value_name = "SIZE|auto", value_parser = crate::crashkernel::parse_set_value)]
-    pub size: crate::crashkernel::SetValue,
+    #[arg(value_name = "SIZE|auto", value_parser = crate::crashkernel::param::parse_set_value)]
+    pub size: crate::crashkernel::param::SetValue,
     /// Print the change as a diff of the file and what it reserves on this
     /// machine; write nothing, run nothing. Needs no root.
     #[arg(long)]
@@ -753,4 +753,69 @@ pub struct CrashkernelSetArgs {
 /// A byte size such as 1G, 512M, 4096 (for clap).
 fn parse_byte_size(s: &str) -> Result<u64, String> {
     crate::config::parse_size(s).ok_or_else(|| format!("{s:?} is not a size such as 1G, 512M or 0"))
+}
+
+// From the command line to the parameters of the domain modules.
+
+impl ArmArgs {
+    /// What `kexdump arm` or `rearm` asks of [`crate::arming`].
+    pub fn options(&self) -> crate::arming::ArmOptions {
+        crate::arming::ArmOptions {
+            kernel: self.kernel.clone(),
+            initrd: self.initrd.clone(),
+            config: self.config.clone(),
+            rebuild: self.rebuild,
+            capture_bin: self.capture_bin.clone(),
+            cmdline_append: self.cmdline_append.clone(),
+            cmdline_remove: self.cmdline_remove.clone(),
+            cmdline: self.cmdline.clone(),
+            method: self.method.into(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+impl CompressArg {
+    /// The page compression asked for, at `level` when one is given.
+    pub fn compression(self, level: Option<i32>) -> kexdump_engine::Result<kexdump_engine::compress::Compression> {
+        use kexdump_engine::compress::Compression;
+        match self {
+            CompressArg::Zstd => Compression::Zstd { level: Compression::DEFAULT_ZSTD_LEVEL },
+            CompressArg::Zlib => Compression::Zlib { level: 1 },
+            CompressArg::Snappy => Compression::Snappy,
+            CompressArg::Lzo => Compression::Lzo,
+            CompressArg::None => Compression::None,
+        }
+        .with_level(level)
+    }
+}
+
+impl From<OutputFormat> for crate::saving::DumpFormat {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Kdump => Self::Kdump,
+            OutputFormat::Elf => Self::Elf,
+            OutputFormat::Flat => Self::Flat,
+        }
+    }
+}
+
+impl From<BootloaderArg> for crate::crashkernel::next_boot::Bootloader {
+    fn from(b: BootloaderArg) -> Self {
+        match b {
+            BootloaderArg::Auto => Self::Auto,
+            BootloaderArg::Grub => Self::Grub,
+            BootloaderArg::KernelCmdline => Self::KernelCmdline,
+        }
+    }
+}
+
+impl From<KexecMethod> for crate::arming::loader::Method {
+    fn from(m: KexecMethod) -> Self {
+        match m {
+            KexecMethod::Auto => Self::Auto,
+            KexecMethod::Syscall => Self::Syscall,
+            KexecMethod::KexecTools => Self::KexecTools,
+        }
+    }
 }

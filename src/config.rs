@@ -11,7 +11,7 @@
 //! the key comes from the document's spans (toml_edit, the parser toml
 //! itself uses).
 
-use crate::mounts;
+use crate::system::mounts;
 use kexdump_engine::capture_config::{Action, CaptureConfig, Target};
 use kexdump_engine::compress::Compression;
 use kexdump_engine::Format;
@@ -576,9 +576,9 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// admin-guide/kdump/kdump.rst): `SIZE[@OFFSET]`, `SIZE,high|low`, or
 /// `START-[END]:SIZE[,START-[END]:SIZE...][@OFFSET]`.
 /// `auto` or a value `kexdump crashkernel set` would accept (one parser
-/// for both: `crate::crashkernel`).
+/// for both: `crate::crashkernel::param`).
 fn check_crashkernel(v: &str) -> Result<(), String> {
-    crate::crashkernel::parse_set_value(v).map(drop).map_err(|e| e.to_string())
+    crate::crashkernel::param::parse_set_value(v).map(drop).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

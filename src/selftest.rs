@@ -4,6 +4,7 @@
 //! the reboot `kexdump status` matches the two.
 
 use crate::dumps::{DumpEntry, Scan, Status};
+use crate::json_file;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -57,6 +58,11 @@ pub fn evaluate(test: &TestRecord, boot_id: &str, scan: &Scan) -> Outcome {
         None if boot_id.trim() == test.boot_id.trim() => Outcome::Pending,
         None => Outcome::Missing,
     }
+}
+
+/// Record `test` as the pending self-test (mode 0600, replaced atomically).
+pub fn write(root: &Path, test: &TestRecord) -> anyhow::Result<()> {
+    json_file::write(&root.join(TEST_RECORD), test)
 }
 
 /// The recorded test, if any: `Err` names the file when it is unreadable.

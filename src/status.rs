@@ -6,12 +6,14 @@
 //! the size a dump would take, the last dumps, and the self-test.
 //! Every part reports its own error; none stops the others.
 
-use crate::arm::{self, Armed};
+use crate::arming::error::ArmError;
+use crate::arming::kernel_state;
+use crate::arming::record::{self, Armed};
 use crate::config::Config;
+use crate::dump_target::location::{config_dump_root, under_root};
 use crate::dumps::{self, Scan};
-use crate::list_cmd;
-use crate::meminfo::{self, MemInfo};
 use crate::selftest::{self, Outcome, TestRecord};
+use crate::system::meminfo::{self, MemInfo};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -111,19 +113,10 @@ fn boot_time(root: &Path) -> Option<i64> {
     text.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
 }
 
-fn read_armed(root: &Path) -> Result<Option<Armed>, String> {
-    let p = root.join(arm::ARMED_RECORD);
-    match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{}: {e}", p.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", p.display())),
-    }
-}
-
 fn reservation(root: &Path) -> Reservation {
-    let (bytes, error) = match arm::crash_size(root) {
+    let (bytes, error) = match kernel_state::crash_size(root) {
         Ok(n) => (Some(n), None),
-        Err(e @ arm::ArmError::NoReservation { .. }) => (Some(0), Some(e.to_string())),
+        Err(e @ ArmError::NoReservation { .. }) => (Some(0), Some(e.to_string())),
         Err(e) => (None, Some(e.to_string())),
     };
     let ranges = std::fs::read_to_string(root.join("proc/iomem"))
@@ -148,11 +141,11 @@ fn target(root: &Path, config: &Result<Config, String>, free: &dyn Fn(&Path) -> 
             .map(|m| meminfo::dump_upper_bound(&m, config.dump.level_bits())),
         ..Default::default()
     };
-    match list_cmd::config_dump_root(root, config) {
+    match config_dump_root(root, config) {
         Ok(dir) => {
             // The directory may not exist before the first dump: its file
             // system's free space is what counts.
-            let on_disk = list_cmd::under_root(root, &dir);
+            let on_disk = under_root(root, &dir);
             t.free_bytes = on_disk.ancestors().find(|a| a.exists()).and_then(free);
             t.dir = Some(dir);
         }
@@ -180,13 +173,13 @@ fn dump_lines(scan: &Scan) -> Vec<DumpLine> {
 /// `free` tells a directory's free bytes (statvfs in production).
 pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> Option<u64>) -> Status {
     let config = Config::load(root, config_path).map_err(|e| e.to_string());
-    let (armed, armed_error) = match arm::crash_loaded(root) {
+    let (armed, armed_error) = match kernel_state::crash_loaded(root) {
         Ok(b) => (b, None),
         Err(e) => (false, Some(e.to_string())),
     };
     let reservation = reservation(root);
     let boot = boot_time(root);
-    let (capture_kernel, record_error) = match read_armed(root) {
+    let (capture_kernel, record_error) = match record::read_armed(root) {
         Ok(Some(a)) => {
             let stale = !armed || boot.is_some_and(|b| a.time_unix < b);
             (Some(CaptureKernel { armed: a, stale }), None)
@@ -197,7 +190,7 @@ pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> O
     let crash_hotplug = std::fs::read_to_string(root.join(CRASH_HOTPLUG)).ok().map(|s| s.trim() == "1");
     let target = target(root, &config, free);
     let scan = match &target.dir {
-        Some(dir) => match dumps::scan(&list_cmd::under_root(root, dir)) {
+        Some(dir) => match dumps::scan(&under_root(root, dir)) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Scan::default()),
             Err(e) => Err(format!("cannot list {}: {e}", dir.display())),
@@ -307,8 +300,8 @@ mod tests {
     fn machine() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
-        write(r, arm::CRASH_SIZE, "134217728\n");
-        write(r, arm::CRASH_LOADED, "1\n");
+        write(r, kernel_state::CRASH_SIZE, "134217728\n");
+        write(r, kernel_state::CRASH_LOADED, "1\n");
         write(r, "proc/iomem", IOMEM);
         write(r, "proc/stat", "cpu 1 2 3\nbtime 1000\n");
         write(r, "proc/meminfo", "MemTotal: 2000000 kB\nMemFree: 1000000 kB\n");
@@ -335,7 +328,7 @@ mod tests {
         let r = d.path();
         let armed = serde_json::json!({"time":"t","time_unix":2000,"kernel":"/boot/vmlinuz","initrd":"/i",
             "initrd_bytes":5,"cmdline":"c","method":"kexec_file_load","inputs_digest":null,"kexdump_version":"0"});
-        write(r, arm::ARMED_RECORD, &armed.to_string());
+        write(r, record::ARMED_RECORD, &armed.to_string());
         let t = TestRecord { id: "t-9".into(), requested: "r".into(), requested_unix: 900, boot_id: "boot-1".into() };
         write(r, selftest::TEST_RECORD, &serde_json::to_string(&t).unwrap());
         let st = gather(r, None, &|_| Some(1 << 30));
@@ -362,11 +355,11 @@ mod tests {
     fn unarmed_unreserved_and_stale() {
         let d = machine();
         let r = d.path();
-        write(r, arm::CRASH_SIZE, "0\n");
-        write(r, arm::CRASH_LOADED, "0\n");
+        write(r, kernel_state::CRASH_SIZE, "0\n");
+        write(r, kernel_state::CRASH_LOADED, "0\n");
         let armed = serde_json::json!({"time":"t","time_unix":500,"kernel":"/k","initrd":"/i",
             "initrd_bytes":5,"cmdline":"c","method":"kexec_file_load","inputs_digest":null,"kexdump_version":"0"});
-        write(r, arm::ARMED_RECORD, &armed.to_string());
+        write(r, record::ARMED_RECORD, &armed.to_string());
         let st = gather(r, None, &|_| Some(1 << 20));
         assert!(!st.armed);
         assert_eq!(st.reservation.bytes, Some(0));
@@ -380,7 +373,7 @@ mod tests {
     fn no_kexec_support_and_bad_config_do_not_stop_the_rest() {
         let d = machine();
         let r = d.path();
-        fs::remove_file(r.join(arm::CRASH_SIZE)).unwrap();
+        fs::remove_file(r.join(kernel_state::CRASH_SIZE)).unwrap();
         write(r, "etc/kexdump.toml", "[target]\ntarget = 5\n");
         let st = gather(r, None, &|_| None);
         assert!(st.reservation.error.as_deref().unwrap().contains("CONFIG_KEXEC_FILE"));

@@ -1,61 +1,18 @@
 //! `kexdump verify`: the engine's structural checks (`verify.rs`), plus the
-//! CRC32 a kexdump.json capture record beside the dump holds.
+//! CRC32 a kexdump.json capture record beside the dump holds (record_crc.rs).
 
 use crate::cli::VerifyArgs;
+use crate::record_crc;
 use anyhow::Result;
-use kexdump_engine::capture_dir::record::{Record as CaptureRecord, SCHEMA};
-use kexdump_engine::capture_dir::RECORD;
 use kexdump_engine::reader::Kind;
-use kexdump_engine::verify::{self, Problem, Verified};
+use kexdump_engine::verify::{self, Verified};
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
-
-/// What the capture record beside a dump says about it.
-struct CrcCheck {
-    record: String,
-    expected: String,
-    actual: String,
-}
-
-/// The recorded CRC32 of `dump`, if a kexdump.json beside it names it.
-fn recorded_crc(dump: &Path) -> Result<Option<(String, String)>, String> {
-    let Some(dir) = dump.parent() else { return Ok(None) };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let record = dir.join(RECORD);
-    let text = match std::fs::read_to_string(&record) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", record.display())),
-    };
-    let r = CaptureRecord::from_json(text.trim_end_matches(['\0', ' ', '\n']).as_bytes())
-        .map_err(|e| format!("{}: not a {SCHEMA} record: {e}", record.display()))?;
-    let Some(d) = r.dump else { return Ok(None) };
-    let file_name = dump.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if d.file.as_deref() != Some(file_name) {
-        return Ok(None);
-    }
-    Ok(d.crc32.map(|c| (record.display().to_string(), c.to_ascii_lowercase())))
-}
-
-fn check_crcs(a: &VerifyArgs) -> Result<Vec<CrcCheck>, Problem> {
-    let mut out = Vec::new();
-    for dump in &a.dumps {
-        let problem = |what: String| Problem { file: dump.clone(), offset: None, stream_offset: None, pfn: None, what };
-        let Some((record, expected)) = recorded_crc(dump).map_err(problem)? else { continue };
-        let actual = format!("{:08x}", verify::crc32_file(dump).map_err(|e| problem(e.to_string()))?);
-        if actual != expected {
-            return Err(problem(format!("CRC32 is {actual}, but {record} records {expected}")));
-        }
-        out.push(CrcCheck { record, expected, actual });
-    }
-    Ok(out)
-}
 
 pub fn run(a: VerifyArgs) -> Result<ExitCode> {
     let mut v: Verified = verify::verify(&a.dumps);
     let crcs = if v.problem.is_none() {
-        match check_crcs(&a) {
+        match record_crc::check(&a.dumps) {
             Ok(c) => c,
             Err(p) => {
                 v.problem = Some(p);

@@ -1,9 +1,7 @@
-//! The `kexec_file_load(2)` system call for the crash kernel slot, and the
-//! two facts about the running system `kexdump arm` asks for (the effective
-//! user, the kernel release). Neither libc nor nix wraps kexec_file_load, so
-//! this is the host's one module allowed `unsafe` (docs/architecture.md);
-//! everything it returns is an `io::Error` carrying the raw errno, for the
-//! caller to explain.
+//! The `kexec_file_load(2)` system call for the crash kernel slot. Neither
+//! libc nor nix wraps it, so this is the host's one module allowed `unsafe`
+//! (docs/architecture.md); everything it returns is an `io::Error` carrying
+//! the raw errno, for the caller to explain.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
@@ -59,30 +57,4 @@ pub fn load_crash_kernel(kernel: &File, initrd: &File, cmdline: &CStr) -> io::Re
 /// Unloads the crash kernel (succeeds when none is loaded).
 pub fn unload_crash_kernel() -> io::Result<()> {
     kexec_file_load(-1, -1, None, KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH)
-}
-
-/// The effective user id (`geteuid(2)`).
-pub fn effective_uid() -> u32 {
-    nix::unistd::geteuid().as_raw()
-}
-
-/// The running kernel's release, as `uname -r` prints it.
-pub fn kernel_release() -> io::Result<String> {
-    let u = nix::sys::utsname::uname()?;
-    u.release()
-        .to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the kernel release is not UTF-8"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn release_matches_proc() {
-        let release = super::kernel_release().expect("uname");
-        if let Ok(proc) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-            assert_eq!(release, proc.trim_end());
-        }
-        assert!(!release.is_empty());
-    }
 }

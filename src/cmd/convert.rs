@@ -4,11 +4,9 @@
 //! compression is rebuilt byte for byte, as `makedumpfile -R` does.
 
 use crate::cli::{CompressArg, ConvertArgs, OutputFormat};
-use crate::save::{compression, write_dump, DumpRequest};
+use crate::saving::{self, write_dump, DumpRequest};
 use anyhow::{Context, Result};
-use kexdump_engine::output::AtomicFile;
-use kexdump_engine::reader::{flat, Kind};
-use kexdump_engine::sink::FileSink;
+use kexdump_engine::reader::Kind;
 use kexdump_engine::Vmcore;
 use std::io::Write;
 use std::process::ExitCode;
@@ -34,9 +32,9 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     }
     let req = DumpRequest {
         out: out.clone(),
-        format: a.format,
+        format: a.format.into(),
         level,
-        compression: compression(a.compress.unwrap_or(CompressArg::Zstd), a.compress_level)?,
+        compression: a.compress.unwrap_or(CompressArg::Zstd).compression(a.compress_level)?,
         json: a.json,
         quiet: a.quiet,
         started,
@@ -47,13 +45,9 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     write_dump(&vm, &req)
 }
 
-/// Write the kdump-compressed file a flattened stream carries.
+/// Rebuild the kdump-compressed file a flattened stream carries, and say so.
 fn rebuild(vm: &Vmcore, out: &std::path::Path, json: bool, started: Instant) -> Result<ExitCode> {
-    let file = AtomicFile::create(out)?;
-    let mut sink = FileSink::new(file.file.try_clone()?);
-    let bytes = flat::reassemble(&vm.input, &mut sink)
-        .with_context(|| format!("writing {} (left as {})", out.display(), file.tmp_path().display()))?;
-    let path = file.commit().with_context(|| format!("committing {}", out.display()))?;
+    let (path, bytes) = saving::reassemble(vm, out)?;
     let secs = started.elapsed().as_secs_f64();
     if json {
         let j = serde_json::json!({

@@ -2,7 +2,8 @@
 //! choices (kexdump_initramfs::image does the work) and print its report.
 
 use crate::cli::{BusArg, CaptureAction, CaptureFormat, InitramfsArgs};
-use anyhow::{bail, Context, Result};
+use crate::system::{capture_bin, identity};
+use anyhow::{Context, Result};
 use kexdump_engine::capture_config::{Action, CaptureConfig};
 use kexdump_engine::Format;
 use kexdump_initramfs::image::{self, Bus, Compression, Report, Spec, SIZE_WARNING_BYTES};
@@ -10,13 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Where a packaged capture binary lives when it is not next to kexdump.
-const PACKAGED_CAPTURE_BIN: &str = "/usr/lib/kexdump/kexdump-capture";
-
 pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
     let capture_bin = match &a.capture_bin {
         Some(p) => p.clone(),
-        None => find_capture_bin()?,
+        None => capture_bin::find()?,
     };
     let modules_dir = match &a.modules_dir {
         Some(d) => d.clone(),
@@ -31,7 +29,7 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
         CaptureFormat::Kdump => Format::Kdump,
         CaptureFormat::Elf => Format::Elf,
     };
-    config.compression = crate::save::compression(a.compress, a.compress_level)?;
+    config.compression = a.compress.compression(a.compress_level)?;
     config.wait_seconds = a.wait_seconds;
     config.failure_action = action(a.failure_action);
     config.final_action = action(a.final_action);
@@ -111,38 +109,9 @@ fn bus(b: BusArg) -> Bus {
     }
 }
 
-/// `kexdump-capture` next to the running kexdump (a build tree, or an
-/// install putting both in one directory), then the packaged location.
-pub(crate) fn find_capture_bin() -> Result<PathBuf> {
-    let mut looked = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            looked.push(dir.join("kexdump-capture"));
-        }
-    }
-    looked.push(PathBuf::from(PACKAGED_CAPTURE_BIN));
-    if let Some(p) = looked.iter().find(|p| p.is_file()) {
-        return Ok(p.clone());
-    }
-    let list: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
-    bail!(
-        "no capture binary: looked for {}; pass --capture-bin, or build the static one with \
-         RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p kexdump-engine --bin kexdump-capture \
-         --target x86_64-unknown-linux-gnu",
-        list.join(" and ")
-    )
-}
-
 /// `<root>/lib/modules/<running kernel release>`.
 fn default_modules_dir(root: &Path) -> Result<PathBuf> {
-    let f = root.join("proc/sys/kernel/osrelease");
-    let release =
-        std::fs::read_to_string(&f).with_context(|| format!("reading the kernel release from {}", f.display()))?;
-    let release = release.trim();
-    if release.is_empty() || release.contains('/') {
-        bail!("{}: unexpected kernel release {release:?}", f.display());
-    }
-    Ok(root.join("lib/modules").join(release))
+    Ok(root.join("lib/modules").join(identity::running_release(root)?))
 }
 
 /// Human-readable size: bytes below 1 KiB, else KiB or MiB.

@@ -2,18 +2,19 @@
 //! from its parts: the capture kernel's memory once loaded (the bzImage's
 //! `init_size`), the capture initramfs `kexdump arm` would load (built
 //! here in a temporary directory, so its sizes are exact) and the room the
-//! capture kernel needs to unpack it and run (arm.rs's model, fitted to the
+//! capture kernel needs to unpack it and run (arming's model, fitted to the
 //! measurements in docs/capture.md). Shown beside the current reservation,
 //! with the size a dump would take against the target's free space.
 
-use crate::arm::{self, mib};
-use crate::capture_image;
+use crate::arming::capture_image;
+use crate::arming::error::ArmError;
+use crate::arming::kernel_state::{self, CRASH_SIZE};
+use crate::arming::sizes::{self, mib, RUNTIME_FIXED, RUNTIME_PER_INITRD_BYTE};
 use crate::cli::EstimateArgs;
 use crate::config::Config;
-use crate::initramfs_cmd;
-use crate::meminfo::{self, MemInfo};
-use anyhow::{Context, Result};
-use kexdump_initramfs::image::{self, Spec};
+use crate::system::capture_bin;
+use crate::system::meminfo::{self, MemInfo};
+use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
@@ -48,22 +49,17 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
     let config = Config::load(root, a.config.as_deref())?;
     let bin = match &a.capture_bin {
         Some(p) => p.clone(),
-        None => initramfs_cmd::find_capture_bin()?,
+        None => capture_bin::find()?,
     };
     let sources = capture_image::sources(root, &config, a.kernel.as_deref(), bin)?;
-    // Build the image `kexdump arm` would build, to measure it.
-    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-    let out = tmp.path().join("capture.img");
-    let mut spec = Spec::new(sources.capture_bin.clone(), sources.config.clone(), sources.modules_dir.clone(), out);
-    spec.roots = sources.roots.clone();
-    let report = image::build(&spec).context("building the capture initramfs to measure it")?;
+    let report = capture_image::measure(&sources)?;
     // No reservation reads 0; no kexec support leaves it unknown.
-    let current = match arm::crash_size(root) {
+    let current = match kernel_state::crash_size(root) {
         Ok(n) => Some(n),
-        Err(arm::ArmError::NoReservation { .. }) => Some(0),
+        Err(ArmError::NoReservation { .. }) => Some(0),
         Err(_) => None,
     };
-    let (sizes, _) = arm::sizes(current.unwrap_or(0), &sources.kernel, &sources.image, report.compressed_bytes)?;
+    let (sizes, _) = sizes::sizes(current.unwrap_or(0), &sources.kernel, &sources.image, report.compressed_bytes)?;
     let needed = sizes.needed_to_load() + sizes.runtime_headroom();
     let enough = current.is_some_and(|c| c >= needed);
     let est = Estimate {
@@ -109,11 +105,11 @@ fn print_text(e: &Estimate) {
     println!(
         "  runtime:     {} ({} + {} x the compressed initramfs, fitted to measured captures)",
         mib(e.runtime_bytes),
-        mib(arm::RUNTIME_FIXED),
-        arm::RUNTIME_PER_INITRD_BYTE
+        mib(RUNTIME_FIXED),
+        RUNTIME_PER_INITRD_BYTE
     );
     match e.current_bytes {
-        None => println!("  current:     no kexec support in this kernel (/{} missing)", arm::CRASH_SIZE),
+        None => println!("  current:     no kexec support in this kernel (/{} missing)", CRASH_SIZE),
         Some(0) => {
             println!("  current:     no reservation: `kexdump crashkernel set {}`, then reboot", short(&e.suggested))
         }

@@ -73,7 +73,7 @@ pub struct Edit {
 /// The byte ranges of the options of `text`, as the kernel splits them.
 fn option_spans(text: &str) -> Vec<(usize, usize)> {
     let base = text.as_ptr() as usize;
-    crate::cmdline::tokenize(text)
+    crate::kernel_cmdline::tokenize(text)
         .into_iter()
         .map(|t| {
             // `tokenize` returns subslices of `text`.

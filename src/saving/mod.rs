@@ -1,59 +1,42 @@
-//! `kexdump save`: run the engine on a vmcore file (or a saved dump).
-//! `write_dump` is shared with `kexdump convert`.
+//! Writing a dump with the engine, as `kexdump save` and `kexdump convert`
+//! do: to OUT.incomplete, fsynced and renamed, or as a flattened stream on
+//! stdout for `-`; a progress line on a terminal, then a summary. And the
+//! byte-for-byte rebuild of a flattened stream `convert` does.
 
-use crate::cli::{CompressArg, OutputFormat, SaveArgs};
-use crate::progress::Terminal;
+pub mod progress;
+
 use anyhow::{Context, Result};
 use kexdump_engine::compress::Compression;
-use kexdump_engine::input::Input;
 use kexdump_engine::output::AtomicFile;
+use kexdump_engine::reader::flat;
 use kexdump_engine::sink::{FileSink, FlatSink, Sink};
 use kexdump_engine::{Format, SaveOptions, Vmcore};
+use progress::Terminal;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// The page compression a command line asks for.
-pub fn compression(arg: CompressArg, level: Option<i32>) -> kexdump_engine::Result<Compression> {
-    match arg {
-        CompressArg::Zstd => Compression::Zstd { level: Compression::DEFAULT_ZSTD_LEVEL },
-        CompressArg::Zlib => Compression::Zlib { level: 1 },
-        CompressArg::Snappy => Compression::Snappy,
-        CompressArg::Lzo => Compression::Lzo,
-        CompressArg::None => Compression::None,
-    }
-    .with_level(level)
+/// The layout of the dump written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// kdump-compressed.
+    Kdump,
+    /// ELF core.
+    Elf,
+    /// makedumpfile's flattened kdump format.
+    Flat,
 }
 
 /// What to write, and how to report it.
 pub struct DumpRequest {
     pub out: PathBuf,
-    pub format: OutputFormat,
+    pub format: DumpFormat,
     pub level: u8,
     pub compression: Compression,
     pub json: bool,
     pub quiet: bool,
     pub started: Instant,
-}
-
-pub fn run(a: SaveArgs) -> Result<ExitCode> {
-    let started = Instant::now();
-    let mut input = Input::open(&a.vmcore)?;
-    if a.no_mmap {
-        input = input.without_mmap();
-    }
-    let vm = Vmcore::from_input(input).with_context(|| format!("reading vmcore {}", a.vmcore.display()))?;
-    let req = DumpRequest {
-        out: a.out,
-        format: a.format,
-        level: a.level,
-        compression: compression(a.compress, a.compress_level)?,
-        json: a.json,
-        quiet: a.quiet,
-        started,
-    };
-    write_dump(&vm, &req)
 }
 
 /// Save `vm` as `req` says: OUT.incomplete, fsynced, renamed (or a
@@ -62,9 +45,9 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
     let compression = req.compression;
     let to_stdout = req.out == Path::new("-");
     let format = match req.format {
-        OutputFormat::Elf if to_stdout => anyhow::bail!("ELF output needs a file: use --format flat for stdout"),
-        OutputFormat::Elf => Format::Elf,
-        OutputFormat::Kdump | OutputFormat::Flat => Format::Kdump,
+        DumpFormat::Elf if to_stdout => anyhow::bail!("ELF output needs a file: use --format flat for stdout"),
+        DumpFormat::Elf => Format::Elf,
+        DumpFormat::Kdump | DumpFormat::Flat => Format::Kdump,
     };
     let opts = SaveOptions { level: req.level, format, compression };
     let mut progress = Terminal::new(req.quiet || to_stdout && req.json);
@@ -77,7 +60,7 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
     } else {
         let out = AtomicFile::create(&req.out)?;
         let file = out.file.try_clone()?;
-        let r = if req.format == OutputFormat::Flat {
+        let r = if req.format == DumpFormat::Flat {
             let mut sink = FlatSink::new(BufWriter::with_capacity(1 << 20, file))?;
             let r = kexdump_engine::save(vm, &mut sink, &opts, &mut progress, &mut warn);
             if r.is_ok() {
@@ -146,4 +129,16 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
     // 2: saved, but the engine could not apply every rule asked for (it
     // kept those pages) or the kernel is outside the tested range.
     Ok(if report.fallback.is_some() || !report.warnings.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Write the kdump-compressed file a flattened stream carries, byte for
+/// byte, as `makedumpfile -R` does: OUT.incomplete, fsynced, renamed.
+/// Returns the path written and its size.
+pub fn reassemble(vm: &Vmcore, out: &Path) -> Result<(PathBuf, u64)> {
+    let file = AtomicFile::create(out)?;
+    let mut sink = FileSink::new(file.file.try_clone()?);
+    let bytes = flat::reassemble(&vm.input, &mut sink)
+        .with_context(|| format!("writing {} (left as {})", out.display(), file.tmp_path().display()))?;
+    let path = file.commit().with_context(|| format!("committing {}", out.display()))?;
+    Ok((path, bytes))
 }

@@ -4,7 +4,7 @@
 //! running system, where the operator can still fix them.
 
 use crate::config::{Config, TargetSpec};
-use crate::mounts::{self, FindError};
+use crate::system::mounts::{self, FindError};
 use std::fmt;
 use std::path::Path;
 

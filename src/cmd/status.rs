@@ -2,7 +2,8 @@
 //! `kexdump.status/1`, docs/operator.md). Exit 0 when armed, 3 when not,
 //! as `kdumpctl status` does, so scripts and monitoring can test it.
 
-use crate::arm::mib;
+use crate::arming::record::ARMED_RECORD;
+use crate::arming::sizes::mib;
 use crate::cli::StatusArgs;
 use crate::selftest::Outcome;
 use crate::status::{self, Status};
@@ -52,7 +53,7 @@ pub fn write_text(st: &Status, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  initramfs:      {} ({})", a.initrd.display(), mib(a.initrd_bytes))?;
         writeln!(out, "  command line:   {}", a.cmdline)?;
     } else if st.armed {
-        writeln!(out, "  capture kernel: loaded, but not by `kexdump arm` (no {})", crate::arm::ARMED_RECORD)?;
+        writeln!(out, "  capture kernel: loaded, but not by `kexdump arm` (no {})", ARMED_RECORD)?;
     }
     match st.crash_hotplug {
         Some(true) => {

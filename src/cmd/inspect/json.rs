@@ -155,7 +155,7 @@ mod tests {
 
     /// The first-column names of the schema table in docs/analysis.md.
     fn documented() -> BTreeSet<String> {
-        let doc = include_str!("../docs/analysis.md");
+        let doc = include_str!("../../../docs/analysis.md");
         let table = doc.split("## `--json`").nth(1).expect("JSON section").split("\n## ").next().unwrap();
         table.lines().filter_map(|l| l.strip_prefix("| `")?.split_once('`').map(|(f, _)| f.to_owned())).collect()
     }
@@ -188,7 +188,7 @@ mod tests {
             "fields in the output but not in docs/analysis.md, or the reverse"
         );
         // a failed section: null plus its error
-        let text = crate::inspect_cmd::render_text(&ins, "vmcore", &|_| None, None);
+        let text = super::super::text::render_text(&ins, "vmcore", &|_| None, None);
         assert!(text.contains("sysrq_handle_crash+0x16/0x100"), "{text}");
         let bad = kexdump_testgen::SynthVmcore::new().vmcoreinfo_edit(|kv| kv.retain(|(k, _)| k != "CRASHTIME"));
         let vm = Vmcore::from_input(Input::from_bytes(bad.build())).unwrap();

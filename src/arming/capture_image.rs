@@ -14,25 +14,23 @@
 //! Functions take the root directory (`/`, or a fake tree in tests);
 //! paths from the configuration are read below it.
 
-use crate::bzimage;
+use crate::arming::bzimage;
 use crate::config::Config;
+use crate::json_file;
+use crate::system::identity;
 use anyhow::{bail, Context, Result};
 use kexdump_engine::capture_config::CaptureConfig;
-use kexdump_engine::output::AtomicFile;
 use kexdump_initramfs::image::{self, Report, Spec};
 use kexdump_initramfs::modules::ModuleTree;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// The record of an image's inputs is `<image>` + this.
 pub const INPUTS_SUFFIX: &str = ".inputs.json";
-
-/// The running kernel's release, relative to the root directory.
-const OSRELEASE: &str = "proc/sys/kernel/osrelease";
 
 /// How much of a bzImage holds its version string: the header's pointer
 /// is 16 bits, from 0x200.
@@ -66,17 +64,6 @@ pub struct Sources {
     pub roots: Vec<String>,
 }
 
-/// The running kernel's release (`uname -r`), from `root`'s procfs.
-pub fn running_release(root: &Path) -> Result<String> {
-    let f = root.join(OSRELEASE);
-    let text = fs::read_to_string(&f).with_context(|| format!("reading the kernel release from {}", f.display()))?;
-    let release = text.trim();
-    if release.is_empty() || release.contains('/') {
-        bail!("{}: unexpected kernel release {release:?}", f.display());
-    }
-    Ok(release.to_owned())
-}
-
 /// The release of the kernel image at `kernel`: from its bzImage header,
 /// else from a file name `vmlinuz-<release>`; and which of the two.
 pub fn kernel_release(kernel: &Path) -> Result<(String, &'static str)> {
@@ -104,7 +91,7 @@ pub fn kernel_release(kernel: &Path) -> Result<(String, &'static str)> {
 pub fn sources(root: &Path, config: &Config, kernel: Option<&Path>, capture_bin: PathBuf) -> Result<Sources> {
     let kernel = match (kernel, config.kernel.kernel.as_str()) {
         (Some(k), _) => k.to_path_buf(),
-        (None, "") => root.join("boot").join(format!("vmlinuz-{}", running_release(root)?)),
+        (None, "") => root.join("boot").join(format!("vmlinuz-{}", identity::running_release(root)?)),
         (None, k) => under(root, k),
     };
     let (modules_dir, modules_dir_from) = match config.kernel.modules_dir.as_str() {
@@ -360,6 +347,16 @@ pub fn changes(old: &Inputs, new: &Inputs) -> Vec<String> {
     out
 }
 
+/// Build the image `kexdump arm` would build in a temporary directory, to
+/// measure it; nothing else is written.
+pub fn measure(s: &Sources) -> Result<Report> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let out = tmp.path().join("capture.img");
+    let mut spec = Spec::new(s.capture_bin.clone(), s.config.clone(), s.modules_dir.clone(), out);
+    spec.roots = s.roots.clone();
+    image::build(&spec).context("building the capture initramfs to measure it")
+}
+
 /// Build the image from `sources` and record `inputs` next to it. The
 /// image's directory is created (mode 0700) if missing.
 pub fn build(s: &Sources, inputs: &Inputs) -> Result<(Record, Report)> {
@@ -380,30 +377,11 @@ pub fn build(s: &Sources, inputs: &Inputs) -> Result<(Record, Report)> {
         bail!("the modules under {} changed while the image was built: run it again", s.modules_dir.display());
     }
     let record = Record { digest: inputs.digest(), image: file_input(&s.image)?, inputs: inputs.clone() };
-    write_json(&inputs_path(&s.image), &record)?;
+    json_file::write(&inputs_path(&s.image), &record)?;
     Ok((record, report))
 }
 
-/// Write `value` as JSON to `path`, atomically, mode 0600.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let ctx = || format!("writing {}", path.display());
-    let mut text = serde_json::to_vec_pretty(value).with_context(ctx)?;
-    text.push(b'\n');
-    let mut f = AtomicFile::replacing(path).with_context(ctx)?;
-    if let Err(e) = f.file.write_all(&text) {
-        let _ = fs::remove_file(f.tmp_path());
-        return Err(e).with_context(ctx);
-    }
-    let tmp = f.tmp_path().to_owned();
-    f.commit()
-        .inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })
-        .with_context(ctx)?;
-    Ok(())
-}
-
-/// Fake systems for the tests of this module and of arm.rs.
+/// Fake systems for the tests of this module and of arming.
 #[cfg(test)]
 pub(crate) mod fixture {
     use super::*;
@@ -445,7 +423,7 @@ pub(crate) mod fixture {
                 "proc/cmdline",
                 b"BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro quiet crashkernel=256M console=ttyS0\n",
             );
-            s.write(OSRELEASE, format!("{RELEASE}\n").as_bytes());
+            s.write(identity::OSRELEASE, format!("{RELEASE}\n").as_bytes());
             s.write(&format!("boot/vmlinuz-{RELEASE}"), &bzimage::fake_with_release(RELEASE, b"kernel one"));
             for (rel, deps) in [
                 ("kernel/drivers/virtio/virtio_ring.ko", ""),

@@ -6,9 +6,10 @@
 //! `/proc/sysrq-trigger`. After the reboot `kexdump status` tells whether
 //! the test's dump arrived.
 
-use crate::arm::{self, ArmError};
-use crate::capture_image;
-use crate::cli::{ArmArgs, KexecMethod, TestArgs};
+use crate::arming::error::ArmError;
+use crate::arming::loader::{require_root, Method};
+use crate::arming::{report, sequence, ArmOptions};
+use crate::cli::TestArgs;
 use crate::selftest::{self, TestRecord};
 use anyhow::{bail, Context, Result};
 use kexdump_engine::capture_config::TEST_ID_OPTION;
@@ -29,12 +30,12 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         );
     }
     let root = Path::new("/");
-    arm::require_root()?;
+    require_root()?;
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let id = selftest::new_id(now, random_u32()?);
     let boot_id = std::fs::read_to_string(root.join(selftest::BOOT_ID))
         .with_context(|| format!("reading {}", root.join(selftest::BOOT_ID).display()))?;
-    let arm_args = ArmArgs {
+    let options = ArmOptions {
         kernel: None,
         initrd: None,
         config: a.config.clone(),
@@ -43,18 +44,19 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         cmdline_append: vec![format!("{TEST_ID_OPTION}={id}")],
         cmdline_remove: Vec::new(),
         cmdline: None,
-        method: KexecMethod::Auto,
+        method: Method::Auto,
         dry_run: false,
-        json: false,
     };
-    arm::arm_command(root, &arm_args, true).context("arming for the self-test")?;
+    let armed = sequence::arm(root, &options, true, &mut |m| eprintln!("kexdump: WARNING: {m}"))
+        .context("arming for the self-test")?;
+    report::print_text(&armed);
     let record = TestRecord {
         id: id.clone(),
         requested: kexdump_engine::capture_dir::time::iso8601(now),
         requested_unix: now,
         boot_id: boot_id.trim().to_owned(),
     };
-    capture_image::write_json(&root.join(selftest::TEST_RECORD), &record)?;
+    selftest::write(root, &record)?;
     println!("kexdump: self-test {id}: crashing this machine in {} s", a.delay);
     std::io::stdout().flush().ok();
     std::thread::sleep(Duration::from_secs(a.delay.into()));

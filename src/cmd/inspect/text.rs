@@ -1,67 +1,11 @@
-//! `kexdump inspect`: open a dump, gather the findings
-//! (`kexdump_engine::analysis`), print them as text or JSON. Only opening
-//! the file is fatal; every other part shows its own error in place.
+//! `kexdump inspect` as text: one labelled line per fact, then the
+//! registers, the call chain, the other CPUs, the log tail and the commands
+//! to go further.
 
-use crate::cli::InspectArgs;
-use crate::inspect_json;
-use anyhow::{Context, Result};
 use kexdump_engine::analysis::inspect::{Inspection, Section};
 use kexdump_engine::analysis::stack::Frame;
-use kexdump_engine::analysis::symbol_files::FileKind;
-use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
 use kexdump_engine::capture_dir::time::iso8601;
-use kexdump_engine::Vmcore;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::process::ExitCode;
-
-pub fn run(a: InspectArgs) -> Result<ExitCode> {
-    let dump_path = a.dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
-    let vm = Vmcore::open_pieces(&a.dumps).with_context(|| format!("opening dump {dump_path}"))?;
-    let view = view_of_vmcore(&vm);
-    let opts = InspectOptions {
-        log_lines: a.lines,
-        dump_path: dump_path.clone(),
-        vmlinux: a.vmlinux.as_ref().map(|p| p.display().to_string()),
-        symbol_files: a
-            .system_map
-            .iter()
-            .map(|p| (FileKind::SystemMap, p.clone()))
-            .chain(a.vmlinux.iter().map(|p| (FileKind::Vmlinux, p.clone())))
-            .collect(),
-        search_root: Some(a.symbol_root.clone()),
-    };
-    let ins = inspect(&view, &opts);
-    // A vmlinux of another build would give wrong lines: none then.
-    let lines = a.vmlinux.as_ref().map(|p| {
-        if ins.foreign_files.contains(p) {
-            anyhow::bail!("{} is not this dump's kernel (see Symbols)", p.display());
-        }
-        crate::dwarf_lines::SourceLines::open(p, ins.kernel_offset.unwrap_or(0))
-    });
-    // A return address's line is the call's: look up the byte before it.
-    let source = |fr: &Frame| -> Option<String> {
-        match &lines {
-            Some(Ok(l)) => l.lookup(if fr.stack_addr.is_some() { fr.addr.wrapping_sub(1) } else { fr.addr }),
-            _ => None,
-        }
-    };
-    let lines_error = match &lines {
-        Some(Err(e)) => Some(format!("{e:#}")),
-        _ => None,
-    };
-    let out = if a.json {
-        let mut v = inspect_json::to_json(&ins, &dump_path, &source);
-        if let Some(e) = lines_error {
-            v["errors"]["source_lines"] = serde_json::Value::String(e);
-        }
-        serde_json::to_string_pretty(&v)? + "\n"
-    } else {
-        render_text(&ins, &dump_path, &source, lines_error.as_deref())
-    };
-    std::io::stdout().lock().write_all(out.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
-}
 
 fn or_error<T>(s: &Section<T>, f: impl FnOnce(&T) -> String) -> String {
     match s {

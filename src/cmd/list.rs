@@ -6,10 +6,10 @@
 //! `by-label` and mountinfo) joined with `target.path`.
 
 use crate::cli::ListArgs;
-use crate::config::{Config, TargetSpec};
+use crate::config::Config;
+use crate::dump_target::location::{config_dump_root, under_root};
 use crate::dumps::{self, DumpEntry, Scan, Skipped, Status};
-use crate::mounts::{self, FindError};
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -42,27 +42,6 @@ pub fn dump_root(root: &Path, a: &ListArgs) -> Result<(PathBuf, RootFrom)> {
     }
     let config = Config::load(root, a.config.as_deref())?;
     Ok((config_dump_root(root, &config)?, RootFrom::Config(config.target.target.clone())))
-}
-
-/// Where the configuration's dumps are on the machine under `root`
-/// (absolute): a directory target itself, else the mounted file system's
-/// directory `target.path`.
-pub fn config_dump_root(root: &Path, config: &Config) -> Result<PathBuf> {
-    Ok(match config.target_spec()? {
-        TargetSpec::Directory(d) => PathBuf::from(d),
-        TargetSpec::FileSystem(t) => match mounts::find_mounted(root, &t, &config.target.path) {
-            Ok(m) => PathBuf::from(m.dir),
-            Err(FindError::Unreadable(m)) => return Err(anyhow!(m).context(format!("finding the dump target {t}"))),
-            Err(FindError::NotMounted(why)) => {
-                return Err(anyhow!(why).context(format!("the dump target {t} is not mounted; mount it or pass --dir")))
-            }
-        },
-    })
-}
-
-/// An absolute path of the machine under `root`, as this process opens it.
-pub fn under_root(root: &Path, dir: &Path) -> PathBuf {
-    root.join(dir.strip_prefix("/").unwrap_or(dir))
 }
 
 /// The command on the machine whose root is `root` (`/` but in tests).

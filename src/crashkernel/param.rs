@@ -436,7 +436,7 @@ pub struct Opt {
 
 /// Every `crashkernel=` option of a kernel command line, in order.
 pub fn options(cmdline: &str) -> Vec<Opt> {
-    crate::cmdline::tokenize(cmdline)
+    crate::kernel_cmdline::tokenize(cmdline)
         .into_iter()
         .filter_map(|o| {
             let value = o.strip_prefix("crashkernel=")?;

@@ -1,0 +1,120 @@
+//! Arming and disarming, step by step: check and prepare, unload what a
+//! re-arm replaces, load, check that the kernel took it, record it.
+//! Warnings go to `warn`; the outcome is for [`super::report`] to tell.
+
+use super::kernel_state::{check_loaded, check_unloaded, crash_loaded, crash_size};
+use super::loader::{load, require_root, unload, Loader, Method};
+use super::prepare::{prepare, Prepared};
+use super::record::{remove_armed, write_armed, Armed, ARMED_RECORD};
+use super::sizes::{mib, tight};
+use super::ArmOptions;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// What an arming did, or in a dry run would do.
+#[derive(Debug)]
+pub struct Outcome {
+    pub prepared: Prepared,
+    /// How the capture kernel was (or would be) loaded.
+    pub loader: Loader,
+    pub dry_run: bool,
+    /// A re-arm: the capture kernel loaded before is unloaded first.
+    pub rearm: bool,
+    /// A capture kernel is armed now (in a dry run: already was).
+    pub armed: bool,
+    /// The capture kernel loaded before was unloaded.
+    pub disarmed: bool,
+    /// Where the arming was recorded, when it was.
+    pub record: Option<PathBuf>,
+}
+
+/// Arm (with `rearm`: disarm first, when armed) the machine under `root`.
+/// The image is brought up to date and everything checked before anything
+/// is unloaded, so a mistake in the configuration leaves the capture kernel
+/// loaded before armed.
+pub fn arm(root: &Path, a: &ArmOptions, rearm: bool, warn: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    if !a.dry_run {
+        require_root()?;
+    }
+    let prepared = prepare(root, a)?;
+    let plan = &prepared.plan;
+    let s = &plan.sizes;
+    if tight(s) {
+        warn(&format!(
+            "{s}; that leaves {} for the capture kernel to unpack the initramfs and run, \
+             which is likely too little: {} is safer",
+            mib(s.spare()),
+            s.suggested_crashkernel()
+        ));
+    }
+    if let Some(r) = prepared.image.as_ref().and_then(|i| i.report.as_ref()) {
+        for (m, sd) in &r.unresolved_softdeps {
+            warn(&format!("{m} asks for {sd} (softdep), which no module provides: left out"));
+        }
+    }
+    let was_armed = (a.dry_run || rearm) && crash_loaded(root)?;
+    let mut disarmed = false;
+    let mut record = None;
+    let loader = if a.dry_run {
+        if a.method == Method::KexecTools {
+            Loader::KexecTools
+        } else {
+            Loader::Syscall
+        }
+    } else {
+        if rearm {
+            if was_armed {
+                unload(root, a.method).and_then(|_| check_unloaded(root)).context("disarming before arming again")?;
+                disarmed = true;
+            }
+            if let Err(e) = remove_armed(root) {
+                warn(&format!("cannot remove {}: {e}", root.join(ARMED_RECORD).display()));
+            }
+        }
+        let loader = match load(root, plan, a.method) {
+            Ok(l) => l,
+            // A failed kexec_file_load has already unloaded the previous
+            // capture kernel (the new one goes into the same memory); a
+            // failed `kexec -p` may not have: say which.
+            Err(e) => {
+                let now = match crash_loaded(root) {
+                    Ok(true) => "the capture kernel loaded before is still armed",
+                    Ok(false) => "no capture kernel is armed now: a panic will not save a dump",
+                    Err(_) => "whether a capture kernel is armed now is unknown",
+                };
+                return Err(anyhow::Error::new(e).context(format!("arming failed; {now}")));
+            }
+        };
+        check_loaded(root)?;
+        // Armed: failing to record it is worth a warning, not a failure.
+        match write_armed(root, &Armed::new(&prepared, loader, SystemTime::now())) {
+            Ok(p) => record = Some(p),
+            Err(e) => warn(&format!("armed, but not recorded: {e:#}")),
+        }
+        loader
+    };
+    let armed = if a.dry_run { was_armed } else { true };
+    Ok(Outcome { prepared, loader, dry_run: a.dry_run, rearm, armed, disarmed, record })
+}
+
+/// What a disarming did.
+#[derive(Debug)]
+pub struct Disarmed {
+    pub loader: Loader,
+    /// The reservation, which stays set aside until reboot.
+    pub crash_size: u64,
+}
+
+/// Unload the capture kernel of the machine under `root` and remove the
+/// record of it.
+pub fn disarm(root: &Path, method: Method, warn: &mut dyn FnMut(&str)) -> Result<Disarmed> {
+    let crash_size = crash_size(root)?;
+    require_root()?;
+    let loader = unload(root, method)?;
+    check_unloaded(root)?;
+    if let Err(e) = remove_armed(root) {
+        warn(&format!("disarmed, but cannot remove {}: {e}", root.join(ARMED_RECORD).display()));
+    }
+    Ok(Disarmed { loader, crash_size })
+}
