@@ -1,5 +1,5 @@
 //! Fake kernel modules for the tests of the module closure and the image
-//! builder (`initramfs/`) and of `kexdump arm` (`src/capture_image.rs`).
+//! builder (`initramfs/`) and of `kexdump arm` (`src/arming/capture_image.rs`).
 
 /// A minimal ELF64 relocatable with a `.modinfo` section holding `modinfo`
 /// (NUL-separated `key=value` strings): all that module readers look at.
