@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use kexdump_engine::output::AtomicFile;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fs;
 use std::io::Write;
@@ -26,4 +27,14 @@ pub fn write<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         })
         .with_context(ctx)?;
     Ok(())
+}
+
+/// The record at `path`, or `None` when there is none; `Err` names the file
+/// when it cannot be read or parsed.
+pub fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
 }

@@ -67,12 +67,7 @@ pub fn write(root: &Path, test: &TestRecord) -> anyhow::Result<()> {
 
 /// The recorded test, if any: `Err` names the file when it is unreadable.
 pub fn read(root: &Path) -> Result<Option<TestRecord>, String> {
-    let path = root.join(TEST_RECORD);
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
+    json_file::read_optional(&root.join(TEST_RECORD))
 }
 
 #[cfg(test)]

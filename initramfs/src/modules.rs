@@ -24,6 +24,7 @@
 //!
 //! Functions take the modules directory, so tests run on a fake tree.
 
+use kexdump_engine::bytes;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -563,9 +564,11 @@ fn modinfo_in(path: &Path, len: u64, read: ReadAt) -> Result<Vec<String>, Error>
         return Err(bad("not a little-endian ELF object"));
     }
     let eh = get(0, 64, "truncated ELF header")?;
-    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-    let u64_at = |b: &[u8], o: usize| u64::from(u32_at(b, o)) | u64::from(u32_at(b, o + 4)) << 32;
+    // `eh` is 64 bytes and `sh` shnum * 64, so every field below is inside
+    // them; a 0 read would fail the checks that follow anyway.
+    let u16_at = |b: &[u8], o: usize| bytes::u16_at(b, o).unwrap_or(0);
+    let u32_at = |b: &[u8], o: usize| bytes::u32_at(b, o).unwrap_or(0);
+    let u64_at = |b: &[u8], o: usize| bytes::u64_at(b, o).unwrap_or(0);
     let shoff = u64_at(&eh, 40);
     let shentsize = u16_at(&eh, 58) as usize;
     let shnum = u16_at(&eh, 60) as usize;

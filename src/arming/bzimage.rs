@@ -5,6 +5,8 @@
 //! arch/x86/include/uapi/asm/bootparam.h); offsets are from the start of
 //! the file.
 
+use kexdump_engine::bytes::{u16_at, u32_at};
+
 /// `header`: the magic "HdrS" (protocol 2.00+).
 const HEADER: usize = 0x202;
 /// `version`: the boot protocol version, major in the high byte.
@@ -29,14 +31,6 @@ pub struct SetupHeader {
     pub cmdline_size: Option<u32>,
     /// Memory the kernel needs once loaded, when the protocol says it.
     pub init_size: Option<u32>,
-}
-
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
 
 /// Reads the setup header from the start of a kernel image; `None` when the

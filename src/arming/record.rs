@@ -75,12 +75,7 @@ pub fn remove_armed(root: &Path) -> io::Result<bool> {
 /// The record of what is armed, if there is one: `Err` names the file when
 /// it is unreadable.
 pub fn read_armed(root: &Path) -> Result<Option<Armed>, String> {
-    let p = root.join(ARMED_RECORD);
-    match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{}: {e}", p.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", p.display())),
-    }
+    crate::json_file::read_optional(&root.join(ARMED_RECORD))
 }
 
 #[cfg(test)]
