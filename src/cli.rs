@@ -649,6 +649,10 @@ pub struct ListArgs {
     /// Print one JSON object (schema kexdump.list/1) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Only the newest capture (the one `kexdump inspect latest` reads
+    /// when it holds a dump).
+    #[arg(long)]
+    pub latest: bool,
 }
 
 #[derive(Args)]

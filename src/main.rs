@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod config;
 mod crashkernel;
+mod dump_input;
 mod dump_target;
 mod dumps;
 mod dwarf_lines;

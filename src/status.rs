@@ -82,6 +82,9 @@ pub struct Status {
     pub reservation: Reservation,
     pub capture_kernel: Option<CaptureKernel>,
     pub crash_hotplug: Option<bool>,
+    /// The configuration file could not be read or is wrong (named by file,
+    /// line and key); the target is then unknown.
+    pub config_error: Option<String>,
     pub target: Target,
     /// Newest last.
     pub dumps: Vec<DumpLine>,
@@ -131,7 +134,7 @@ fn reservation(root: &Path) -> Reservation {
 fn target(root: &Path, config: &Result<Config, String>, free: &dyn Fn(&Path) -> Option<u64>) -> Target {
     let config = match config {
         Ok(c) => c,
-        Err(e) => return Target { error: Some(e.clone()), ..Default::default() },
+        Err(_) => return Target::default(),
     };
     let mut t = Target {
         spec: Some(config.target.target.clone()),
@@ -141,7 +144,7 @@ fn target(root: &Path, config: &Result<Config, String>, free: &dyn Fn(&Path) -> 
             .map(|m| meminfo::dump_upper_bound(&m, config.dump.level_bits())),
         ..Default::default()
     };
-    match config_dump_root(root, config) {
+    match config_dump_root(root, config, "") {
         Ok(dir) => {
             // The directory may not exist before the first dump: its file
             // system's free space is what counts.
@@ -195,6 +198,7 @@ pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> O
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Scan::default()),
             Err(e) => Err(format!("cannot list {}: {e}", dir.display())),
         },
+        None if config.is_err() => Err("no dump target to list: the configuration is wrong".to_owned()),
         None => Err("no dump target to list".to_owned()),
     };
     let (test, test_error) = match selftest::read(root) {
@@ -219,6 +223,7 @@ pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> O
         reservation,
         capture_kernel,
         crash_hotplug,
+        config_error: config.as_ref().err().cloned(),
         target,
         dumps,
         dumps_error,
@@ -256,6 +261,9 @@ fn advice(st: &Status) -> Vec<String> {
                 need >> 20
             ));
         }
+    }
+    if let Some(e) = &st.config_error {
+        a.push(format!("fix the configuration: {e}"));
     }
     if let Some(e) = &st.target.error {
         a.push(format!("fix the dump target: {e}"));
@@ -378,7 +386,9 @@ mod tests {
         let st = gather(r, None, &|_| None);
         assert!(st.reservation.error.as_deref().unwrap().contains("CONFIG_KEXEC_FILE"));
         assert!(st.advice[0].contains("CONFIG_KEXEC_FILE"), "{:?}", st.advice);
-        assert!(st.target.error.as_deref().unwrap().contains("kexdump.toml:2"), "{:?}", st.target.error);
+        assert!(st.config_error.as_deref().unwrap().contains("kexdump.toml:2"), "{:?}", st.config_error);
+        assert!(st.target.error.is_none() && st.target.dir.is_none(), "a configuration error is not a target error");
+        assert!(st.advice.iter().any(|a| a.starts_with("fix the configuration: ")), "{:?}", st.advice);
         assert!(st.armed);
         assert!(st.dumps_error.is_some());
     }

@@ -89,11 +89,24 @@ pub fn kernel_release(kernel: &Path) -> Result<(String, &'static str)> {
 /// line) wins over the configuration's `kernel.kernel`, whose default is
 /// `/boot/vmlinuz-<running release>`.
 pub fn sources(root: &Path, config: &Config, kernel: Option<&Path>, capture_bin: PathBuf) -> Result<Sources> {
+    let kernel_arg = kernel.is_some();
     let kernel = match (kernel, config.kernel.kernel.as_str()) {
         (Some(k), _) => k.to_path_buf(),
         (None, "") => root.join("boot").join(format!("vmlinuz-{}", identity::running_release(root)?)),
         (None, k) => under(root, k),
     };
+    if let Err(e) = std::fs::metadata(&kernel) {
+        let from = match (kernel_arg, config.kernel.kernel.as_str()) {
+            (true, _) => "--kernel",
+            (false, "") => "the default, the running kernel's release",
+            (false, _) => "kernel.kernel in the configuration",
+        };
+        bail!(
+            "the capture kernel {} ({from}): {e}. Name the kernel to boot after a crash with --kernel FILE, \
+             or set kernel.kernel in the configuration",
+            kernel.display()
+        );
+    }
     let (modules_dir, modules_dir_from) = match config.kernel.modules_dir.as_str() {
         "" => {
             let (release, from) = kernel_release(&kernel)?;
@@ -552,6 +565,19 @@ mod tests {
         sys.config("[kernel]\nmodules_dir = \"/opt/mods\"\n");
         let s = sources_of(&sys);
         assert_eq!((s.modules_dir, s.modules_dir_from), (sys.path("opt/mods"), "kernel.modules_dir"));
+    }
+
+    #[test]
+    fn a_missing_kernel_is_named_with_the_option_and_the_key() {
+        let sys = System::new();
+        std::fs::remove_file(sys.path(&format!("boot/vmlinuz-{RELEASE}"))).unwrap();
+        let config = Config::load(sys.root(), None).unwrap();
+        let e = sources(sys.root(), &config, None, PathBuf::new()).unwrap_err().to_string();
+        assert!(e.contains(&format!("vmlinuz-{RELEASE} (the default, the running kernel's release)")), "{e}");
+        assert!(e.contains("with --kernel FILE, or set kernel.kernel"), "{e}");
+        let k = sys.path("boot/nope");
+        let e = sources(sys.root(), &config, Some(&k), PathBuf::new()).unwrap_err().to_string();
+        assert!(e.contains("boot/nope (--kernel)"), "{e}");
     }
 
     #[test]

@@ -4,17 +4,20 @@
 //! compression is rebuilt byte for byte, as `makedumpfile -R` does.
 
 use crate::cli::{CompressArg, ConvertArgs, OutputFormat};
+use crate::dump_input;
 use crate::saving::{self, write_dump, DumpRequest};
 use anyhow::{Context, Result};
 use kexdump_engine::reader::Kind;
 use kexdump_engine::Vmcore;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let (out, inputs) = a.paths.split_last().context("no output path given")?;
+    let inputs = &dump_input::resolve_all(Path::new("/"), inputs)?;
     let name = inputs[0].display();
     let vm = Vmcore::open_pieces(inputs).with_context(|| format!("reading dump {name}"))?;
     // An INCOMPLETE input is a warning of the engine's save (exit 2).

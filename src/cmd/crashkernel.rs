@@ -7,9 +7,9 @@
 
 use crate::cli::{CrashkernelSetArgs, CrashkernelShowArgs};
 use crate::crashkernel::bootcfg;
-use crate::crashkernel::next_boot::{apply, plan, update_grub, Target};
+use crate::crashkernel::next_boot::{apply, grub_menu_has, plan, update_grub, Target};
 use crate::crashkernel::param::{self, human, Low, Outcome};
-use crate::crashkernel::state::{meaning, set_notes, state, State, CRASH_SIZE, PROC_IOMEM};
+use crate::crashkernel::state::{meaning, refusal, set_notes, state, State, CRASH_SIZE, PROC_IOMEM};
 use anyhow::{bail, Result};
 use std::path::Path;
 use std::process::ExitCode;
@@ -160,8 +160,24 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
             );
         }
     }
+    if let Some(why) = refusal(root, &option) {
+        bail!("{option}: on this machine the kernel would reserve nothing: {why}; nothing was changed");
+    }
     let plan = plan(root, a.bootloader.into(), &option)?;
     let notes = set_notes(root, &a.size, &option);
+    if plan.edit.text == plan.old && plan.target == Target::Grub && !grub_menu_has(root, &option) {
+        // The file was edited before, but the boot menu was not rebuilt
+        // (update-grub failed or was missing): finish that.
+        println!("kexdump: {} already has {option}, but the generated boot menu does not", plan.path.display());
+        if a.dry_run || !real_root {
+            println!("kexdump: nothing was written; update-grub would rebuild the boot menu");
+            return Ok(ExitCode::SUCCESS);
+        }
+        update_grub("update-grub", &plan.path, &bootcfg::backup_path(&plan.path))?;
+        println!("kexdump: update-grub wrote the boot menu");
+        println!("{REBOOT}");
+        return Ok(ExitCode::SUCCESS);
+    }
     if plan.edit.text == plan.old {
         println!("kexdump: {} already has {option}; nothing to change", plan.path.display());
         notes.iter().chain(&plan.edit.notes).for_each(|n| println!("kexdump: {n}"));
@@ -338,6 +354,32 @@ GRUB_CMDLINE_LINUX=\"\"
         t.set("auto", false, BootloaderArg::Grub).expect("set");
         assert_eq!(t.read(bootcfg::GRUB_DEFAULT), want);
         assert_eq!(t.read("etc/default/grub.kexdump-bak"), GRUB);
+    }
+
+    #[test]
+    fn set_again_rebuilds_a_boot_menu_an_earlier_set_left_stale() {
+        let t = Tree::new();
+        t.write(bootcfg::GRUB_DEFAULT, &GRUB.replace("LINUX=\"\"", "LINUX=\"crashkernel=256M\""));
+        // No generated menu to tell: nothing to change.
+        t.set("256M", true, BootloaderArg::Auto).expect("set");
+        t.write("boot/grub/grub.cfg", "linux /vmlinuz root=/dev/vda1 ro quiet\n");
+        assert!(!grub_menu_has(t.root(), "crashkernel=256M"));
+        // --root is not /: says so and writes nothing (update-grub runs on / only).
+        t.set("256M", false, BootloaderArg::Auto).expect("set");
+        t.write("boot/grub/grub.cfg", "linux /vmlinuz root=/dev/vda1 ro quiet crashkernel=256M\n");
+        assert!(grub_menu_has(t.root(), "crashkernel=256M"));
+    }
+
+    #[test]
+    fn set_refuses_a_size_the_kernel_would_refuse() {
+        let t = Tree::new();
+        t.write(bootcfg::GRUB_DEFAULT, GRUB);
+        for dry_run in [true, false] {
+            let e = t.set("100000M", dry_run, BootloaderArg::Auto).unwrap_err().to_string();
+            assert!(e.contains("crashkernel=100000M: on this machine the kernel would reserve nothing"), "{e}");
+            assert!(e.contains("not below the RAM") && e.ends_with("nothing was changed"), "{e}");
+        }
+        assert_eq!(t.read(bootcfg::GRUB_DEFAULT), GRUB);
     }
 
     #[test]

@@ -41,14 +41,14 @@ pub fn dump_root(root: &Path, a: &ListArgs) -> Result<(PathBuf, RootFrom)> {
         return Ok((d.clone(), RootFrom::Option));
     }
     let config = Config::load(root, a.config.as_deref())?;
-    Ok((config_dump_root(root, &config)?, RootFrom::Config(config.target.target.clone())))
+    Ok((config_dump_root(root, &config, " or pass --dir")?, RootFrom::Config(config.target.target.clone())))
 }
 
 /// The command on the machine whose root is `root` (`/` but in tests).
 pub fn list_in(root: &Path, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let (dir, from) = dump_root(root, a)?;
     let on_disk = if dir.is_absolute() && from != RootFrom::Option { under_root(root, &dir) } else { dir.clone() };
-    let scan = match dumps::scan(&on_disk) {
+    let mut scan = match dumps::scan(&on_disk) {
         Ok(s) => s,
         // A target that has not had a crash yet has no dump directory:
         // the capture kernel makes it with the first dump.
@@ -62,6 +62,11 @@ pub fn list_in(root: &Path, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
             return Err(anyhow::Error::new(e).context(format!("cannot list {}{hint}", dir.display())));
         }
     };
+    if a.latest {
+        // Names sort by crash time: the newest is last.
+        let newest = scan.dumps.pop();
+        scan.dumps = newest.into_iter().collect();
+    }
     if a.json {
         write_json(&dir, &scan, out)
     } else {
@@ -258,7 +263,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn args(dir: Option<&Path>, config: Option<&Path>, json: bool) -> ListArgs {
-        ListArgs { config: config.map(Path::to_path_buf), dir: dir.map(Path::to_path_buf), json }
+        ListArgs { config: config.map(Path::to_path_buf), dir: dir.map(Path::to_path_buf), json, latest: false }
     }
 
     fn run_in(root: &Path, a: &ListArgs) -> Result<String> {
@@ -305,6 +310,19 @@ skipped 20261125-000000-evil: a symlink; not followed
             human(total_bytes(&dumps::scan(t.path()).unwrap().dumps))
         );
         assert_eq!(out, want, "\n{out}");
+    }
+
+    #[test]
+    fn latest_is_the_newest_capture_only() {
+        let t = tempfile::tempdir().unwrap();
+        tree(t.path());
+        let a = ListArgs { latest: true, ..args(Some(t.path()), None, true) };
+        let v: serde_json::Value = serde_json::from_str(&run_in(Path::new("/nonexistent"), &a).unwrap()).unwrap();
+        let d = v["dumps"].as_array().unwrap();
+        assert_eq!((d.len(), d[0]["dir"].as_str()), (1, Some("20261124-101010-web-7")));
+        let empty = tempfile::tempdir().unwrap();
+        let a = ListArgs { latest: true, ..args(Some(empty.path()), None, false) };
+        assert!(run_in(Path::new("/nonexistent"), &a).unwrap().starts_with("no dumps in"));
     }
 
     #[test]

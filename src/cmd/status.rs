@@ -62,6 +62,9 @@ pub fn write_text(st: &Status, out: &mut dyn Write) -> io::Result<()> {
         Some(false) => writeln!(out, "  hotplug:        re-armed by the udev rule on CPU or memory changes")?,
         None => {}
     }
+    if let Some(e) = &st.config_error {
+        writeln!(out, "  configuration:  {e}")?;
+    }
     let t = &st.target;
     match (&t.dir, &t.error) {
         (_, Some(e)) => writeln!(out, "  target:         {e}")?,

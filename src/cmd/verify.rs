@@ -2,17 +2,20 @@
 //! CRC32 a kexdump.json capture record beside the dump holds (record_crc.rs).
 
 use crate::cli::VerifyArgs;
+use crate::dump_input;
 use crate::record_crc;
 use anyhow::Result;
 use kexdump_engine::reader::Kind;
 use kexdump_engine::verify::{self, Verified};
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(a: VerifyArgs) -> Result<ExitCode> {
-    let mut v: Verified = verify::verify(&a.dumps);
+    let dumps = dump_input::resolve_all(Path::new("/"), &a.dumps)?;
+    let mut v: Verified = verify::verify(&dumps);
     let crcs = if v.problem.is_none() {
-        match record_crc::check(&a.dumps) {
+        match record_crc::check(&dumps) {
             Ok(c) => c,
             Err(p) => {
                 v.problem = Some(p);
@@ -27,13 +30,13 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         (None, true) => 2,
         (None, false) => 0,
     };
-    let name = a.dumps[0].display();
+    let name = dumps[0].display();
     // writeln!, not println!: a closed pipe (`| head`) is an error, not a panic.
     let mut out = std::io::stdout().lock();
     if a.json {
         let j = serde_json::json!({
             "schema": "kexdump.verify/1",
-            "files": a.dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "files": dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "format": v.format.as_ref().map(|f| f.to_string()),
             "ok": v.problem.is_none(),
             "incomplete": v.incomplete(),

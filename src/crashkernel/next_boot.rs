@@ -102,6 +102,18 @@ pub fn apply(plan: &Plan) -> Result<PathBuf> {
     Ok(backup)
 }
 
+/// GRUB's generated boot menus under `root`, as Debian and Fedora-style
+/// systems place them.
+const GRUB_MENUS: [&str; 2] = ["boot/grub/grub.cfg", "boot/grub2/grub.cfg"];
+
+/// Whether a generated GRUB menu already holds `option`: `false` when one
+/// exists without it (an earlier `set` whose update-grub failed or was
+/// missing), `true` when it has it or there is no menu to tell.
+pub fn grub_menu_has(root: &Path, option: &str) -> bool {
+    let menus: Vec<String> = GRUB_MENUS.iter().filter_map(|m| std::fs::read_to_string(root.join(m)).ok()).collect();
+    menus.is_empty() || menus.iter().any(|m| m.contains(option))
+}
+
 /// Runs GRUB's configuration generator (no shell involved).
 pub fn update_grub(program: &str, path: &Path, backup: &Path) -> Result<()> {
     let changed = format!("{} was changed (backup: {})", path.display(), backup.display());

@@ -230,6 +230,18 @@ pub fn meaning(s: &State) -> String {
 }
 
 /// What the new value reserves on this machine, and warnings about it.
+/// Why the kernel would reserve nothing for `option` on this machine's RAM,
+/// when it would; `None` when it reserves something or the RAM is unknown.
+pub fn refusal(root: &Path, option: &str) -> Option<String> {
+    let iomem = read(root, PROC_IOMEM).map(|t| regions(&t)).unwrap_or_default();
+    let reserved = read_number(root, CRASH_SIZE).ok();
+    let ram = ram(root, &iomem, reserved)?;
+    match param::outcome(&param::options(option), ram.bytes) {
+        Outcome::Nothing { reason, .. } => Some(format!("{reason} (RAM {}, {})", human(ram.bytes), ram.source)),
+        _ => None,
+    }
+}
+
 pub fn set_notes(root: &Path, value: &param::SetValue, option: &str) -> Vec<String> {
     let mut notes = Vec::new();
     let iomem = read(root, PROC_IOMEM).map(|t| regions(&t)).unwrap_or_default();

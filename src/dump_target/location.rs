@@ -10,15 +10,16 @@ use std::path::{Path, PathBuf};
 
 /// Where the configuration's dumps are on the machine under `root`
 /// (absolute): a directory target itself, else the mounted file system's
-/// directory `target.path`.
-pub fn config_dump_root(root: &Path, config: &Config) -> Result<PathBuf> {
+/// directory `target.path`. `or_else` ends the advice when the target is
+/// not mounted (a command's own way around it, such as " or pass --dir").
+pub fn config_dump_root(root: &Path, config: &Config, or_else: &str) -> Result<PathBuf> {
     Ok(match config.target_spec()? {
         TargetSpec::Directory(d) => PathBuf::from(d),
         TargetSpec::FileSystem(t) => match mounts::find_mounted(root, &t, &config.target.path) {
             Ok(m) => PathBuf::from(m.dir),
             Err(FindError::Unreadable(m)) => return Err(anyhow!(m).context(format!("finding the dump target {t}"))),
             Err(FindError::NotMounted(why)) => {
-                return Err(anyhow!(why).context(format!("the dump target {t} is not mounted; mount it or pass --dir")))
+                return Err(anyhow!(why).context(format!("the dump target {t} is not mounted; mount it{or_else}")))
             }
         },
     })

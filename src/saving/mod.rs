@@ -3,16 +3,17 @@
 //! stdout for `-`; a progress line on a terminal, then a summary. And the
 //! byte-for-byte rebuild of a flattened stream `convert` does.
 
+pub mod interrupt;
 pub mod progress;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use kexdump_engine::compress::Compression;
-use kexdump_engine::output::AtomicFile;
+use kexdump_engine::output::{AtomicFile, INCOMPLETE_SUFFIX};
 use kexdump_engine::reader::flat;
 use kexdump_engine::sink::{FileSink, FlatSink, Sink};
 use kexdump_engine::{Format, SaveOptions, Vmcore};
 use progress::Terminal;
-use std::io::BufWriter;
+use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -49,6 +50,9 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
         DumpFormat::Elf => Format::Elf,
         DumpFormat::Kdump | DumpFormat::Flat => Format::Kdump,
     };
+    if to_stdout && std::io::stdout().is_terminal() {
+        bail!("refusing to write a binary dump to a terminal: redirect standard output (`... - > vmcore.flat`, `... - | ssh host 'cat > vmcore.flat'`) or name a file");
+    }
     let opts = SaveOptions { level: req.level, format, compression };
     let mut progress = Terminal::new(req.quiet || to_stdout && req.json);
     let mut warn = |m: &str| eprintln!("kexdump: WARNING: {m}");
@@ -58,7 +62,8 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
         let r = kexdump_engine::save(vm, &mut sink, &opts, &mut progress, &mut warn)?;
         (r, "-".to_string())
     } else {
-        let out = AtomicFile::create(&req.out)?;
+        let out = create(&req.out)?;
+        let _cleanup = interrupt::remove_on_signal(out.tmp_path());
         let file = out.file.try_clone()?;
         let r = if req.format == DumpFormat::Flat {
             let mut sink = FlatSink::new(BufWriter::with_capacity(1 << 20, file))?;
@@ -135,10 +140,52 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
 /// byte, as `makedumpfile -R` does: OUT.incomplete, fsynced, renamed.
 /// Returns the path written and its size.
 pub fn reassemble(vm: &Vmcore, out: &Path) -> Result<(PathBuf, u64)> {
-    let file = AtomicFile::create(out)?;
+    let file = create(out)?;
+    let _cleanup = interrupt::remove_on_signal(file.tmp_path());
     let mut sink = FileSink::new(file.file.try_clone()?);
     let bytes = flat::reassemble(&vm.input, &mut sink)
         .with_context(|| format!("writing {} (left as {})", out.display(), file.tmp_path().display()))?;
     let path = file.commit().with_context(|| format!("committing {}", out.display()))?;
     Ok((path, bytes))
+}
+
+/// `out.incomplete`, to be renamed `out` when whole. One left by an earlier
+/// run that was killed or failed is named with the fix, not reported as
+/// "File exists": it is not a dump anyone should keep by accident.
+fn create(out: &Path) -> Result<AtomicFile> {
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(INCOMPLETE_SUFFIX);
+    let tmp = PathBuf::from(tmp);
+    if let Ok(md) = std::fs::symlink_metadata(&tmp) {
+        let what = if md.file_type().is_symlink() { "a symlink (not followed)" } else { "left by an earlier run" };
+        bail!(
+            "{} exists, {what}: a save or convert there was interrupted or failed, so it is not a whole \
+             dump. Remove it (rm {}) and run again, or name another output",
+            tmp.display(),
+            tmp.display()
+        );
+    }
+    Ok(AtomicFile::create(out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_incomplete_file_is_named_with_the_fix() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("vmcore");
+        let tmp = t.path().join("vmcore.incomplete");
+        std::fs::write(&tmp, b"partial").unwrap();
+        let e = format!("{:#}", create(&out).err().unwrap());
+        assert!(e.contains("left by an earlier run") && e.contains(&format!("rm {}", tmp.display())), "{e}");
+        std::fs::remove_file(&tmp).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &tmp).unwrap();
+        let e = format!("{:#}", create(&out).err().unwrap());
+        assert!(e.contains("a symlink (not followed)"), "{e}");
+        std::fs::remove_file(&tmp).unwrap();
+        let f = create(&out).unwrap();
+        assert_eq!(f.tmp_path(), tmp);
+    }
 }

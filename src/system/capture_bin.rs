@@ -22,9 +22,8 @@ pub fn find() -> Result<PathBuf> {
     }
     let list: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
     bail!(
-        "no capture binary: looked for {}; pass --capture-bin, or build the static one with \
-         RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p kexdump-engine --bin kexdump-capture \
-         --target x86_64-unknown-linux-gnu",
+        "no capture binary: looked for {}. It is installed with kexdump as {PACKAGED_CAPTURE_BIN}: \
+         reinstall kexdump, or pass --capture-bin FILE (in a source tree, scripts/build-capture.sh builds it)",
         list.join(" and ")
     )
 }

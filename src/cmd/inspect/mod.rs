@@ -6,17 +6,20 @@ mod json;
 mod text;
 
 use crate::cli::InspectArgs;
+use crate::dump_input;
 use anyhow::{Context, Result};
 use kexdump_engine::analysis::stack::Frame;
 use kexdump_engine::analysis::symbol_files::FileKind;
 use kexdump_engine::analysis::{inspect, view_of_vmcore, InspectOptions};
 use kexdump_engine::Vmcore;
 use std::io::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {
-    let dump_path = a.dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
-    let vm = Vmcore::open_pieces(&a.dumps).with_context(|| format!("opening dump {dump_path}"))?;
+    let dumps = dump_input::resolve_all(Path::new("/"), &a.dumps)?;
+    let dump_path = dumps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let vm = Vmcore::open_pieces(&dumps).with_context(|| format!("opening dump {dump_path}"))?;
     let view = view_of_vmcore(&vm);
     let opts = InspectOptions {
         log_lines: a.lines,
