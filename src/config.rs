@@ -77,7 +77,7 @@ pub struct TargetSection {
 impl Default for TargetSection {
     fn default() -> Self {
         TargetSection {
-            target: "LABEL=kexdump".into(),
+            target: "/var/crash".into(),
             path: "crash".into(),
             fstype: String::new(),
             mount_options: String::new(),
@@ -601,7 +601,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = Config::default();
-        assert_eq!(c.target.target, "LABEL=kexdump");
+        assert_eq!(c.target.target, "/var/crash");
         assert_eq!((c.target.path.as_str(), c.target.bus.as_str(), c.target.wait_seconds), ("crash", "virtio", 60));
         assert_eq!((c.dump.level, c.dump.format.as_str(), c.dump.compression.as_str()), (31, "kdump", "zstd"));
         assert_eq!(c.dump.compression_level, 1);
@@ -611,6 +611,10 @@ mod tests {
         assert_eq!(c.crashkernel.policy, "auto");
         // An empty file is the defaults, and they are valid.
         assert_eq!(parse("").unwrap(), c);
+        // The default target is a directory, resolved to its file system's
+        // UUID when the image is built (tests below).
+        assert_eq!(c.target_spec().unwrap(), TargetSpec::Directory("/var/crash".into()));
+        let c = parse("[target]\ntarget = \"LABEL=kexdump\"\n").unwrap();
         let cc = c.capture_config().unwrap();
         let mut want = CaptureConfig::new(Target::Label("kexdump".into()));
         want.path = "crash".into();
@@ -640,11 +644,13 @@ mod tests {
         assert_eq!(c.file(), Some(root.path().join("etc/kexdump.toml").as_path()));
     }
 
-    /// Lines `#key = value` of the example, uncommented.
+    /// Lines `#key = value` of the example, uncommented; but `path`, which
+    /// a directory target (the default) does not take.
     fn example_uncommented() -> String {
         EXAMPLE
             .lines()
             .map(|l| match l.strip_prefix('#') {
+                Some(r) if r.starts_with("path = ") => l,
                 Some(r) if r.starts_with(|c: char| c.is_ascii_lowercase()) && r.contains(" = ") => r,
                 _ => l,
             })
@@ -660,8 +666,13 @@ mod tests {
         let on = example_uncommented();
         assert_eq!(parse(&on).unwrap(), Config::default());
         let have: toml::Table = toml::from_str(&on).unwrap();
-        let want = toml::Table::try_from(Config::default()).unwrap();
+        let mut want = toml::Table::try_from(Config::default()).unwrap();
+        let path = want["target"].as_table_mut().and_then(|t| t.remove("path"));
         assert_eq!(have, want);
+        // `path`'s default is documented, and used with a file-system target.
+        assert!(EXAMPLE.contains(&format!("#path = {}", path.unwrap())));
+        let fs_target = on.replacen("target = \"/var/crash\"", "target = \"LABEL=kexdump\"\npath = \"crash\"", 1);
+        assert_eq!(parse(&fs_target).unwrap().target.path, Config::default().target.path);
         // Each key is documented: prose comments right above it.
         let lines: Vec<&str> = EXAMPLE.lines().collect();
         for (table, keys) in &want {
@@ -700,7 +711,7 @@ mod tests {
         // The capture config it makes survives the image's text form.
         assert_eq!(CaptureConfig::parse(&cc.to_text()).unwrap(), cc);
         // snappy ignores the (default) level.
-        let c = parse("[dump]\ncompression = \"snappy\"\n").unwrap();
+        let c = parse("[target]\ntarget = \"LABEL=k\"\n[dump]\ncompression = \"snappy\"\n").unwrap();
         assert_eq!(c.capture_config().unwrap().compression, Compression::Snappy);
     }
 
@@ -749,7 +760,7 @@ mod tests {
             ("[target]\ntarget = \"UUID=1234\"\n", 2, "target.target", "\"UUID=1234\" is not a file system UUID"),
             ("[target]\ntarget = \"/var/../crash\"\n", 2, "target.target", "without .."),
             ("[target]\ntarget = \"/var/crash\"\npath = \"x\"\n", 3, "target.path", "not used with a directory target"),
-            ("[target]\npath = \"../etc\"\n", 2, "target.path", "no . or .."),
+            ("[target]\ntarget = \"LABEL=k\"\npath = \"../etc\"\n", 3, "target.path", "no . or .."),
             ("[target]\nbus = \"usb\"\n", 2, "target.bus", "unknown bus \"usb\""),
             ("[target]\nwait_seconds = -5\n", 2, "target.wait_seconds", "-5 is not a number of seconds"),
             (

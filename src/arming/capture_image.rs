@@ -562,7 +562,7 @@ mod tests {
         let s = sources(sys.root(), &config, Some(&k), PathBuf::new()).unwrap();
         assert_eq!((s.modules_dir, s.modules_dir_from), (sys.path("lib/modules/6.2.0-x"), "the kernel's file name"));
 
-        sys.config("[kernel]\nmodules_dir = \"/opt/mods\"\n");
+        sys.config("[target]\ntarget = \"LABEL=crash\"\n[kernel]\nmodules_dir = \"/opt/mods\"\n");
         let s = sources_of(&sys);
         assert_eq!((s.modules_dir, s.modules_dir_from), (sys.path("opt/mods"), "kernel.modules_dir"));
     }

@@ -2,8 +2,9 @@
 # tests/vm/systemd-test.sh — the operator's service under a real systemd:
 # a Debian 12 root file system (debootstrap, cached) with Debian's 6.1
 # kernel and its modules, kexdump installed by `make install DESTDIR=...`,
-# /etc/kexdump.toml naming the directory /var/crash (so dumps go onto the
-# root file system, found by its UUID), and `systemctl enable kexdump`.
+# the default configuration as installed (no edits: dumps go into
+# /var/crash, which does not exist yet, on the root file system found by its
+# UUID), and `systemctl enable kexdump`.
 #
 #   boot 1  kexdump.service arms at boot; `kexdump status` exits 0 and says
 #           ARMED; `kexdump test --yes` crashes the machine; the capture
@@ -65,9 +66,10 @@ cp -a "$KX_MODDIR" "$R/usr/lib/modules/"
 depmod -b "$R" "$KX_KVER" || kx_die "depmod for the root file system failed"
 make -s -C "$ROOT" install DESTDIR="$R" >"$OUT/make-install.log" 2>&1 ||
     kx_die "make install DESTDIR=$R failed; see $OUT/make-install.log"
-# The operator's whole configuration: dumps into /var/crash on this disk.
-printf '# kexdump systemd VM test\n[target]\ntarget = "/var/crash"\n' >"$R/etc/kexdump.toml"
-install -d -m 700 "$R/var/crash"
+# No configuration step: the installed /etc/kexdump.toml is the commented
+# example, and its default target /var/crash is made by the first capture.
+grep -q '^#target = "/var/crash"' "$R/etc/kexdump.toml" || kx_die "make install did not install the example configuration"
+rm -rf "$R/var/crash"
 echo kxvm-systemd >"$R/etc/hostname"
 echo "UUID=$ROOT_UUID / ext4 rw,errors=remount-ro 0 1" >"$R/etc/fstab"
 install -m 755 "$HERE/guest/systemd-driver.sh" "$R/usr/local/sbin/kexdump-vmtest"
