@@ -10,6 +10,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line as `kexdump` parses it: [`Cli`] with the exit-status
+/// table under every command's `--help`.
+pub fn command() -> clap::Command {
+    with_exit_status(<Cli as clap::CommandFactory>::command())
+}
+
+fn with_exit_status(cmd: clap::Command) -> clap::Command {
+    let after = match cmd.get_after_help() {
+        Some(h) => format!("{h}\n\n{}", crate::exit::TABLE),
+        None => crate::exit::TABLE.to_owned(),
+    };
+    let subs: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    subs.into_iter().fold(cmd.after_help(after), |c, name| c.mut_subcommand(name, with_exit_status))
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Filter and compress a vmcore into a dump, with the same engine the
@@ -37,7 +52,7 @@ pub enum Command {
     /// Check a dump's structure (headers, bitmaps, every page descriptor and
     /// that every page decompresses to exactly one page) and, when a
     /// kexdump.json capture record sits beside it, its CRC32. Exits 0 when
-    /// good, 1 at the first problem (naming file, byte offset and pfn), 2
+    /// good, 1 at the first problem (naming file, byte offset and pfn), 4
     /// when the dump is consistent but INCOMPLETE.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),

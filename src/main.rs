@@ -10,6 +10,7 @@ mod dump_input;
 mod dump_target;
 mod dumps;
 mod dwarf_lines;
+mod exit;
 mod json_file;
 mod kernel_cmdline;
 mod record_crc;
@@ -18,11 +19,11 @@ mod selftest;
 mod status;
 mod system;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::Cli::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     let result = cmd::run(args.command);
     match result {
         Ok(code) => code,
@@ -31,7 +32,14 @@ fn main() -> ExitCode {
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::FAILURE
+            // Nothing to arm without a reservation: as `status` says it.
+            let no_reservation = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<arming::error::ArmError>(),
+                    Some(arming::error::ArmError::NoReservation { .. })
+                )
+            });
+            exit::code(if no_reservation { exit::NOT_ARMED } else { exit::ERROR })
         }
     }
 }

@@ -20,7 +20,7 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     let inputs = &dump_input::resolve_all(Path::new("/"), inputs)?;
     let name = inputs[0].display();
     let vm = Vmcore::open_pieces(inputs).with_context(|| format!("reading dump {name}"))?;
-    // An INCOMPLETE input is a warning of the engine's save (exit 2).
+    // An INCOMPLETE input is a warning of the engine's save (exit 4).
     let unchanged = a.level.is_none() && a.compress.is_none() && a.compress_level.is_none();
     let to_stdout = out.as_os_str() == "-";
     if vm.format.flattened && vm.format.pieces == 1 && a.format == OutputFormat::Kdump && unchanged && !to_stdout {

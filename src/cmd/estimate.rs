@@ -12,15 +12,13 @@ use crate::arming::kernel_state::{self, CRASH_SIZE};
 use crate::arming::sizes::{self, mib, RUNTIME_FIXED, RUNTIME_PER_INITRD_BYTE};
 use crate::cli::EstimateArgs;
 use crate::config::Config;
+use crate::exit;
 use crate::system::capture_bin;
 use crate::system::meminfo::{self, MemInfo};
 use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
-
-/// The exit code when the current reservation is missing or too small.
-pub const TOO_SMALL: u8 = 3;
 
 #[derive(Serialize)]
 struct Estimate {
@@ -85,7 +83,7 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
     } else {
         print_text(&est);
     }
-    Ok(if enough { ExitCode::SUCCESS } else { ExitCode::from(TOO_SMALL) })
+    Ok(exit::code(if enough { exit::OK } else { exit::NOT_ARMED }))
 }
 
 fn print_text(e: &Estimate) {

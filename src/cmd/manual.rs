@@ -33,6 +33,7 @@ fn write_page(dir: &Path, cmd: &clap::Command, name: &str, n: &mut usize) -> Res
     let cmd = cmd.clone().name(name.to_owned());
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut out).context("rendering a man page")?;
+    out.extend_from_slice(exit_status_roff().as_bytes());
     let path = dir.join(format!("{name}.1"));
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
     *n += 1;
@@ -40,6 +41,17 @@ fn write_page(dir: &Path, cmd: &clap::Command, name: &str, n: &mut usize) -> Res
         write_page(dir, sub, &format!("{name}-{}", sub.get_name()), n)?;
     }
     Ok(())
+}
+
+/// The exit-status table as a man page section.
+fn exit_status_roff() -> String {
+    let mut s = String::from(".SH \"EXIT STATUS\"\n");
+    for line in crate::exit::TABLE.lines().skip(1) {
+        if let Some((code, what)) = line.trim().split_once("  ") {
+            s.push_str(&format!(".TP\n{code}\n{}\n", what.replace('-', "\\-")));
+        }
+    }
+    s
 }
 
 #[cfg(test)]
@@ -54,6 +66,13 @@ mod tests {
         let status = std::fs::read_to_string(d.path().join("kexdump-status.1")).unwrap();
         assert!(status.contains("kexdump\\-status"), "{}", &status[..200.min(status.len())]);
         assert!(d.path().join("kexdump-crashkernel-set.1").is_file());
+        for page in ["kexdump.1", "kexdump-status.1", "kexdump-verify.1", "kexdump-crashkernel-set.1"] {
+            let text = std::fs::read_to_string(d.path().join(page)).unwrap();
+            assert!(
+                text.contains(".SH \"EXIT STATUS\"\n.TP\n0\n") && text.contains("\n4\nthe dump is incomplete"),
+                "{page}"
+            );
+        }
     }
 
     #[test]

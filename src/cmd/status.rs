@@ -5,15 +5,13 @@
 use crate::arming::record::ARMED_RECORD;
 use crate::arming::sizes::mib;
 use crate::cli::StatusArgs;
+use crate::exit;
 use crate::selftest::Outcome;
 use crate::status::{self, Status};
 use anyhow::Result;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
-
-/// The exit code when no capture kernel is loaded.
-pub const NOT_ARMED: u8 = 3;
 
 pub fn run(a: StatusArgs) -> Result<ExitCode> {
     let free = |p: &Path| kexdump_engine::capture_dir::free_bytes(p).ok();
@@ -24,7 +22,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
     } else {
         write_text(&st, &mut out)?;
     }
-    Ok(if st.armed { ExitCode::SUCCESS } else { ExitCode::from(NOT_ARMED) })
+    Ok(exit::code(if st.armed { exit::OK } else { exit::NOT_ARMED }))
 }
 
 pub fn write_text(st: &Status, out: &mut dyn Write) -> io::Result<()> {

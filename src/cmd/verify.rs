@@ -3,6 +3,7 @@
 
 use crate::cli::VerifyArgs;
 use crate::dump_input;
+use crate::exit;
 use crate::record_crc;
 use anyhow::Result;
 use kexdump_engine::reader::Kind;
@@ -26,9 +27,9 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         Vec::new()
     };
     let code = match (&v.problem, v.incomplete()) {
-        (Some(_), _) => 1,
-        (None, true) => 2,
-        (None, false) => 0,
+        (Some(_), _) => exit::ERROR,
+        (None, true) => exit::INCOMPLETE,
+        (None, false) => exit::OK,
     };
     let name = dumps[0].display();
     // writeln!, not println!: a closed pipe (`| head`) is an error, not a panic.

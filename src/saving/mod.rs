@@ -131,9 +131,10 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
             f.offline
         );
     }
-    // 2: saved, but the engine could not apply every rule asked for (it
-    // kept those pages) or the kernel is outside the tested range.
-    Ok(if report.fallback.is_some() || !report.warnings.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    // Saved, but the engine could not apply every rule asked for (it kept
+    // those pages) or the kernel is outside the tested range.
+    let partial = report.fallback.is_some() || !report.warnings.is_empty();
+    Ok(crate::exit::code(if partial { crate::exit::INCOMPLETE } else { crate::exit::OK }))
 }
 
 /// Write the kdump-compressed file a flattened stream carries, byte for

@@ -22,7 +22,7 @@ The checks (the goal of issue 11: whatever reached the disk stays readable):
               kexdump.json (the placeholder is durable before the dump is
               created); never both vmcore and vmcore.incomplete
   verify      `kexdump verify` on the dump file: vmcore must exit 0;
-              vmcore.incomplete 2 (a consistent INCOMPLETE prefix) or 0; an
+              vmcore.incomplete 4 (a consistent INCOMPLETE prefix) or 0; an
               empty vmcore.incomplete is "nothing reached the disk"; exit 1
               (broken) fails, and so does any crash of the tool
   dmesg       `kexdump dmesg` on the dump: the panic line for a whole dump;
@@ -184,7 +184,7 @@ def main():
             verdict = "empty"
         elif rc == 0:
             verdict = "complete"
-        elif rc == 2:
+        elif rc == 4:
             verdict = "incomplete"
         else:
             verdict = "broken"
@@ -198,7 +198,7 @@ def main():
         if dump_file == "vmcore":
             j.check("verify: the renamed vmcore is complete (exit 0)", verdict == "complete", detail)
         else:
-            j.check("verify: vmcore.incomplete reads as a consistent prefix (exit 2 or 0) or is empty",
+            j.check("verify: vmcore.incomplete reads as a consistent prefix (exit 4 or 0) or is empty",
                     verdict in ("incomplete", "complete", "empty"), detail)
     readable = verdict in ("complete", "incomplete")
 

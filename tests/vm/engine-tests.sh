@@ -201,13 +201,13 @@ full_target() {
     local vrc=0
     "$KEXDUMP" verify "$dir/vmcore.incomplete" >"$T/verify-incomplete.out" 2>&1 || vrc=$?
     umount "$dir"
-    ((vrc == 2)) && grep -q '^INCOMPLETE: consistent, but' "$T/verify-incomplete.out" ||
+    ((vrc == 4)) && grep -q '^INCOMPLETE: consistent, but' "$T/verify-incomplete.out" ||
         { echo "kexdump verify of the partial dump: exit $vrc"; cat "$T/verify-incomplete.out"; return 1; }
     ((rc != 0)) || { echo "save on a full target exited 0"; return 1; }
     grep -q 'dump incomplete: .* pages written, then: No space left on device' "$T/full.err" || { cat "$T/full.err"; return 1; }
     grep -q 'This dumpfile is incomplete' <<<"$out" || { echo "$out" | head; return 1; }
 }
-check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag, kexdump verify exits 2 (INCOMPLETE)" full_target
+check "a full target: save fails, keeps vmcore.incomplete, crash sees the INCOMPLETE flag, kexdump verify exits 4 (INCOMPLETE)" full_target
 
 # --- a power cut right after the pages saved first ------------------------
 # The kdump writer saves the kernel image, page tables, per-CPU areas, the
@@ -218,7 +218,7 @@ cut_after_first() {
     python3 "$ROOT/tests/tools/kdump_cut_first.py" "$T/zstd.kdump" "$T/first.kdump" || return 1
     local vrc=0
     "$KEXDUMP" verify "$T/first.kdump" >"$T/first.verify" 2>&1 || vrc=$?
-    ((vrc == 2)) || { echo "kexdump verify: exit $vrc"; cat "$T/first.verify"; return 1; }
+    ((vrc == 4)) || { echo "kexdump verify: exit $vrc"; cat "$T/first.verify"; return 1; }
     "$KEXDUMP" dmesg "$T/first.kdump" 2>/dev/null | grep -q 'Kernel panic - not syncing: sysrq triggered crash' ||
         { echo "kexdump dmesg lacks the panic line"; return 1; }
     local out
@@ -230,7 +230,7 @@ cut_after_first() {
         { echo "crash --zero_excluded:"; echo "$out" | tail -15; return 1; }
     rm -f "$T/first.kdump"
 }
-check "a cut right after the pages saved first: verify exits 2, dmesg has the panic, crash --minimal runs log, crash --zero_excluded runs sys/bt/log" cut_after_first
+check "a cut right after the pages saved first: verify exits 4, dmesg has the panic, crash --minimal runs log, crash --zero_excluded runs sys/bt/log" cut_after_first
 
 # --- the readers: makedumpfile's and our dumps, any format ----------------
 rm -f "$T/md.txt"
@@ -346,15 +346,15 @@ check "verify: descriptor past the end -> exit 1, names descriptor offset and pf
 check "verify: truncated file -> exit 1, names offset and pfn" verify_rejects "$R/bad-truncated" 'bad-truncated: offset 0x[0-9a-f]+: pfn 0x[0-9a-f]+: .*past the end'
 check "verify: page that does not decompress -> exit 1, names offset and pfn" verify_rejects "$R/bad-garbage" 'bad-garbage: offset 0x[0-9a-f]+: pfn 0x[0-9a-f]+: page data does not decompress'
 # A stream cut short (a capture over ssh that lost its link) is the
-# INCOMPLETE dump its whole records carry: exit 2, and the reason named.
+# INCOMPLETE dump its whole records carry: exit 4, and the reason named.
 cut_flat() {
     head -c -16 "$R/mdf-zlib.flat" >"$R/bad.flat"
     local out rc=0
     out=$("$KEXDUMP" verify "$R/bad.flat" 2>&1) || rc=$?
-    ((rc == 2)) || { echo "exit $rc"; echo "$out"; return 1; }
+    ((rc == 4)) || { echo "exit $rc"; echo "$out"; return 1; }
     echo "$out" | grep -q 'INCOMPLETE' && echo "$out" | grep -q 'end record' || { echo "$out"; return 1; }
 }
-check "verify: flattened stream without its end record -> exit 2, INCOMPLETE, says why" cut_flat
+check "verify: flattened stream without its end record -> exit 4, INCOMPLETE, says why" cut_flat
 dmesg_on_corrupt() { ! "$KEXDUMP" dmesg "$R/bad-garbage" >/dev/null 2>"$T/err" || ! grep -q panicked "$T/err"; }
 check "kexdump dmesg on a corrupted dump: an error or the log, never a panic" dmesg_on_corrupt
 crc_check() {

@@ -23,7 +23,7 @@
 #     oracle, upstream makedumpfile b7587f1 `-z -d L`, on the same vmcore
 #     keep the same pages and the same zero pages: tests/tools/kdump_pfns.py
 #     --zero compares both bitmaps and which pfns point at the shared zero
-#     page (kexdump's exit 2, a warning, is recorded, not a failure by
+#     page (kexdump's exit 4, a warning, is recorded, not a failure by
 #     itself); and the comparison is seen to fail: our level-31 dump against
 #     the oracle's dump of the level before it
 #   - at level 31 on our dump: crash (the release that reads that kernel)
@@ -35,7 +35,7 @@
 #     kdump_drop_pfns.py): crash says "page excluded" or lists fewer tasks
 #     (crash 9.0.2 on 7.x says nothing and leaves the tasks out), drgn
 #     counts an excluded-page error; `kexdump dmesg` (holds the panic), `kexdump
-#     inspect` (names the panic) and `kexdump verify` exit 0, or 2 with the
+#     inspect` (names the panic) and `kexdump verify` exit 0, or 4 with the
 #     reason they print
 # Ends with a markdown table of what was measured.
 set -uo pipefail
@@ -118,18 +118,18 @@ drgn_tasks() {
     DPID1=$(sed -n 's/^pid1-task-phys \(0x[0-9a-f]*\)$/\1/p' "$3")
 }
 
-# tool_ok NAME OUT RC — PASS for exit 0, or 2 with a stated reason (the
+# tool_ok NAME OUT RC — PASS for exit 0, or 4 with a stated reason (the
 # output's warning/INCOMPLETE lines); FAIL otherwise.
 tool_ok() {
     local name=$1 out=$2 rc=$3 why
     case $rc in
     0) pass "$name: exit 0" ;;
-    2)
+    4)
         why=$(grep -iE 'warning|incomplete|cannot|not ' "$out" | head -3 | tr '\n' ' ')
         if [[ -n $why ]]; then
-            pass "$name: exit 2, reason: $why"
+            pass "$name: exit 4, reason: $why"
         else
-            fail "$name: exit 2 without a stated reason"; tail -5 "$out" | sed 's/^/    /'
+            fail "$name: exit 4 without a stated reason"; tail -5 "$out" | sed 's/^/    /'
         fi
         ;;
     *) fail "$name: exit $rc"; tail -10 "$out" | sed 's/^/    /' ;;
@@ -171,12 +171,12 @@ while read -r label kver crash_bin <&3; do
             rm -f "$ours" "$theirs"
             run_rc "$T/save.out" "$KEXDUMP" save -q -c zstd -d "$level" "$CORE" "$ours"
             src=$RC
-            if ((src != 0 && src != 2)) || [[ ! -f $ours ]]; then
+            if ((src != 0 && src != 4)) || [[ ! -f $ours ]]; then
                 fail "$name -d $level: kexdump save exited $src"; tail -5 "$T/save.out" | sed 's/^/    /'
                 table+=("| $kver | $paging | $level | save exit $src | | FAIL | | |")
                 continue
             fi
-            ((src == 2)) && echo "    kexdump save -d $level exit 2: $(grep -iE 'warn' "$T/save.out" | head -3 | tr '\n' ' ')"
+            ((src == 4)) && echo "    kexdump save -d $level exit 4: $(grep -iE 'warn' "$T/save.out" | head -3 | tr '\n' ' ')"
             ((level == 31)) && grep -E 'saved|excluded:' "$T/save.out" | sed 's/^/    /'
             run_rc "$T/oracle.out" "$ORACLE" -z -d "$level" "$CORE" "$theirs"
             if ((RC != 0)) || [[ ! -f $theirs ]]; then

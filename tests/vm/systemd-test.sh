@@ -12,6 +12,8 @@
 #   boot 2  the service arms again; `kexdump status` exits 0 and reports the
 #           self-test PASSED (also in --json); `kexdump list` shows the dump;
 #           the /etc/kernel/postinst.d hook re-arms through the service
+#   boot 3  without crashkernel=: kexdump.service failed (not skipped), its
+#           journal naming the fix (`kexdump crashkernel set auto`)
 #   host    the dump read back from the root image: its kexdump.json carries
 #           the test id of /var/lib/kexdump/test.json, modes 0700/0600, and
 #           crash opens it with the sysrq panic named
@@ -122,6 +124,14 @@ expect "$B2" 'VMTEST-JSON: +"result": "passed"' "boot 2: status --json has the t
 expect "$B2" 'VMTEST: list rc=0' "boot 2: kexdump list exits 0"
 expect "$B2" 'VMTEST: postinst hook re-armed: yes' "boot 2: the /etc/kernel/postinst.d hook re-arms (service reload)"
 expect "$B2" 'VMTEST: status after the hook rc=0' "boot 2: still armed after the hook"
+
+kx_log "boot 3: no crashkernel=, the unit fails and says how to reserve"
+APPEND=${APPEND/crashkernel=128M /}
+boot boot3 || fail "QEMU (boot 3) exited $?"
+B3=$OUT/boot3.log
+expect "$B3" 'VMTEST: boot 3' "boot 3: the driver ran"
+expect "$B3" 'VMTEST: unit=failed' "boot 3: without crashkernel= kexdump.service failed (not skipped)"
+expect "$B3" 'VMTEST-JOURNAL: .*no crashkernel= reservation.*kexdump crashkernel set auto' "boot 3: its journal gives the fix"
 
 # --- the dump, read back from the root image ------------------------------
 debugfs -R "rdump /var/crash $OUT" "$OUT/root.img" 2>"$OUT/debugfs.err" || true

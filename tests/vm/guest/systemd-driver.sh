@@ -7,6 +7,8 @@
 #           dump onto this root file system and the VM stops)
 #   boot 2: report `kexdump status` (and its JSON) and `kexdump list`, run
 #           the /etc/kernel/postinst.d hook and see it re-arm, power off
+#   boot 3: (booted without crashkernel=) report the unit's state and its
+#           journal, power off
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 state=/var/lib/kexdump-vmtest
 mkdir -p $state
@@ -22,6 +24,9 @@ if [ "$boot" = 1 ]; then
     echo "VMTEST: starting the self-test"
     kexdump test --yes --delay 1
     echo "VMTEST: kexdump test returned rc=$?"
+elif [ "$boot" -ge 3 ]; then
+    echo "VMTEST: unit=$(systemctl is-active kexdump.service)"
+    journalctl -u kexdump.service --no-pager -o cat | sed 's/^/VMTEST-JOURNAL: /'
 else
     kexdump status --json >$state/status.json
     echo "VMTEST: status-json rc=$?"
