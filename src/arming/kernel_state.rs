@@ -56,6 +56,19 @@ pub fn crash_loaded(root: &Path) -> Result<bool, ArmError> {
     }
 }
 
+/// Other kdump services' units that are enabled on the machine under
+/// `root` (they load their own capture kernel into the same reservation).
+pub fn other_kdump_services(root: &Path) -> Vec<&'static str> {
+    ["kdump-tools.service", "kdump.service"]
+        .into_iter()
+        .filter(|u| {
+            ["etc/systemd/system/multi-user.target.wants", "etc/systemd/system/basic.target.wants"]
+                .iter()
+                .any(|d| root.join(d).join(u).symlink_metadata().is_ok())
+        })
+        .collect()
+}
+
 /// After a load: the kernel must report the crash kernel as loaded.
 pub fn check_loaded(root: &Path) -> Result<(), ArmError> {
     let (path, text) = read_text(root, CRASH_LOADED)?;

@@ -2,10 +2,10 @@
 //! re-arm replaces, load, check that the kernel took it, record it.
 //! Warnings go to `warn`; the outcome is for [`super::report`] to tell.
 
-use super::kernel_state::{check_loaded, check_unloaded, crash_loaded, crash_size};
+use super::kernel_state::{check_loaded, check_unloaded, crash_loaded, crash_size, other_kdump_services};
 use super::loader::{load, require_root, unload, Loader, Method};
 use super::prepare::{prepare, Prepared};
-use super::record::{remove_armed, write_armed, Armed, ARMED_RECORD};
+use super::record::{read_armed, remove_armed, write_armed, Armed, ARMED_RECORD};
 use super::sizes::{mib, tight};
 use super::ArmOptions;
 use anyhow::{Context, Result};
@@ -72,6 +72,9 @@ pub fn arm(root: &Path, a: &ArmOptions, rearm: bool, warn: &mut dyn FnMut(&str))
                 warn(&format!("cannot remove {}: {e}", root.join(ARMED_RECORD).display()));
             }
         }
+        if !rearm {
+            refuse_another_services_kernel(root)?;
+        }
         let loader = match load(root, plan, a.method) {
             Ok(l) => l,
             // A failed kexec_file_load has already unloaded the previous
@@ -98,6 +101,29 @@ pub fn arm(root: &Path, a: &ArmOptions, rearm: bool, warn: &mut dyn FnMut(&str))
     Ok(Outcome { prepared, loader, dry_run: a.dry_run, rearm, armed, disarmed, record })
 }
 
+/// `arm` (not `rearm`) refuses to replace a capture kernel kexdump did not
+/// load: another kdump service armed it, and the two would fight over the
+/// reservation at every boot.
+pub fn refuse_another_services_kernel(root: &Path) -> Result<()> {
+    // An unreadable record is still kexdump's: only its absence says "not ours".
+    if !crash_loaded(root)? || !matches!(read_armed(root), Ok(None)) {
+        return Ok(());
+    }
+    let services = other_kdump_services(root);
+    let who = if services.is_empty() {
+        "another kdump service (kdump-tools, kdumpctl) or `kexec -p`".to_owned()
+    } else {
+        format!("{} (enabled)", services.join(" and "))
+    };
+    let stop = services.first().map_or("that service".to_owned(), |s| format!("`systemctl disable --now {s}`"));
+    anyhow::bail!(
+        "a capture kernel is already loaded, and not by kexdump (no {}): {who} armed it. Two kdump services \
+         would fight over the reservation: stop the other one ({stop}), then `kexdump arm`; or replace it \
+         once with `kexdump rearm`",
+        root.join(ARMED_RECORD).display()
+    )
+}
+
 /// What a disarming did.
 #[derive(Debug)]
 pub struct Disarmed {
@@ -117,4 +143,33 @@ pub fn disarm(root: &Path, method: Method, warn: &mut dyn FnMut(&str)) -> Result
         warn(&format!("disarmed, but cannot remove {}: {e}", root.join(ARMED_RECORD).display()));
     }
     Ok(Disarmed { loader, crash_size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arming::kernel_state::CRASH_LOADED;
+    use crate::arming::plan::fixture::Tree;
+
+    #[test]
+    fn a_capture_kernel_another_service_loaded_is_not_replaced_by_arm() {
+        let t = Tree::new();
+        refuse_another_services_kernel(t.root()).expect("nothing loaded");
+        t.write(CRASH_LOADED, "1\n");
+        let e = refuse_another_services_kernel(t.root()).unwrap_err().to_string();
+        assert!(e.contains("not by kexdump") && e.contains("or `kexec -p`") && e.contains("kexdump rearm"), "{e}");
+        std::fs::create_dir_all(t.root().join("etc/systemd/system/multi-user.target.wants")).unwrap();
+        std::os::unix::fs::symlink(
+            "/lib/systemd/system/kdump-tools.service",
+            t.root().join("etc/systemd/system/multi-user.target.wants/kdump-tools.service"),
+        )
+        .unwrap();
+        let e = refuse_another_services_kernel(t.root()).unwrap_err().to_string();
+        assert!(
+            e.contains("kdump-tools.service (enabled) armed it") && e.contains("systemctl disable --now kdump-tools")
+        );
+        // Loaded by kexdump (its record is there, even unreadable): arm may replace it.
+        t.write(ARMED_RECORD, "{}");
+        refuse_another_services_kernel(t.root()).expect("ours");
+    }
 }
