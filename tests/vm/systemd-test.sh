@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/vm/systemd-test.sh — the operator's service under a real systemd:
 # a Debian 12 root file system (debootstrap, cached) with Debian's 6.1
-# kernel and its modules, kexdump installed by `make install DESTDIR=...`,
+# kernel and its modules, kexdump installed from its .deb
+# (scripts/build-deb.sh, then `apt-get install ./kexdump_*.deb` in the root),
 # the default configuration as installed (no edits: dumps go into
 # /var/crash, which does not exist yet, on the root file system found by its
 # UUID), and `systemctl enable kexdump`.
@@ -27,7 +28,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-kx_need_cmds debootstrap mkfs.ext4 debugfs systemctl depmod crash python3 make
+kx_need_cmds debootstrap mkfs.ext4 debugfs systemctl depmod crash python3 make dpkg-deb chroot
 kx_need_kernel
 [[ -f $KX_VMLINUX ]] || kx_die "no debug vmlinux at $KX_VMLINUX (run: bash scripts/deps.sh)"
 [[ $(id -u) -eq 0 ]] || kx_die "building the root file system (debootstrap, file owners) needs root"
@@ -66,11 +67,15 @@ install -D -m 644 "$KX_VMLINUZ" "$R/boot/vmlinuz-$KX_KVER"
 mkdir -p "$R/usr/lib/modules"
 cp -a "$KX_MODDIR" "$R/usr/lib/modules/"
 depmod -b "$R" "$KX_KVER" || kx_die "depmod for the root file system failed"
-make -s -C "$ROOT" install DESTDIR="$R" >"$OUT/make-install.log" 2>&1 ||
-    kx_die "make install DESTDIR=$R failed; see $OUT/make-install.log"
+# Installed as an operator does: the Debian package, with apt.
+deb=$(bash "$ROOT/scripts/build-deb.sh" 2>"$OUT/build-deb.log") || kx_die "scripts/build-deb.sh failed; see $OUT/build-deb.log"
+cp "$deb" "$R/tmp/"
+chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "/tmp/${deb##*/}" \
+    >"$OUT/apt-install.log" 2>&1 || kx_die "apt-get install ./${deb##*/} in the root failed; see $OUT/apt-install.log"
+rm -f "$R/tmp/${deb##*/}"
 # No configuration step: the installed /etc/kexdump.toml is the commented
 # example, and its default target /var/crash is made by the first capture.
-grep -q '^#target = "/var/crash"' "$R/etc/kexdump.toml" || kx_die "make install did not install the example configuration"
+grep -q '^#target = "/var/crash"' "$R/etc/kexdump.toml" || kx_die "the package did not install the example configuration"
 rm -rf "$R/var/crash"
 echo kxvm-systemd >"$R/etc/hostname"
 echo "UUID=$ROOT_UUID / ext4 rw,errors=remount-ro 0 1" >"$R/etc/fstab"
