@@ -44,6 +44,8 @@ install: all
 	$(KEXDUMP) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_kexdump
 	$(KEXDUMP) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/kexdump.fish
 	$(KEXDUMP) manpages $(DESTDIR)$(PREFIX)/share/man/man1 >/dev/null
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/man/man5
+	mv $(DESTDIR)$(PREFIX)/share/man/man1/kexdump.toml.5 $(DESTDIR)$(PREFIX)/share/man/man5/kexdump.toml.5
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)
 	test -e $(DESTDIR)$(SYSCONFDIR)/kexdump.toml || \
 		install -m 0644 etc/kexdump.toml $(DESTDIR)$(SYSCONFDIR)/kexdump.toml
@@ -56,6 +58,7 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/kexdump \
 		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_kexdump \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/kexdump.fish \
-		$(DESTDIR)$(PREFIX)/share/man/man1/kexdump.1 $(DESTDIR)$(PREFIX)/share/man/man1/kexdump-*.1
+		$(DESTDIR)$(PREFIX)/share/man/man1/kexdump.1 $(DESTDIR)$(PREFIX)/share/man/man1/kexdump-*.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/kexdump.toml.5
 	rm -rf $(DESTDIR)$(PREFIX)/lib/kexdump
 	@echo "kept $(SYSCONFDIR)/kexdump.toml and /var/lib/kexdump"

@@ -26,7 +26,7 @@ make -s install DESTDIR="$PWD/$stage" >&2
 # machine's /etc holds (make install keeps an existing one).
 install -m 0644 etc/kexdump.toml "$stage/etc/kexdump.toml"
 strip --strip-unneeded "$stage/usr/bin/kexdump"
-gzip -9n "$stage"/usr/share/man/man1/*.1
+gzip -9n "$stage"/usr/share/man/man1/*.1 "$stage"/usr/share/man/man5/*.5
 install -d -m 0755 "$stage/usr/share/doc/kexdump"
 install -m 0644 README.md "$stage/usr/share/doc/kexdump/README.md"
 
