@@ -179,7 +179,7 @@ mod tests {
             }
             if let Some((key, _)) = line.strip_prefix('#').and_then(|r| r.split_once(" = ")) {
                 if key.starts_with(|c: char| c.is_ascii_lowercase()) {
-                    let entry = format!(".TP\n\\fB{}\\fR (default: ", key.replace('_', "_"));
+                    let entry = format!(".TP\n\\fB{key}\\fR (default: ");
                     let at = page.find(&entry).unwrap_or_else(|| panic!("{key} has no entry"));
                     // Its description follows the entry.
                     assert!(!page[at + entry.len()..].split('\n').nth(1).unwrap_or("").is_empty(), "{key}");
