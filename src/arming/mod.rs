@@ -20,6 +20,7 @@ pub mod kernel_state;
 pub mod kexec;
 pub mod loader;
 pub mod plan;
+pub mod preflight;
 pub mod prepare;
 pub mod record;
 pub mod report;

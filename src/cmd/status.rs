@@ -9,7 +9,7 @@ use crate::exit;
 use crate::selftest::Outcome;
 use crate::status::{self, Status};
 use anyhow::Result;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -20,14 +20,18 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&st)?)?;
     } else {
-        write_text(&st, &mut out)?;
+        // Red NOT ARMED on a terminal, unless NO_COLOR is set (no-color.org).
+        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        write_text(&st, colour, &mut out)?;
     }
     Ok(exit::code(if st.armed { exit::OK } else { exit::NOT_ARMED }))
 }
 
-pub fn write_text(st: &Status, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_text(st: &Status, colour: bool, out: &mut dyn Write) -> io::Result<()> {
     if st.armed {
         writeln!(out, "kexdump: ARMED: a panic now boots the capture kernel, which saves a dump")?;
+    } else if colour {
+        writeln!(out, "kexdump: \x1b[1;31mNOT ARMED\x1b[0m: a panic now saves no dump")?;
     } else {
         writeln!(out, "kexdump: NOT ARMED: a panic now saves no dump")?;
     }
@@ -118,4 +122,24 @@ pub fn write_text(st: &Status, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  to do:          {a}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_armed_is_red_only_when_asked() {
+        let root = tempfile::tempdir().unwrap();
+        let st = status::gather(root.path(), None, &|_| None);
+        assert!(!st.armed);
+        let text = |colour| {
+            let mut out = Vec::new();
+            write_text(&st, colour, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(text(true).starts_with("kexdump: \x1b[1;31mNOT ARMED\x1b[0m: a panic now saves no dump\n"));
+        assert!(text(false).starts_with("kexdump: NOT ARMED: a panic now saves no dump\n"));
+        assert_eq!(text(true).matches('\x1b').count(), 2, "only the verdict is coloured");
+    }
 }

@@ -1,0 +1,206 @@
+//! `kexdump arm --dry-run` as a preflight checklist: every check is run,
+//! whatever failed before it, so the operator sees the whole list with a
+//! fix for each problem instead of one error at a time.
+
+use super::capture_image::{self, Decision};
+use super::kernel_state::{crash_size, load_disabled, lockdown};
+use super::plan::{plan, CmdlineSource, Request};
+use super::sequence::refuse_another_services_kernel;
+use super::sizes::mib;
+use super::ArmOptions;
+use crate::config::Config;
+use crate::system::{capture_bin, identity};
+use serde::Serialize;
+use std::path::Path;
+
+/// The check whose failure makes `arm --dry-run` exit 3, as `status` does.
+pub const RESERVATION: &str = "crashkernel= reservation";
+
+/// One line of the checklist.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    /// What was found, or what is wrong and how to fix it.
+    pub detail: String,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, ok: true, detail: detail.into() }
+    }
+    fn fail(name: &'static str, detail: impl std::fmt::Display) -> Check {
+        Check { name, ok: false, detail: format!("{detail:#}") }
+    }
+}
+
+/// Every check `kexdump arm` makes before loading, on the machine under
+/// `root`; nothing is written. With `--initrd` the configuration's image
+/// checks are left out (`arm` reads no configuration then).
+pub fn preflight(root: &Path, a: &ArmOptions) -> Vec<Check> {
+    let mut out = Vec::new();
+    let euid = identity::effective_uid();
+    out.push(if euid == 0 {
+        Check::ok("root", "runs as root")
+    } else {
+        Check::fail("root", format!("runs as uid {euid}; arming needs root: run it with sudo"))
+    });
+    let reserved = crash_size(root);
+    out.push(match &reserved {
+        Ok(n) => Check::ok(RESERVATION, format!("{} reserved", mib(*n))),
+        Err(e) => Check::fail(RESERVATION, e),
+    });
+    out.push(if load_disabled(root) {
+        Check::fail(
+            "kexec allowed",
+            "kernel.kexec_load_disabled is 1: loading is off until the next boot (set by a hardening \
+             policy); remove that setting and reboot",
+        )
+    } else {
+        let mode = lockdown(root).map_or("no lockdown reported".to_owned(), |(_, m)| format!("lockdown {m}"));
+        Check::ok("kexec allowed", mode)
+    });
+    out.push(match refuse_another_services_kernel(root) {
+        Ok(()) => Check::ok("no other kdump service", "no capture kernel loaded by another service"),
+        Err(e) => Check::fail("no other kdump service", e),
+    });
+    if let Some(initrd) = &a.initrd {
+        out.push(Check::ok("capture initramfs", format!("{} (given with --initrd)", initrd.display())));
+        return out;
+    }
+    let config = match Config::load(root, a.config.as_deref()) {
+        Ok(c) => {
+            out.push(Check::ok(
+                "configuration",
+                c.file().map_or("none: the defaults".to_owned(), |f| f.display().to_string()),
+            ));
+            c
+        }
+        Err(e) => {
+            out.push(Check::fail("configuration", format!("{e}; `kexdump config` shows the file's errors")));
+            return out;
+        }
+    };
+    out.push(match crate::dump_target::check::check(root, &config) {
+        Ok(()) => Check::ok("dump target", format!("{} is there and writable", config.target.target)),
+        Err(e) => Check::fail("dump target", e),
+    });
+    let bin = match &a.capture_bin {
+        Some(p) if p.is_file() => Ok(p.clone()),
+        Some(p) => Err(anyhow::anyhow!("{}: not a file (--capture-bin)", p.display())),
+        None => capture_bin::find(),
+    };
+    let bin = match bin {
+        Ok(b) => {
+            out.push(Check::ok("capture binary", b.display().to_string()));
+            b
+        }
+        Err(e) => {
+            out.push(Check::fail("capture binary", e));
+            return out;
+        }
+    };
+    let sources = match capture_image::sources(root, &config, a.kernel.as_deref(), bin) {
+        Ok(s) => {
+            out.push(Check::ok("capture kernel", s.kernel.display().to_string()));
+            s
+        }
+        Err(e) => {
+            out.push(Check::fail("capture kernel", e));
+            return out;
+        }
+    };
+    let inputs = match capture_image::inputs(&sources) {
+        Ok(i) => i,
+        Err(e) => {
+            out.push(Check::fail("capture initramfs", e));
+            return out;
+        }
+    };
+    let initrd_bytes = match capture_image::decide(&sources.image, &inputs, a.rebuild) {
+        Decision::UpToDate(_) => {
+            out.push(Check::ok("capture initramfs", format!("{} is up to date", sources.image.display())));
+            None
+        }
+        Decision::Rebuild(why) => {
+            out.push(Check::ok("capture initramfs", format!("arm will build it: {}", why.join("; "))));
+            (!sources.image.is_file()).then_some(0)
+        }
+    };
+    if reserved.is_err() {
+        return out;
+    }
+    let k = &config.kernel;
+    let cmdline = match &a.cmdline {
+        Some(full) => CmdlineSource::Full(full.clone()),
+        None => CmdlineSource::Derived {
+            remove: k.cmdline_remove.iter().chain(&a.cmdline_remove).cloned().collect(),
+            append: k.cmdline_append.iter().chain(&a.cmdline_append).cloned().collect(),
+        },
+    };
+    let req = Request { kernel: sources.kernel.clone(), initrd: sources.image.clone(), initrd_bytes, cmdline };
+    out.push(match plan(root, &req) {
+        Ok(p) => Check::ok("fits the reservation", p.sizes.to_string()),
+        Err(e) => Check::fail("fits the reservation", e),
+    });
+    out
+}
+
+/// The checklist for people: a ✓ or ✗ line per check.
+pub fn print_text(checks: &[Check]) {
+    for c in checks {
+        println!("{} {}: {}", if c.ok { "✓" } else { "✗" }, c.name, c.detail);
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if failed == 0 {
+        println!("kexdump: every check passed: `kexdump arm` would arm");
+    } else {
+        println!("kexdump: {failed} of {} checks failed: `kexdump arm` would not arm", checks.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arming::capture_image::fixture::System;
+    use crate::arming::kernel_state::CRASH_SIZE;
+    use crate::arming::prepare::fixture::arm_args;
+
+    fn names(checks: &[Check]) -> Vec<(&'static str, bool)> {
+        checks.iter().map(|c| (c.name, c.ok)).collect()
+    }
+
+    #[test]
+    fn every_check_runs_and_passes_on_a_good_machine() {
+        let sys = System::new();
+        let c = preflight(sys.root(), &arm_args(&sys, &["--dry-run"]));
+        let n = names(&c);
+        for name in [
+            "crashkernel= reservation",
+            "kexec allowed",
+            "no other kdump service",
+            "configuration",
+            "dump target",
+            "capture binary",
+            "capture kernel",
+            "capture initramfs",
+            "fits the reservation",
+        ] {
+            assert!(n.contains(&(name, true)), "{name}: {c:#?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_reservation_does_not_hide_the_other_problems() {
+        let sys = System::new();
+        sys.write(CRASH_SIZE, b"0\n");
+        sys.config("[target]\ntarget = \"LABEL=nowhere\"\n");
+        let c = preflight(sys.root(), &arm_args(&sys, &["--dry-run"]));
+        let n = names(&c);
+        assert!(n.contains(&("crashkernel= reservation", false)), "{c:#?}");
+        let target = c.iter().find(|c| c.name == "dump target").unwrap();
+        assert!(!target.ok && target.detail.contains("LABEL=nowhere is missing"), "{target:?}");
+        assert!(n.contains(&("capture initramfs", true)), "checked after two failures: {c:#?}");
+        assert!(c.iter().filter(|c| !c.ok).all(|c| !c.detail.is_empty()));
+    }
+}
