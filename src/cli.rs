@@ -141,6 +141,10 @@ pub struct EstimateArgs {
     /// The capture kernel image [default: the configuration's, else /boot/vmlinuz-<uname -r>].
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
+    /// The capture kernel's modules [default: the configuration's
+    /// kernel.modules_dir, else /lib/modules/<the kernel's release>].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<PathBuf>,
     /// The static capture binary [default: kexdump-capture next to this
     /// kexdump, then /usr/lib/kexdump/kexdump-capture].
     #[arg(long, value_name = "PATH")]
@@ -440,6 +444,10 @@ pub struct ArmArgs {
     /// [default: the configuration's kernel.kernel, else /boot/vmlinuz-<uname -r>]
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
+    /// The capture kernel's modules [default: the configuration's
+    /// kernel.modules_dir, else /lib/modules/<the kernel's release>].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<PathBuf>,
     /// The capture initramfs, whose /init saves the dump after a panic.
     /// Without it: the configuration's image, built or rebuilt first when
     /// an input changed (see below); with it no configuration is read.
@@ -781,6 +789,7 @@ impl ArmArgs {
     pub fn options(&self) -> crate::arming::ArmOptions {
         crate::arming::ArmOptions {
             kernel: self.kernel.clone(),
+            modules_dir: self.modules_dir.clone(),
             initrd: self.initrd.clone(),
             config: self.config.clone(),
             rebuild: self.rebuild,

@@ -79,7 +79,7 @@ pub fn kernel_release(kernel: &Path) -> Result<(String, &'static str)> {
         Some(r) if !r.is_empty() => Ok((r.to_owned(), "the kernel's file name")),
         _ => bail!(
             "cannot tell the release of {}: no version string in a boot header, and its name is not \
-             vmlinuz-<release>; set kernel.modules_dir in the configuration",
+             vmlinuz-<release>; pass --modules-dir DIR or set kernel.modules_dir in the configuration",
             kernel.display()
         ),
     }
@@ -88,7 +88,13 @@ pub fn kernel_release(kernel: &Path) -> Result<(String, &'static str)> {
 /// Resolve everything the image is made of. `kernel` (from the command
 /// line) wins over the configuration's `kernel.kernel`, whose default is
 /// `/boot/vmlinuz-<running release>`.
-pub fn sources(root: &Path, config: &Config, kernel: Option<&Path>, capture_bin: PathBuf) -> Result<Sources> {
+pub fn sources(
+    root: &Path,
+    config: &Config,
+    kernel: Option<&Path>,
+    modules_dir: Option<&Path>,
+    capture_bin: PathBuf,
+) -> Result<Sources> {
     let kernel_arg = kernel.is_some();
     let kernel = match (kernel, config.kernel.kernel.as_str()) {
         (Some(k), _) => k.to_path_buf(),
@@ -107,12 +113,13 @@ pub fn sources(root: &Path, config: &Config, kernel: Option<&Path>, capture_bin:
             kernel.display()
         );
     }
-    let (modules_dir, modules_dir_from) = match config.kernel.modules_dir.as_str() {
-        "" => {
+    let (modules_dir, modules_dir_from) = match (modules_dir, config.kernel.modules_dir.as_str()) {
+        (Some(d), _) => (d.to_path_buf(), "--modules-dir"),
+        (None, "") => {
             let (release, from) = kernel_release(&kernel)?;
             (root.join("lib/modules").join(release), from)
         }
-        d => (under(root, d), "kernel.modules_dir"),
+        (None, d) => (under(root, d), "kernel.modules_dir"),
     };
     let cc = config.capture_config_in(root)?;
     let mut roots: Vec<String> = Vec::new();
@@ -510,7 +517,7 @@ mod tests {
 
     fn sources_of(sys: &System) -> Sources {
         let config = Config::load(sys.root(), None).expect("config");
-        sources(sys.root(), &config, None, sys.path("usr/lib/kexdump/capture")).expect("sources")
+        sources(sys.root(), &config, None, None, sys.path("usr/lib/kexdump/capture")).expect("sources")
     }
 
     /// Decide as `kexdump arm` does; build when needed; the reasons given.
@@ -554,17 +561,21 @@ mod tests {
 
         // No version string: the file name tells; neither: an error naming the key.
         sys.write("boot/other", b"not a bzImage");
-        let e = sources(sys.root(), &Config::load(sys.root(), None).unwrap(), None, PathBuf::new()).unwrap_err();
+        let e = sources(sys.root(), &Config::load(sys.root(), None).unwrap(), None, None, PathBuf::new()).unwrap_err();
         assert!(e.to_string().contains("set kernel.modules_dir"), "{e}");
         sys.write("boot/vmlinuz-6.2.0-x", b"not a bzImage");
         let config = Config::load(sys.root(), None).unwrap();
         let k = sys.path("boot/vmlinuz-6.2.0-x");
-        let s = sources(sys.root(), &config, Some(&k), PathBuf::new()).unwrap();
+        let s = sources(sys.root(), &config, Some(&k), None, PathBuf::new()).unwrap();
         assert_eq!((s.modules_dir, s.modules_dir_from), (sys.path("lib/modules/6.2.0-x"), "the kernel's file name"));
 
         sys.config("[target]\ntarget = \"LABEL=crash\"\n[kernel]\nmodules_dir = \"/opt/mods\"\n");
         let s = sources_of(&sys);
         assert_eq!((s.modules_dir, s.modules_dir_from), (sys.path("opt/mods"), "kernel.modules_dir"));
+        let mods = sys.path("elsewhere");
+        let s =
+            sources(sys.root(), &Config::load(sys.root(), None).unwrap(), None, Some(&mods), PathBuf::new()).unwrap();
+        assert_eq!((s.modules_dir, s.modules_dir_from), (mods, "--modules-dir"), "the option wins");
     }
 
     #[test]
@@ -572,11 +583,11 @@ mod tests {
         let sys = System::new();
         std::fs::remove_file(sys.path(&format!("boot/vmlinuz-{RELEASE}"))).unwrap();
         let config = Config::load(sys.root(), None).unwrap();
-        let e = sources(sys.root(), &config, None, PathBuf::new()).unwrap_err().to_string();
+        let e = sources(sys.root(), &config, None, None, PathBuf::new()).unwrap_err().to_string();
         assert!(e.contains(&format!("vmlinuz-{RELEASE} (the default, the running kernel's release)")), "{e}");
         assert!(e.contains("with --kernel FILE, or set kernel.kernel"), "{e}");
         let k = sys.path("boot/nope");
-        let e = sources(sys.root(), &config, Some(&k), PathBuf::new()).unwrap_err().to_string();
+        let e = sources(sys.root(), &config, Some(&k), None, PathBuf::new()).unwrap_err().to_string();
         assert!(e.contains("boot/nope (--kernel)"), "{e}");
     }
 

@@ -37,6 +37,9 @@ pub struct ArmOptions {
     /// The capture kernel image [default: the configuration's, else the
     /// running kernel's /boot/vmlinuz-<release>].
     pub kernel: Option<PathBuf>,
+    /// The capture kernel's modules [default: the configuration's, else
+    /// /lib/modules/<the kernel's release>].
+    pub modules_dir: Option<PathBuf>,
     /// A capture initramfs to load as it is; without it the configuration's
     /// is built, or rebuilt when an input changed.
     pub initrd: Option<PathBuf>,

@@ -100,7 +100,7 @@ pub fn preflight(root: &Path, a: &ArmOptions) -> Vec<Check> {
             return out;
         }
     };
-    let sources = match capture_image::sources(root, &config, a.kernel.as_deref(), bin) {
+    let sources = match capture_image::sources(root, &config, a.kernel.as_deref(), a.modules_dir.as_deref(), bin) {
         Ok(s) => {
             out.push(Check::ok("capture kernel", s.kernel.display().to_string()));
             s

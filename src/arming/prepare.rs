@@ -73,7 +73,7 @@ pub fn prepare(root: &Path, a: &ArmOptions) -> Result<Prepared> {
         Some(p) => p.clone(),
         None => capture_bin::find()?,
     };
-    let sources = capture_image::sources(root, &config, a.kernel.as_deref(), bin)?;
+    let sources = capture_image::sources(root, &config, a.kernel.as_deref(), a.modules_dir.as_deref(), bin)?;
     let inputs = capture_image::inputs(&sources)?;
     let (rebuild, report, initrd_bytes) = match capture_image::decide(&sources.image, &inputs, a.rebuild) {
         Decision::UpToDate(_) => (Vec::new(), None, None),

@@ -49,7 +49,7 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
         Some(p) => p.clone(),
         None => capture_bin::find()?,
     };
-    let sources = capture_image::sources(root, &config, a.kernel.as_deref(), bin)?;
+    let sources = capture_image::sources(root, &config, a.kernel.as_deref(), a.modules_dir.as_deref(), bin)?;
     let report = capture_image::measure(&sources)?;
     // No reservation reads 0; no kexec support leaves it unknown.
     let current = match kernel_state::crash_size(root) {

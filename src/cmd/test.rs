@@ -37,6 +37,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         .with_context(|| format!("reading {}", root.join(selftest::BOOT_ID).display()))?;
     let options = ArmOptions {
         kernel: None,
+        modules_dir: None,
         initrd: None,
         config: a.config.clone(),
         rebuild: false,
