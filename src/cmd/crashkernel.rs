@@ -7,7 +7,9 @@
 
 use crate::cli::{CrashkernelSetArgs, CrashkernelShowArgs};
 use crate::crashkernel::bootcfg;
-use crate::crashkernel::next_boot::{apply, grub_menu_has, plan, update_grub, Target};
+use crate::crashkernel::next_boot::{
+    apply, grub_menu_has, menu_update, on_path, plan, run_menu_update, MenuUpdate, Target,
+};
 use crate::crashkernel::param::{self, human, Low, Outcome};
 use crate::crashkernel::state::{meaning, refusal, set_notes, state, State, CRASH_SIZE, PROC_IOMEM};
 use anyhow::{bail, Result};
@@ -169,12 +171,12 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
         // The file was edited before, but the boot menu was not rebuilt
         // (update-grub failed or was missing): finish that.
         println!("kexdump: {} already has {option}, but the generated boot menu does not", plan.path.display());
+        let update = menu_update(root, &option, &on_path);
         if a.dry_run || !real_root {
-            println!("kexdump: nothing was written; update-grub would rebuild the boot menu");
+            println!("kexdump: nothing was written; {}", would_update(update.as_ref()));
             return Ok(ExitCode::SUCCESS);
         }
-        update_grub("update-grub", &plan.path, &bootcfg::backup_path(&plan.path))?;
-        println!("kexdump: update-grub wrote the boot menu");
+        update_menu(update.as_ref(), &plan.path, &bootcfg::backup_path(&plan.path))?;
         println!("{REBOOT}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -188,8 +190,8 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
     notes.iter().chain(&plan.edit.notes).for_each(|n| println!("kexdump: {n}"));
     if a.dry_run {
         let then = match plan.target {
-            Target::Grub if real_root => "; update-grub would then rebuild the boot menu",
-            _ => "",
+            Target::Grub if real_root => format!("; {}", would_update(menu_update(root, &option, &on_path).as_ref())),
+            _ => String::new(),
         };
         println!("kexdump: dry run, nothing was written: the change above ({}){then}", plan.edit.what.join(", "));
         println!("{REBOOT}");
@@ -198,12 +200,9 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
     let backup = apply(&plan)?;
     println!("kexdump: {}: {} (backup: {})", plan.path.display(), plan.edit.what.join(", "), backup.display());
     match plan.target {
-        Target::Grub if real_root => {
-            update_grub("update-grub", &plan.path, &backup)?;
-            println!("kexdump: update-grub wrote the boot menu");
-        }
+        Target::Grub if real_root => update_menu(menu_update(root, &option, &on_path).as_ref(), &plan.path, &backup)?,
         Target::Grub => println!(
-            "kexdump: not running update-grub: --root is not /; run it inside {} (e.g. in a chroot)",
+            "kexdump: not updating the boot menu: --root is not /; run update-grub (or grubby) inside {} (e.g. in a chroot)",
             root.display()
         ),
         Target::KernelCmdline => println!(
@@ -214,6 +213,28 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
     }
     println!("{REBOOT}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a dry run says about the boot menu.
+fn would_update(u: Option<&MenuUpdate>) -> String {
+    match u {
+        Some(u) => format!("`{}` would then update the boot entries", u.shown()),
+        None => "no update-grub, grubby or grub-mkconfig is installed to update the boot entries".to_owned(),
+    }
+}
+
+fn update_menu(u: Option<&MenuUpdate>, path: &Path, backup: &Path) -> Result<()> {
+    let Some(u) = u else {
+        bail!(
+            "{} was changed (backup: {}), but no update-grub, grubby or grub-mkconfig is installed, so the boot \
+             entries do not have it yet: add crashkernel= to them with the boot loader's own tool",
+            path.display(),
+            backup.display()
+        );
+    };
+    run_menu_update(u, path, backup)?;
+    println!("kexdump: `{}` updated the boot entries", u.shown());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -216,7 +216,7 @@ pub fn edit_grub(path: &Path, text: &str, option: &str) -> Result<Edit, EditErro
         if enables_bls(line) {
             notes.push(format!(
                 "{}:{}: GRUB_ENABLE_BLSCFG=true: the boot entries in /boot/loader/entries keep their own options; \
-                 also run `grubby --update-kernel=ALL --args={option}`",
+                 kexdump runs `grubby --update-kernel=ALL --args={option}` on them when grubby is installed",
                 path.display(),
                 n + 1
             ));

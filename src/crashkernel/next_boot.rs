@@ -106,23 +106,90 @@ pub fn apply(plan: &Plan) -> Result<PathBuf> {
 /// systems place them.
 const GRUB_MENUS: [&str; 2] = ["boot/grub/grub.cfg", "boot/grub2/grub.cfg"];
 
-/// Whether a generated GRUB menu already holds `option`: `false` when one
-/// exists without it (an earlier `set` whose update-grub failed or was
-/// missing), `true` when it has it or there is no menu to tell.
+/// The Boot Loader Specification entries (Fedora, RHEL): each holds its
+/// own `options` line, which /etc/default/grub does not change.
+const BLS_ENTRIES: &str = "boot/loader/entries";
+
+fn bls_entries(root: &Path) -> Vec<String> {
+    let Ok(dir) = fs::read_dir(root.join(BLS_ENTRIES)) else { return Vec::new() };
+    dir.filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".conf"))
+        .filter_map(|e| fs::read_to_string(e.path()).ok())
+        .collect()
+}
+
+/// Whether the boot entries already hold `option`: `false` when a generated
+/// GRUB menu, or a BLS entry, lacks it (an earlier `set` whose menu update
+/// failed or was missing), `true` when they have it or there is nothing to
+/// tell.
 pub fn grub_menu_has(root: &Path, option: &str) -> bool {
     let menus: Vec<String> = GRUB_MENUS.iter().filter_map(|m| std::fs::read_to_string(root.join(m)).ok()).collect();
+    let bls = bls_entries(root);
+    if !bls.is_empty() {
+        return bls.iter().all(|e| e.lines().any(|l| l.starts_with("options") && l.contains(option)));
+    }
     menus.is_empty() || menus.iter().any(|m| m.contains(option))
 }
 
-/// Runs GRUB's configuration generator (no shell involved).
-pub fn update_grub(program: &str, path: &Path, backup: &Path) -> Result<()> {
+/// How GRUB's boot entries get the new command line, by what the machine
+/// has: BLS entries are edited by grubby; a generated grub.cfg is rebuilt
+/// by update-grub (Debian, Ubuntu) or grub2-mkconfig / grub-mkconfig.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MenuUpdate {
+    pub program: &'static str,
+    pub args: Vec<String>,
+}
+
+impl MenuUpdate {
+    pub fn shown(&self) -> String {
+        std::iter::once(self.program.to_owned()).chain(self.args.iter().cloned()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// The menu update for the machine under `root`; `installed` tells whether
+/// a program is on PATH. `None`: no known tool is installed.
+pub fn menu_update(root: &Path, option: &str, installed: &dyn Fn(&str) -> bool) -> Option<MenuUpdate> {
+    let has = |p: &str| root.join(p).exists();
+    let m = |program: &'static str, args: &[&str]| {
+        Some(MenuUpdate { program, args: args.iter().map(|a| (*a).to_owned()).collect() })
+    };
+    if !bls_entries(root).is_empty() && installed("grubby") {
+        let add = format!("--args={option}");
+        return m("grubby", &["--update-kernel=ALL", "--remove-args=crashkernel", &add]);
+    }
+    if installed("update-grub") {
+        return m("update-grub", &[]);
+    }
+    if installed("grub2-mkconfig") && has("boot/grub2") {
+        return m("grub2-mkconfig", &["-o", "/boot/grub2/grub.cfg"]);
+    }
+    if installed("grub-mkconfig") && has("boot/grub") {
+        return m("grub-mkconfig", &["-o", "/boot/grub/grub.cfg"]);
+    }
+    None
+}
+
+/// Whether `program` is an executable file in a directory of $PATH.
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .any(|d| fs::metadata(d.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// Runs the boot menu's update (no shell involved).
+pub fn run_menu_update(u: &MenuUpdate, path: &Path, backup: &Path) -> Result<()> {
     let changed = format!("{} was changed (backup: {})", path.display(), backup.display());
-    let how = "run `update-grub` (Debian, Ubuntu), or `grub-mkconfig -o /boot/grub/grub.cfg` \
-               (`grub2-mkconfig -o /boot/grub2/grub.cfg` on Fedora, RHEL, SUSE)";
-    match Command::new(program).status() {
+    let how = "run `update-grub` (Debian, Ubuntu), `grubby --update-kernel=ALL --args=crashkernel=...` \
+               (Fedora, RHEL), or `grub2-mkconfig -o /boot/grub2/grub.cfg` (SUSE)";
+    let program = u.program;
+    match Command::new(program).args(&u.args).status() {
         Ok(st) if st.success() => Ok(()),
         Ok(st) => {
-            bail!("{changed}, but `{program}` failed ({st}), so the boot menu does not have it yet: fix that and {how}")
+            bail!(
+                "{changed}, but `{}` failed ({st}), so the boot menu does not have it yet: fix that and {how}",
+                u.shown()
+            )
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             bail!("{changed}, but `{program}` is not installed here, so the boot menu does not have it yet: {how}")
@@ -137,12 +204,41 @@ mod tests {
 
     #[test]
     fn missing_update_grub_says_what_to_run() {
-        let e = update_grub("kexdump-no-such-update-grub", Path::new("/etc/default/grub"), Path::new("/b"))
-            .expect_err("missing");
+        let u = MenuUpdate { program: "kexdump-no-such-update-grub", args: Vec::new() };
+        let e = run_menu_update(&u, Path::new("/etc/default/grub"), Path::new("/b")).expect_err("missing");
         let msg = e.to_string();
-        assert!(msg.contains("is not installed") && msg.contains("grub-mkconfig -o /boot/grub/grub.cfg"), "{msg}");
+        assert!(msg.contains("is not installed") && msg.contains("grub2-mkconfig -o /boot/grub2/grub.cfg"), "{msg}");
         assert!(msg.contains("backup: /b"), "{msg}");
-        let e = update_grub("false", Path::new("g"), Path::new("b")).expect_err("fails");
+        let u = MenuUpdate { program: "false", args: Vec::new() };
+        let e = run_menu_update(&u, Path::new("g"), Path::new("b")).expect_err("fails");
         assert!(e.to_string().contains("`false` failed"), "{e}");
+    }
+
+    #[test]
+    fn the_menu_update_follows_the_machine() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let opt = "crashkernel=256M";
+        let only = |names: &'static [&'static str]| move |p: &str| names.contains(&p);
+        // Debian: update-grub.
+        assert_eq!(menu_update(r, opt, &only(&["update-grub", "grub-mkconfig"])).unwrap().shown(), "update-grub");
+        // SUSE-like: grub2-mkconfig into /boot/grub2.
+        fs::create_dir_all(r.join("boot/grub2")).unwrap();
+        assert_eq!(
+            menu_update(r, opt, &only(&["grub2-mkconfig"])).unwrap().shown(),
+            "grub2-mkconfig -o /boot/grub2/grub.cfg"
+        );
+        assert_eq!(menu_update(r, opt, &only(&[])), None);
+        // Fedora, RHEL: BLS entries and grubby, which edits each of them.
+        fs::create_dir_all(r.join(BLS_ENTRIES)).unwrap();
+        fs::write(r.join(BLS_ENTRIES).join("abc-6.11.conf"), "title Fedora\noptions root=UUID=1 ro rhgb\n").unwrap();
+        assert_eq!(
+            menu_update(r, opt, &only(&["grubby", "grub2-mkconfig"])).unwrap().shown(),
+            "grubby --update-kernel=ALL --remove-args=crashkernel --args=crashkernel=256M"
+        );
+        assert!(!grub_menu_has(r, opt), "a BLS entry without the option is stale");
+        fs::write(r.join(BLS_ENTRIES).join("abc-6.11.conf"), "options root=UUID=1 ro crashkernel=256M\n").unwrap();
+        assert!(grub_menu_has(r, opt));
+        assert!(on_path("sh") && !on_path("kexdump-no-such-program"));
     }
 }
