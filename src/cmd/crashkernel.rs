@@ -8,7 +8,7 @@
 use crate::cli::{CrashkernelSetArgs, CrashkernelShowArgs};
 use crate::crashkernel::bootcfg;
 use crate::crashkernel::next_boot::{
-    apply, grub_menu_has, menu_update, on_path, plan, run_menu_update, MenuUpdate, Target,
+    apply, grub_menu_has, menu_update, on_path, plan, run_kernel_install, run_menu_update, MenuUpdate, Target,
 };
 use crate::crashkernel::param::{self, human, Low, Outcome};
 use crate::crashkernel::state::{meaning, refusal, set_notes, state, State, CRASH_SIZE, PROC_IOMEM};
@@ -205,10 +205,15 @@ pub fn run_set(a: CrashkernelSetArgs) -> Result<ExitCode> {
             "kexdump: not updating the boot menu: --root is not /; run update-grub (or grubby) inside {} (e.g. in a chroot)",
             root.display()
         ),
+        Target::KernelCmdline if real_root => {
+            let n = run_kernel_install(root, &plan.path, &backup)?;
+            println!("kexdump: `kernel-install add` regenerated the boot entries of {n} installed kernel(s)");
+        }
         Target::KernelCmdline => println!(
             "kexdump: boot entries take {} when they are generated: run `kernel-install add <release> <kernel image>` \
-             for the installed kernels (or reinstall the kernel package)",
-            plan.path.display()
+             inside {} for the installed kernels",
+            plan.path.display(),
+            root.display()
         ),
     }
     println!("{REBOOT}");

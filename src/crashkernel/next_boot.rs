@@ -177,6 +177,41 @@ pub fn on_path(program: &str) -> bool {
         .any(|d| fs::metadata(d.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
+/// The installed kernels kernel-install can regenerate entries for:
+/// (release, image) for each /lib/modules/<release> whose image is
+/// /boot/vmlinuz-<release> or /usr/lib/modules/<release>/vmlinuz.
+pub fn installed_kernels(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for dir in ["lib/modules", "usr/lib/modules"] {
+        let Ok(entries) = fs::read_dir(root.join(dir)) else { continue };
+        for e in entries.filter_map(Result::ok) {
+            let release = e.file_name().to_string_lossy().into_owned();
+            let image = [root.join("boot").join(format!("vmlinuz-{release}")), e.path().join("vmlinuz")]
+                .into_iter()
+                .find(|p| p.is_file());
+            if let Some(image) = image.filter(|_| !out.iter().any(|(r, _)| r == &release)) {
+                out.push((release, image));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `kernel-install add` for each installed kernel, so their boot entries
+/// take the new /etc/kernel/cmdline.
+pub fn run_kernel_install(root: &Path, path: &Path, backup: &Path) -> Result<usize> {
+    let kernels = installed_kernels(root);
+    for (release, image) in &kernels {
+        let u = MenuUpdate {
+            program: "kernel-install",
+            args: vec!["add".into(), release.clone(), image.display().to_string()],
+        };
+        run_menu_update(&u, path, backup)?;
+    }
+    Ok(kernels.len())
+}
+
 /// Runs the boot menu's update (no shell involved).
 pub fn run_menu_update(u: &MenuUpdate, path: &Path, backup: &Path) -> Result<()> {
     let changed = format!("{} was changed (backup: {})", path.display(), backup.display());
@@ -212,6 +247,27 @@ mod tests {
         let u = MenuUpdate { program: "false", args: Vec::new() };
         let e = run_menu_update(&u, Path::new("g"), Path::new("b")).expect_err("fails");
         assert!(e.to_string().contains("`false` failed"), "{e}");
+    }
+
+    #[test]
+    fn installed_kernels_are_those_with_modules_and_an_image() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        for rel in ["6.1.0-1", "6.12.0-2", "5.10.0-9"] {
+            fs::create_dir_all(r.join("lib/modules").join(rel)).unwrap();
+        }
+        fs::create_dir_all(r.join("boot")).unwrap();
+        fs::write(r.join("boot/vmlinuz-6.1.0-1"), b"k").unwrap();
+        fs::write(r.join("lib/modules/6.12.0-2/vmlinuz"), b"k").unwrap();
+        let k = installed_kernels(r);
+        assert_eq!(
+            k,
+            [
+                ("6.1.0-1".to_owned(), r.join("boot/vmlinuz-6.1.0-1")),
+                ("6.12.0-2".to_owned(), r.join("lib/modules/6.12.0-2/vmlinuz"))
+            ],
+            "5.10.0-9 has no image"
+        );
     }
 
     #[test]
