@@ -10,7 +10,8 @@
 #   7      7.3.4+deb13-amd64 (trixie-backports)   9.0.2 (sid)
 #
 # Each kernel: its image (7.x: linux-image-<ver> is a metapackage over
-# linux-binary-<ver> and linux-modules-<ver>) into $CACHE/linux-<ver>/, its
+# linux-binary-<ver>, linux-modules-<ver> and linux-base-<ver>) into
+# $CACHE/linux-<ver>/ (whole when it has modules.builtin), its
 # debug vmlinux into $CACHE/vmlinux-<ver>, and its System.map into
 # $CACHE/System.map-<ver> (6.12's image ships a placeholder; the dbg package
 # has the real one). crash 8.0.6 and 9.0.2 are unpacked with sid's libraries
@@ -96,18 +97,27 @@ deb_of() {
 
 # kernel KVER — image, modules, debug vmlinux, System.map.
 kernel() {
-    local kver=$1 kdir=$CACHE/linux-$1 tmp p moddir
-    if [[ ! -d $kdir/lib/modules/$kver && ! -d $kdir/usr/lib/modules/$kver ]]; then
+    local kver=$1 kdir=$CACHE/linux-$1 tmp p moddir parts
+    # A kernel is whole when its module directory has modules.builtin: the
+    # harness needs it to tell a built-in driver from a missing one.
+    if [[ -z $(find "$kdir/lib/modules/$kver" "$kdir/usr/lib/modules/$kver" -maxdepth 1 -name modules.builtin 2>/dev/null) ]]; then
         say "fetching the kernel $kver"
         fetch "linux-image-$kver"
         rm -rf "$kdir.part" && mkdir -p "$kdir.part"
         dpkg -x "$(deb_of "linux-image-$kver")" "$kdir.part"
         if ! find "$kdir.part" -name 'vmlinuz*' | grep -q .; then
-            # 7.x: the image package is a metapackage.
-            fetch "linux-binary-$kver" "linux-modules-$kver"
-            for p in linux-binary linux-modules; do dpkg -x "$(deb_of "$p-$kver")" "$kdir.part"; done
+            # 7.x: the image package is a metapackage over linux-binary
+            # (vmlinuz), linux-modules and, since 7.3.4-1~bpo13+1,
+            # linux-base (modules.builtin, modules.order, System.map): take
+            # every linux-*-<kver> it depends on.
+            parts=$(dpkg-deb -f "$(deb_of "linux-image-$kver")" Depends | tr ',|' '\n\n' |
+                sed -n "s/^ *\(linux-[a-z-]*-$kver\)\b.*/\1/p" | sort -u)
+            [[ -n $parts ]] || die "linux-image-$kver has no vmlinuz and depends on no linux-*-$kver package"
+            for p in $parts; do fetch "$p"; dpkg -x "$(deb_of "$p")" "$kdir.part"; done
         fi
         find "$kdir.part" -name 'vmlinuz*' | grep -q . || die "no vmlinuz in the packages of $kver"
+        find "$kdir.part" -path "*/modules/$kver/modules.builtin" | grep -q . ||
+            die "no modules.builtin in the packages of $kver: a package of it is missing"
         rm -rf "$kdir" && mv "$kdir.part" "$kdir"
     fi
     if [[ ! -s $CACHE/vmlinux-$kver ]]; then
