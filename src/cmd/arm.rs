@@ -6,28 +6,30 @@ use crate::arming::{preflight, report, sequence};
 use crate::cli::ArmArgs;
 use crate::exit;
 use anyhow::Result;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run_arm(a: ArmArgs) -> Result<ExitCode> {
-    arm_command(Path::new("/"), &a, false)
+    arm_command(Path::new("/"), &a, false, &mut std::io::stdout().lock())
 }
 
 /// Disarm (when armed), then arm with the same options. The image is
 /// brought up to date and everything checked first, so a mistake in the
 /// configuration leaves the capture kernel loaded before armed.
 pub fn run_rearm(a: ArmArgs) -> Result<ExitCode> {
-    arm_command(Path::new("/"), &a, true)
+    arm_command(Path::new("/"), &a, true, &mut std::io::stdout().lock())
 }
 
-fn arm_command(root: &Path, a: &ArmArgs, rearm: bool) -> Result<ExitCode> {
+/// The command; `--json` objects go to `json_out` (stdout but in tests).
+fn arm_command(root: &Path, a: &ArmArgs, rearm: bool, json_out: &mut dyn Write) -> Result<ExitCode> {
     let opts = a.options();
     // A dry run is the preflight checklist: every check, each with its fix.
     let checks = opts.dry_run.then(|| preflight::preflight(root, &opts));
     if let Some(failed) = checks.as_ref().filter(|c| c.iter().any(|c| !c.ok)) {
         if a.json {
             let j = serde_json::json!({ "dry_run": true, "ok": false, "armed": false, "checks": failed });
-            println!("{}", serde_json::to_string_pretty(&j)?);
+            writeln!(json_out, "{}", serde_json::to_string_pretty(&j)?)?;
         } else {
             preflight::print_text(failed);
         }
@@ -40,7 +42,7 @@ fn arm_command(root: &Path, a: &ArmArgs, rearm: bool) -> Result<ExitCode> {
             // Scripts reading --json get an object whatever happened.
             if a.json {
                 let j = serde_json::json!({ "dry_run": opts.dry_run, "ok": false, "armed": false, "error": format!("{e:#}") });
-                println!("{}", serde_json::to_string_pretty(&j)?);
+                writeln!(json_out, "{}", serde_json::to_string_pretty(&j)?)?;
             }
             return Err(e);
         }
@@ -51,7 +53,7 @@ fn arm_command(root: &Path, a: &ArmArgs, rearm: bool) -> Result<ExitCode> {
         if let Some(c) = &checks {
             j["checks"] = serde_json::json!(c);
         }
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        writeln!(json_out, "{}", serde_json::to_string_pretty(&j)?)?;
     } else {
         if let Some(c) = &checks {
             preflight::print_text(c);
@@ -84,7 +86,7 @@ mod tests {
         let before = sys.listing();
         for rearm in [false, true] {
             for extra in [&["--dry-run"][..], &["--dry-run", "--json"]] {
-                let code = arm_command(sys.root(), &arm_args(&sys, extra), rearm).expect("dry run");
+                let code = arm_command(sys.root(), &arm_args(&sys, extra), rearm, &mut Vec::new()).expect("dry run");
                 // Every check passes on the fake machine but `root`, which is this process's.
                 if crate::system::identity::effective_uid() == 0 {
                     assert_eq!(code, ExitCode::SUCCESS);
@@ -92,5 +94,28 @@ mod tests {
             }
         }
         assert_eq!(sys.listing(), before);
+    }
+
+    #[test]
+    fn json_is_an_object_whatever_happens() {
+        let sys = System::new();
+        sys.write(crate::arming::kernel_state::CRASH_SIZE, b"0\n");
+        // A dry run: the failed checks.
+        let mut out = Vec::new();
+        let code = arm_command(sys.root(), &arm_args(&sys, &["--dry-run", "--json"]), false, &mut out).unwrap();
+        assert_eq!(code, exit::code(exit::NOT_ARMED));
+        let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!((j["ok"].as_bool(), j["dry_run"].as_bool()), (Some(false), Some(true)));
+        assert!(j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "crashkernel= reservation" && c["ok"] == false));
+        // Arming for real fails (no reservation, or not root): the error as an object too.
+        let mut out = Vec::new();
+        let e = arm_command(sys.root(), &arm_args(&sys, &["--json"]), false, &mut out).unwrap_err();
+        let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!((j["ok"].as_bool(), j["armed"].as_bool()), (Some(false), Some(false)));
+        assert_eq!(j["error"].as_str(), Some(format!("{e:#}").as_str()));
     }
 }
