@@ -39,6 +39,7 @@ pub mod page;
 pub mod page_scheme;
 pub mod page_walk;
 pub mod reader;
+pub mod remote;
 pub mod save;
 pub mod select;
 pub mod sink;
