@@ -346,35 +346,11 @@ mod tests {
             [FXP_WRITE, 0, 0, 0, 7, 0, 0, 0, 2, b'h', b'1', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, b'a', b'b', b'c']
         );
         let o = open(1, "d/f", FXF_WRITE | FXF_CREAT | FXF_EXCL, 0o600);
-        assert_eq!(
-            body(&o),
-            [
-                FXP_OPEN,
-                0,
-                0,
-                0,
-                1,
-                0,
-                0,
-                0,
-                3,
-                b'd',
-                b'/',
-                b'f',
-                0,
-                0,
-                0,
-                0x2a,
-                0,
-                0,
-                0,
-                4,
-                0,
-                0,
-                0o600 >> 8,
-                0o600 & 0xff
-            ]
-        );
+        let mut expect = vec![FXP_OPEN, 0, 0, 0, 1, 0, 0, 0, 3, b'd', b'/', b'f'];
+        expect.extend_from_slice(&0x2au32.to_be_bytes()); // WRITE | CREAT | EXCL
+        expect.extend_from_slice(&4u32.to_be_bytes()); // the PERMISSIONS attribute
+        expect.extend_from_slice(&0o600u32.to_be_bytes());
+        assert_eq!(body(&o), expect);
         let m = body(&mkdir(2, "x", 0o700)).to_vec();
         assert_eq!(&m[m.len() - 8..], [0, 0, 0, 4, 0, 0, 1, 0xc0]);
         let rn = body(&posix_rename(3, "a", "b")).to_vec();
