@@ -550,17 +550,54 @@ pub struct InitramfsArgs {
     /// The image to write, e.g. /boot/kexdump-capture.img (replaced if it exists).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// The file system the capture kernel saves dumps to: UUID=<fs uuid> or
-    /// LABEL=<fs label> (both survive disk renumbering; see `blkid`), or a
-    /// block device such as /dev/vdb1.
-    #[arg(long, value_name = "UUID=..|LABEL=..|/dev/..")]
+    /// Where the capture kernel saves dumps: a file system as UUID=<fs uuid>
+    /// or LABEL=<fs label> (both survive disk renumbering; see `blkid`) or a
+    /// block device such as /dev/vdb1; or a server as
+    /// ssh://USER@ADDRESS[:PORT]/DIR (needs --net-*, --ssh-identity,
+    /// --ssh-host-key) or nfs://ADDRESS/EXPORT (needs --net-*). Servers are
+    /// named by address here: the capture kernel has no resolver.
+    #[arg(long, value_name = "UUID=..|LABEL=..|/dev/..|ssh://..|nfs://..")]
     pub target: kexdump_engine::capture_config::Target,
     /// The target's file system type, e.g. ext4 or xfs: its module (and the
     /// crc32c it needs) is included. Any file system whose module has the
     /// same name works. Without it the capture kernel mounts whatever the
-    /// superblock says, with built-in drivers or --module.
+    /// superblock says, with built-in drivers or --module. With a remote
+    /// target: the --fallback's file system.
     #[arg(long, value_name = "TYPE")]
     pub fstype: Option<String>,
+    /// Remote targets: the MAC address of the interface that reaches the
+    /// server (the capture kernel finds the interface by it).
+    #[arg(long, value_name = "MAC", help_heading = "Remote targets")]
+    pub net_mac: Option<String>,
+    /// Remote targets: `dhcp`, or the interface's address as ADDRESS/PREFIX.
+    #[arg(long, value_name = "dhcp|ADDRESS/PREFIX", help_heading = "Remote targets")]
+    pub net_address: Option<String>,
+    /// Remote targets: the next hop to the server (none: the server is on the link).
+    #[arg(long, value_name = "ADDRESS", help_heading = "Remote targets")]
+    pub net_gateway: Option<String>,
+    /// Remote targets: the interface's MTU (none: the driver's default or DHCP's).
+    #[arg(long, value_name = "BYTES", help_heading = "Remote targets")]
+    pub net_mtu: Option<String>,
+    /// Remote targets: the network card's driver module, e.g. virtio_net,
+    /// e1000e, ixgbe (repeatable); its dependencies come along.
+    #[arg(long = "net-driver", value_name = "NAME", help_heading = "Remote targets")]
+    pub net_drivers: Vec<String>,
+    /// ssh targets: the private key the capture kernel logs in with (copied
+    /// into the image, which is written 0600). `kexdump propagate` makes one.
+    #[arg(long, value_name = "FILE", help_heading = "Remote targets")]
+    pub ssh_identity: Option<PathBuf>,
+    /// ssh targets: the server's host key, `TYPE BASE64` (a line of its
+    /// /etc/ssh/ssh_host_ed25519_key.pub); any other key is refused.
+    #[arg(long, value_name = "KEY", help_heading = "Remote targets")]
+    pub ssh_host_key: Option<String>,
+    /// nfs targets: the NFS version to mount with.
+    #[arg(long, value_name = "VERSION", default_value = "4.2", help_heading = "Remote targets")]
+    pub nfs_version: String,
+    /// Remote targets: a local file system (UUID=, LABEL=, /dev/...) to save
+    /// to when the server cannot be reached or the transfer fails; its
+    /// drivers come from --driver/--bus, its module from --fstype.
+    #[arg(long, value_name = "UUID=..|LABEL=..|/dev/..", help_heading = "Remote targets")]
+    pub fallback: Option<kexdump_engine::capture_config::Target>,
     /// A module the target's disk needs, e.g. virtio_blk, nvme, mpt3sas
     /// (repeatable). Its dependencies come along.
     #[arg(long = "driver", value_name = "NAME")]

@@ -27,7 +27,7 @@
 
 use crate::cpio;
 use crate::modules::{self, ModuleTree};
-use kexdump_engine::capture_config::{CaptureConfig, MODULES_DIR_IN_IMAGE, PATH_IN_IMAGE};
+use kexdump_engine::capture_config::{CaptureConfig, MODULES_DIR_IN_IMAGE, PATH_IN_IMAGE, SSH_IDENTITY_IN_IMAGE};
 use kexdump_engine::output::AtomicFile;
 use std::fmt;
 use std::fs;
@@ -76,6 +76,9 @@ pub struct Spec {
     pub output: PathBuf,
     /// Stamped on every entry (0, or SOURCE_DATE_EPOCH).
     pub mtime: u32,
+    /// The private key an ssh target logs in with, stored 0600 as
+    /// `SSH_IDENTITY_IN_IMAGE` (the image itself is written 0600).
+    pub ssh_identity: Option<Vec<u8>>,
 }
 
 impl Spec {
@@ -88,6 +91,7 @@ impl Spec {
             compression: Compression::DEFAULT,
             output,
             mtime: 0,
+            ssh_identity: None,
         }
     }
 }
@@ -241,12 +245,12 @@ pub fn build(spec: &Spec) -> Result<Report, Error> {
     let written = (|| -> io::Result<(u64, u64)> {
         let file = Counter { inner: BufWriter::with_capacity(1 << 20, &out.file), n: 0 };
         let (file, cpio_bytes) = match spec.compression {
-            Compression::None => write_archive(file, spec.mtime, &binary, &conf_text, &mods)?,
+            Compression::None => write_archive(file, spec, &binary, &conf_text, &mods)?,
             Compression::Zstd { level, window_log } => {
                 let mut z = zstd::stream::Encoder::new(file, level)?;
                 z.window_log(window_log)?;
                 z.include_checksum(true)?;
-                let (z, n) = write_archive(z, spec.mtime, &binary, &conf_text, &mods)?;
+                let (z, n) = write_archive(z, spec, &binary, &conf_text, &mods)?;
                 (z.finish()?, n)
             }
         };
@@ -315,12 +319,12 @@ fn checked_config(config: CaptureConfig) -> Result<CaptureConfig, Error> {
 
 fn write_archive<W: Write>(
     w: W,
-    mtime: u32,
+    spec: &Spec,
     binary: &[u8],
     conf: &str,
     mods: &[(String, PathBuf, Vec<u8>)],
 ) -> io::Result<(W, u64)> {
-    let mut a = cpio::Writer::new(w, mtime);
+    let mut a = cpio::Writer::new(w, spec.mtime);
     for d in ["dev", "proc", "sys", "mnt", "tmp", "etc", "lib", MODULES_DIR_IN_IMAGE] {
         a.dir(d, 0o755)?;
     }
@@ -331,6 +335,10 @@ fn write_archive<W: Write>(
     a.char_dev("dev/null", 0o666, 1, 3)?;
     a.file("init", 0o755, binary)?;
     a.file(PATH_IN_IMAGE, 0o644, conf.as_bytes())?;
+    if let Some(key) = &spec.ssh_identity {
+        a.dir("etc/kexdump", 0o700)?;
+        a.file(SSH_IDENTITY_IN_IMAGE, 0o600, key)?;
+    }
     for (name, _, data) in mods {
         a.file(&format!("{MODULES_DIR_IN_IMAGE}/{name}.ko"), 0o644, data)?;
     }

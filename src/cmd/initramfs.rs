@@ -3,8 +3,9 @@
 
 use crate::cli::{BusArg, CaptureAction, CaptureFormat, InitramfsArgs};
 use crate::system::{capture_bin, identity};
-use anyhow::{Context, Result};
-use kexdump_engine::capture_config::{Action, CaptureConfig};
+use anyhow::{anyhow, bail, Context, Result};
+use kexdump_engine::capture_config::{Action, CaptureConfig, Fallback, Target, NFS_VERSIONS};
+use kexdump_engine::net_config::{self, NetConfig};
 use kexdump_engine::Format;
 use kexdump_initramfs::image::{self, Bus, Compression, Report, Spec, SIZE_WARNING_BYTES};
 use std::io::Write;
@@ -35,6 +36,7 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
     config.final_action = action(a.final_action);
     config.keep = a.keep;
     config.min_free_bytes = a.min_free;
+    let ssh_identity = remote_settings(&a, &mut config)?;
 
     let mut notes = Vec::new();
     let mut roots: Vec<String> = Vec::new();
@@ -56,12 +58,22 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
         ),
     }
     a.modules.iter().for_each(|m| add(m));
-    if a.drivers.is_empty() && a.bus.is_empty() {
+    a.net_drivers.iter().for_each(|m| add(m));
+    match &config.target {
+        Target::Nfs(_) if config.nfs_version == "3" => add("nfsv3"),
+        Target::Nfs(_) => add("nfsv4"),
+        _ => {}
+    }
+    if config.target.is_remote() && a.net_drivers.is_empty() {
+        notes.push("no --net-driver: the capture kernel must have the network card's driver built in".to_string());
+    }
+    if a.drivers.is_empty() && a.bus.is_empty() && (!config.target.is_remote() || config.fallback.is_some()) {
         notes.push("no --driver or --bus: the capture kernel must find the disk with built-in drivers".to_string());
     }
 
     let mut spec = Spec::new(capture_bin, config, modules_dir, a.output.clone());
     spec.roots = roots;
+    spec.ssh_identity = ssh_identity;
     if a.no_compress {
         spec.compression = Compression::None;
     }
@@ -90,6 +102,48 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The network, ssh and fallback settings of a remote target, checked;
+/// returns the ssh identity's bytes for the image.
+fn remote_settings(a: &InitramfsArgs, c: &mut CaptureConfig) -> Result<Option<Vec<u8>>> {
+    let given = a.net_mac.is_some() || a.net_address.is_some() || a.ssh_identity.is_some() || a.fallback.is_some();
+    if !c.target.is_remote() {
+        if given {
+            bail!("--net-*, --ssh-* and --fallback are for remote targets (ssh://, nfs://), not {}", c.target);
+        }
+        return Ok(None);
+    }
+    let (Some(mac), Some(address)) = (&a.net_mac, &a.net_address) else {
+        bail!("a remote target needs --net-mac and --net-address (dhcp or ADDRESS/PREFIX)");
+    };
+    c.net = Some(NetConfig {
+        mac: net_config::parse_mac(mac).map_err(|e| anyhow!("--net-mac: {e}"))?,
+        address: address.parse().map_err(|e| anyhow!("--net-address: {e}"))?,
+        gateway: net_config::parse_gateway(a.net_gateway.as_deref().unwrap_or(""))
+            .map_err(|e| anyhow!("--net-gateway: {e}"))?,
+        mtu: net_config::parse_mtu(a.net_mtu.as_deref().unwrap_or("")).map_err(|e| anyhow!("--net-mtu: {e}"))?,
+    });
+    if !NFS_VERSIONS.contains(&a.nfs_version.as_str()) {
+        bail!("--nfs-version {}: expected one of {}", a.nfs_version, NFS_VERSIONS.join(", "));
+    }
+    c.nfs_version = a.nfs_version.clone();
+    if let Some(fb) = &a.fallback {
+        if fb.is_remote() {
+            bail!("--fallback {fb}: the fallback must be a local file system (UUID=, LABEL= or /dev/...)");
+        }
+        c.fallback = Some(Fallback { target: fb.clone(), fstype: a.fstype.clone(), path: a.path.clone() });
+    }
+    if !matches!(c.target, Target::Ssh(_)) {
+        return Ok(None);
+    }
+    let key_file =
+        a.ssh_identity.as_ref().context("an ssh target needs --ssh-identity (kexdump propagate makes one)")?;
+    let key = std::fs::read(key_file).with_context(|| format!("reading the ssh identity {}", key_file.display()))?;
+    let host_key = a.ssh_host_key.as_ref().context("an ssh target needs --ssh-host-key TYPE BASE64")?;
+    let parsed = kexdump_engine::remote::ssh::parse_host_key(host_key).map_err(|e| anyhow!("--ssh-host-key: {e}"))?;
+    c.ssh_host_key = Some(kexdump_engine::remote::ssh::host_key_entry(&parsed));
+    Ok(Some(key))
 }
 
 fn action(a: CaptureAction) -> Action {

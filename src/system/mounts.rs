@@ -273,11 +273,12 @@ pub fn device_link(root: &Path, target: &Target) -> Result<PathBuf, String> {
         Target::Device(p) => return Ok(lexical(p).iter().collect()),
         Target::Uuid(_) => "dev/disk/by-uuid",
         Target::Label(_) => "dev/disk/by-label",
+        Target::Ssh(_) | Target::Nfs(_) => return Err(format!("{target} is not a disk")),
     };
     let names_it = |name: &str| match target {
         Target::Uuid(u) => uuid(name) == uuid(u),
         Target::Label(l) => udev_unescape(name) == l.as_bytes(),
-        Target::Device(_) => false,
+        Target::Device(_) | Target::Ssh(_) | Target::Nfs(_) => false,
     };
     let mut entries: Vec<String> = fs::read_dir(root.join(dir))
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())

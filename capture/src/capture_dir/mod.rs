@@ -20,10 +20,15 @@ pub const RECORD: &str = "kexdump.json";
 pub const DUMP: &str = "vmcore";
 /// The dump file while it is written, and of a capture cut short.
 pub const DUMP_INCOMPLETE: &str = "vmcore.incomplete";
+/// The dump an ssh target receives: makedumpfile's flattened format (a
+/// stream; `kexdump convert` turns it into `vmcore` on the server).
+pub const DUMP_FLAT: &str = "vmcore.flat";
+/// The same while it is sent, and of a transfer cut short.
+pub const DUMP_FLAT_INCOMPLETE: &str = "vmcore.flat.incomplete";
 /// The crashed kernel's log.
 pub const DMESG: &str = "dmesg.txt";
 /// Every file a capture writes: a directory holding one of them is a capture.
-pub const CAPTURE_FILES: [&str; 4] = [RECORD, DUMP, DUMP_INCOMPLETE, DMESG];
+pub const CAPTURE_FILES: [&str; 6] = [RECORD, DUMP, DUMP_INCOMPLETE, DUMP_FLAT, DUMP_FLAT_INCOMPLETE, DMESG];
 
 /// `YYYYMMDD-HHMMSS-HOST`: the directory of a capture of a crash at
 /// `crash_time` (seconds since the epoch, UTC) on `host`.

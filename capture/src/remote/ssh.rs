@@ -307,6 +307,12 @@ impl Sftp {
         })
     }
 
+    /// The deadline of each request from now on (connecting may have
+    /// used a shorter one).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     fn id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);

@@ -93,7 +93,7 @@ fn matches(target: &Target, id: &FsId) -> bool {
     match target {
         Target::Uuid(u) => bare(u) == bare(&id.uuid),
         Target::Label(l) => *l == id.label,
-        Target::Device(_) => false,
+        Target::Device(_) | Target::Ssh(_) | Target::Nfs(_) => false,
     }
 }
 

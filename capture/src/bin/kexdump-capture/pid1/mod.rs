@@ -18,12 +18,14 @@
 
 pub mod blockdev;
 pub mod console;
+pub mod net;
+pub mod remote;
 pub mod retention;
 pub mod sys;
 
 use console::{Console, ConsoleProgress};
 use kexdump_engine::analysis::panic_log::panic_message;
-use kexdump_engine::capture_config::{self, Action, CaptureConfig};
+use kexdump_engine::capture_config::{self, Action, CaptureConfig, Target};
 use kexdump_engine::capture_dir::record::{DmesgRecord, DumpRecord, Record, Status};
 use kexdump_engine::capture_dir::{self, time::iso8601, DMESG, DUMP, RECORD};
 use kexdump_engine::output::AtomicFile;
@@ -36,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 const VMCORE: &str = "/proc/vmcore";
-const MOUNT_POINT: &str = "/mnt";
+pub(crate) const MOUNT_POINT: &str = "/mnt";
 /// Space kept for the final kexdump.json: the placeholder is padded to
 /// this size, so rewriting it in place needs no new blocks on a full disk.
 const RECORD_RESERVE: usize = 4096;
@@ -77,6 +79,14 @@ fn mount_pseudo_filesystems(con: &mut Console) {
             Err(e) => con.warn(&format!("mount -t {fstype} {dir}: {e}")),
         }
     }
+}
+
+/// Where the capture directory is made.
+enum Destination {
+    /// A directory on a mounted file system (local disk or NFS).
+    Dir(PathBuf),
+    /// A directory on an ssh server.
+    Ssh(Box<kexdump_engine::remote::ssh::Sftp>, String),
 }
 
 /// The actions in force: the defaults until the configuration is read.
@@ -137,50 +147,15 @@ impl Run {
             t.elapsed().as_secs_f64()
         ));
 
-        let t = Instant::now();
-        self.con.say(&format!("waiting up to {} s for {}", cfg.wait_seconds, cfg.target));
-        let (sys_dir, dev_dir) = (Path::new("/sys"), Path::new("/dev"));
-        let mut con = std::mem::take(&mut self.con);
-        let found =
-            blockdev::wait_for(&cfg.target, sys_dir, dev_dir, Duration::from_secs(cfg.wait_seconds.into()), &mut |s| {
-                if s % 5 == 0 {
-                    con.say(&format!("still waiting for {} ({s} s)", cfg.target))
-                }
-            });
-        self.con = con;
-        let found = found.ok_or_else(|| {
-            fail(format!(
-                "dump target {} not found after {} s; block devices: {}",
-                cfg.target,
-                cfg.wait_seconds,
-                blockdev::describe_devices(sys_dir, dev_dir)
-            ))
-        })?;
-        durations.push(("find_target", t.elapsed().as_secs_f64()));
-
-        let t = Instant::now();
-        let fstype = cfg
-            .fstype
-            .clone()
-            .or_else(|| found.fs.as_ref().map(|f| f.fstype.to_owned()))
-            .ok_or_else(|| fail(format!("{}: no file system recognised; set fstype", found.device.display())))?;
-        let mnt = PathBuf::from(MOUNT_POINT);
-        let _ = fs::create_dir_all(&mnt);
-        let dev = found.device.to_string_lossy().into_owned();
-        sys::mount(&dev, &mnt, &fstype, sys::MsFlags::MS_NOATIME, &cfg.mount_options)
-            .map_err(|e| fail(blockdev::explain_mount_error(&e, &found, &fstype, sys_dir)))?;
-        self.mounted = Some(mnt.clone());
-        durations.push(("mount", t.elapsed().as_secs_f64()));
-        self.con.say(&format!("mounted {dev} ({fstype}) on {MOUNT_POINT}"));
-
-        let base = private_dirs(&mnt, &cfg.path).map_err(|e| fail(e.to_string()))?;
+        let dest = match self.reach_target(&cfg, &mut durations) {
+            Ok(d) => d,
+            Err(why) => Destination::Dir(self.fall_back(&cfg, &why, &mut durations).map_err(fail)?),
+        };
         let vm = Vmcore::open(Path::new(VMCORE)).map_err(|e| fail(format!("{VMCORE}: {e}")))?;
         let uts = utsname::utsname(&vm);
         let crash_time = vm.info.crash_time().ok().flatten();
         let capture_time = unix_now();
-        let dir = unique_dir(&base, &capture_dir::dir_name(crash_time.unwrap_or(capture_time), &uts[1]))
-            .map_err(|e| fail(e.to_string()))?;
-        self.con.say(&format!("saving into {}", dir.display()));
+        let dir_name = capture_dir::dir_name(crash_time.unwrap_or(capture_time), &uts[1]);
 
         let mut rec = Record::new(Status::Saving);
         rec.phase = Some("dump".into());
@@ -193,10 +168,143 @@ impl Run {
         rec.capture_kernel =
             Some(fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned());
         rec.test_id = cfg.test_id.clone();
+        let base = match dest {
+            Destination::Dir(base) => base,
+            Destination::Ssh(mut sftp, base) => {
+                let sent = remote::save_over_ssh(
+                    &mut self.con,
+                    &mut sftp,
+                    &base,
+                    &dir_name,
+                    &vm,
+                    &cfg,
+                    rec.clone(),
+                    durations.clone(),
+                );
+                sftp.close();
+                match sent {
+                    Ok(()) => {
+                        self.con.say(&format!("capture complete in {:.1} s", self.started.elapsed().as_secs_f64()));
+                        return Ok(actions);
+                    }
+                    Err(why) => self.fall_back(&cfg, &why, &mut durations).map_err(fail)?,
+                }
+            }
+        };
+        self.save_to_dir(&vm, &cfg, &base, &dir_name, rec, durations, actions)
+    }
+
+    /// Where the dump goes: the configured target, reached (mounted, or
+    /// connected to). `Err` says why not; the caller falls back.
+    fn reach_target(
+        &mut self,
+        cfg: &CaptureConfig,
+        durations: &mut Vec<(&'static str, f64)>,
+    ) -> Result<Destination, String> {
+        match &cfg.target {
+            Target::Ssh(_) | Target::Nfs(_) => remote::reach(&mut self.con, cfg, durations)
+                .map(|r| match r {
+                    remote::Reached::Ssh(sftp, base) => Destination::Ssh(sftp, base),
+                    remote::Reached::Mounted(mnt) => {
+                        self.mounted = Some(mnt.clone());
+                        Destination::Dir(mnt)
+                    }
+                })
+                .and_then(|d| match d {
+                    Destination::Dir(mnt) => {
+                        private_dirs(&mnt, &cfg.path).map(Destination::Dir).map_err(|e| e.to_string())
+                    }
+                    d => Ok(d),
+                }),
+            t => {
+                let mnt = self.mount_disk(t, cfg.fstype.as_deref(), &cfg.mount_options, cfg.wait_seconds, durations)?;
+                private_dirs(&mnt, &cfg.path).map(Destination::Dir).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The remote target failed: save to the local fallback, if there is one.
+    fn fall_back(
+        &mut self,
+        cfg: &CaptureConfig,
+        why: &str,
+        durations: &mut Vec<(&'static str, f64)>,
+    ) -> Result<PathBuf, String> {
+        let Some(fb) = &cfg.fallback else { return Err(why.to_owned()) };
+        if let Some(m) = self.mounted.take() {
+            let _ = sys::umount(&m, true);
+        }
+        self.con.say(&format!("falling back to {}: {why}", fb.target));
+        let mnt = self
+            .mount_disk(&fb.target, fb.fstype.as_deref(), "", cfg.wait_seconds, durations)
+            .map_err(|e| format!("{why}; and the fallback failed: {e}"))?;
+        private_dirs(&mnt, &fb.path).map_err(|e| format!("{why}; and the fallback failed: {e}"))
+    }
+
+    /// Find the disk holding `target` (waiting up to `wait` seconds) and
+    /// mount it on /mnt.
+    fn mount_disk(
+        &mut self,
+        target: &Target,
+        fstype: Option<&str>,
+        mount_options: &str,
+        wait: u32,
+        durations: &mut Vec<(&'static str, f64)>,
+    ) -> Result<PathBuf, String> {
+        let t = Instant::now();
+        self.con.say(&format!("waiting up to {wait} s for {target}"));
+        let (sys_dir, dev_dir) = (Path::new("/sys"), Path::new("/dev"));
+        let mut con = std::mem::take(&mut self.con);
+        let found = blockdev::wait_for(target, sys_dir, dev_dir, Duration::from_secs(wait.into()), &mut |s| {
+            if s % 5 == 0 {
+                con.say(&format!("still waiting for {target} ({s} s)"))
+            }
+        });
+        self.con = con;
+        let found = found.ok_or_else(|| {
+            format!(
+                "dump target {target} not found after {wait} s; block devices: {}",
+                blockdev::describe_devices(sys_dir, dev_dir)
+            )
+        })?;
+        durations.push(("find_target", t.elapsed().as_secs_f64()));
+
+        let t = Instant::now();
+        let fstype = fstype
+            .map(str::to_owned)
+            .or_else(|| found.fs.as_ref().map(|f| f.fstype.to_owned()))
+            .ok_or_else(|| format!("{}: no file system recognised; set fstype", found.device.display()))?;
+        let mnt = PathBuf::from(MOUNT_POINT);
+        let _ = fs::create_dir_all(&mnt);
+        let dev = found.device.to_string_lossy().into_owned();
+        sys::mount(&dev, &mnt, &fstype, sys::MsFlags::MS_NOATIME, mount_options)
+            .map_err(|e| blockdev::explain_mount_error(&e, &found, &fstype, sys_dir))?;
+        self.mounted = Some(mnt.clone());
+        durations.push(("mount", t.elapsed().as_secs_f64()));
+        self.con.say(&format!("mounted {dev} ({fstype}) on {MOUNT_POINT}"));
+        Ok(mnt)
+    }
+
+    /// Save dmesg, the record and the dump into a new capture directory
+    /// under `base` (on a mounted file system: local or NFS).
+    #[allow(clippy::too_many_arguments)]
+    fn save_to_dir(
+        &mut self,
+        vm: &Vmcore,
+        cfg: &CaptureConfig,
+        base: &Path,
+        dir_name: &str,
+        mut rec: Record,
+        mut durations: Vec<(&'static str, f64)>,
+        actions: Actions,
+    ) -> Result<Actions, StepError> {
+        let fail = |msg: String| (msg, actions);
+        let dir = unique_dir(base, dir_name).map_err(|e| fail(e.to_string()))?;
+        self.con.say(&format!("saving into {}", dir.display()));
 
         // 1. dmesg.txt: small, and often all an operator needs.
         let t = Instant::now();
-        match dmesg::read_log(&vm) {
+        match dmesg::read_log(vm) {
             Ok(log) => {
                 rec.panic_message = panic_message(&String::from_utf8_lossy(&log));
                 match write_file(&dir.join(DMESG), &log) {
@@ -224,7 +332,7 @@ impl Run {
 
         // 3. the dump.
         let t = Instant::now();
-        let (mut dump, dump_err, partial) = self.save_dump(&vm, &cfg, &dir);
+        let (mut dump, dump_err, partial) = self.save_dump(vm, cfg, &dir);
         durations.push(("dump", t.elapsed().as_secs_f64()));
         // A cut from here on leaves a dump the record must still describe.
         let mut interim = rec.clone();
@@ -295,7 +403,7 @@ impl Run {
             None => {
                 self.con.say(&format!("capture complete in {:.1} s", self.started.elapsed().as_secs_f64()));
                 let current = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                self.apply_retention(&base, &cfg, &current);
+                self.apply_retention(base, cfg, &current);
                 Ok(actions)
             }
             Some(e) => Err(fail(format!("the dump is {}: {e}", rec.status))),
