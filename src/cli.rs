@@ -243,8 +243,10 @@ compared with the recorded one.";
 #[derive(Args)]
 pub struct ConvertArgs {
     /// IN... OUT: the input dump (or every piece of a split dump), then
-    /// the output file (`-` for a flattened stream on stdout).
-    #[arg(required = true, num_args = 2.., value_name = "PATH")]
+    /// the output file (`-` for a flattened stream on stdout). Or one
+    /// capture directory an ssh target received: its vmcore.flat becomes
+    /// vmcore (kdump-compressed) in place, and kexdump.json says so.
+    #[arg(required = true, num_args = 1.., value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Kdump)]

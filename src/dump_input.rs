@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::dump_target::location::{config_dump_root, under_root};
-use crate::dumps::{self, DUMP, DUMP_INCOMPLETE};
+use crate::dumps::{self, is_whole_dump, DUMP, DUMP_NAMES};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::io;
@@ -59,18 +59,19 @@ pub fn resolve(root: &Path, arg: &Path) -> Result<PathBuf> {
     Ok(arg.to_owned())
 }
 
-/// The dump of a capture directory: `vmcore`, else `vmcore.incomplete`.
+/// The dump of a capture directory: `vmcore` or `vmcore.flat`, else a
+/// partial one.
 fn dump_in(dir: &Path) -> Result<PathBuf> {
-    for name in [DUMP, DUMP_INCOMPLETE] {
+    for name in DUMP_NAMES {
         let p = dir.join(name);
         if fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
-            if name == DUMP_INCOMPLETE {
+            if !is_whole_dump(name) {
                 eprintln!("kexdump: note: {} holds only a partial dump: reading {name}", dir.display());
             }
             return Ok(p);
         }
     }
-    bail!("{} is a directory without a dump ({DUMP} or {DUMP_INCOMPLETE}): name a dump file", dir.display())
+    bail!("{} is a directory without a dump ({}): name a dump file", dir.display(), DUMP_NAMES.join(", "))
 }
 
 /// The dump of the newest capture on the configured target.
@@ -91,6 +92,7 @@ fn latest(root: &Path) -> Result<PathBuf> {
 mod tests {
     use super::*;
     use crate::dumps::tests::{capture, record_json};
+    use crate::dumps::DUMP_INCOMPLETE;
     use std::os::unix::net::UnixListener;
 
     fn err(root: &Path, arg: &str) -> String {

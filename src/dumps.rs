@@ -11,7 +11,9 @@
 
 pub use kexdump_engine::capture_dir::record::Record as CaptureRecord;
 use kexdump_engine::capture_dir::record::SCHEMA;
-pub use kexdump_engine::capture_dir::{is_capture_name, CAPTURE_FILES, DMESG, DUMP, DUMP_INCOMPLETE, RECORD};
+pub use kexdump_engine::capture_dir::{
+    is_capture_name, CAPTURE_FILES, DMESG, DUMP, DUMP_FLAT, DUMP_FLAT_INCOMPLETE, DUMP_INCOMPLETE, RECORD,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -237,7 +239,7 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
     let named = e.record.as_ref().and_then(|r| r.dump.as_ref()).and_then(|d| d.file.clone());
     let dump_file = match &named {
         Some(n) if !is_dump_name(n) => {
-            e.problems.push(format!("{RECORD} names the dump {}, not {DUMP} or {DUMP_INCOMPLETE}", quoted(n)));
+            e.problems.push(format!("{RECORD} names the dump {}, not one of {}", quoted(n), DUMP_NAMES.join(", ")));
             None
         }
         Some(n) if file(n).is_none() => {
@@ -247,11 +249,12 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
         Some(n) => Some(n.clone()),
         None => None,
     };
-    e.dump_file =
-        dump_file.or_else(|| [DUMP, DUMP_INCOMPLETE].into_iter().find(|n| file(n).is_some()).map(String::from));
+    e.dump_file = dump_file.or_else(|| DUMP_NAMES.into_iter().find(|n| file(n).is_some()).map(String::from));
     e.dump_bytes = e.dump_file.as_deref().and_then(file);
-    if e.dump_file.as_deref() != Some(DUMP_INCOMPLETE) && file(DUMP_INCOMPLETE).is_some() {
-        e.problems.push(format!("{DUMP_INCOMPLETE} is there too: a partial dump beside the dump"));
+    for partial in [DUMP_INCOMPLETE, DUMP_FLAT_INCOMPLETE] {
+        if e.dump_file.as_deref() != Some(partial) && file(partial).is_some() {
+            e.problems.push(format!("{partial} is there too: a partial dump beside the dump"));
+        }
     }
 
     let named = e.record.as_ref().and_then(|r| r.dmesg.as_ref()).and_then(|d| d.file.clone());
@@ -283,7 +286,7 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
     }
     if e.status == Status::Saving {
         let during = r.phase.as_deref().map(|p| format!(" during {p}")).unwrap_or_default();
-        if e.dump_file.as_deref() == Some(DUMP) {
+        if e.dump_file.as_deref().is_some_and(is_whole_dump) {
             // Renamed into place: the dump itself is whole.
             e.problems.push(format!("complete dump, record cut short{during} ({RECORD} still says \"saving\")"));
         } else {
@@ -295,7 +298,7 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
     }
     match (&e.dump_file, e.status) {
         (None, Status::Complete | Status::Incomplete) => e.problems.push("no dump file".into()),
-        (Some(f), Status::Complete) if f != DUMP => e.problems.push(format!("complete, but the dump is {f}")),
+        (Some(f), Status::Complete) if !is_whole_dump(f) => e.problems.push(format!("complete, but the dump is {f}")),
         _ => {}
     }
     let said = r.dump.as_ref().and_then(|d| d.bytes);
@@ -319,7 +322,16 @@ fn entry(dir: &Path, name: String, listing: io::Result<BTreeMap<String, Kind>>) 
 }
 
 fn is_dump_name(n: &str) -> bool {
-    n == DUMP || n == DUMP_INCOMPLETE
+    DUMP_NAMES.contains(&n)
+}
+
+/// The dump files a capture may hold, whole ones first: `vmcore` on a file
+/// system, `vmcore.flat` as an ssh target receives it.
+pub const DUMP_NAMES: [&str; 4] = [DUMP, DUMP_FLAT, DUMP_INCOMPLETE, DUMP_FLAT_INCOMPLETE];
+
+/// Whether a dump file name is that of a whole dump.
+pub fn is_whole_dump(n: &str) -> bool {
+    n == DUMP || n == DUMP_FLAT
 }
 
 /// Up to 80 characters of a string from the record, quoted and escaped.

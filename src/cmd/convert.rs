@@ -5,8 +5,8 @@
 
 use crate::cli::{CompressArg, ConvertArgs, OutputFormat};
 use crate::dump_input;
-use crate::saving::{self, write_dump, DumpRequest};
-use anyhow::{Context, Result};
+use crate::saving::{self, received, write_dump, DumpRequest};
+use anyhow::{bail, Context, Result};
 use kexdump_engine::reader::Kind;
 use kexdump_engine::Vmcore;
 use std::io::Write;
@@ -16,6 +16,15 @@ use std::time::Instant;
 
 pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    if let [dir] = a.paths.as_slice() {
+        if !dir.is_dir() {
+            bail!(
+                "{}: name the output too (kexdump convert IN OUT), or a capture directory holding vmcore.flat",
+                dir.display()
+            );
+        }
+        return in_place(dir, a.json, started);
+    }
     let (out, inputs) = a.paths.split_last().context("no output path given")?;
     let inputs = &dump_input::resolve_all(Path::new("/"), inputs)?;
     let name = inputs[0].display();
@@ -46,6 +55,32 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         eprintln!("kexdump: WARNING: no SYMBOL(_stext) in VMCOREINFO: the ELF output has no kernel-image segment");
     }
     write_dump(&vm, &req)
+}
+
+/// `vmcore.flat` → `vmcore` in a received capture directory.
+fn in_place(dir: &Path, json: bool, started: Instant) -> Result<ExitCode> {
+    let c = received::convert_in_place(dir)?;
+    let secs = started.elapsed().as_secs_f64();
+    if json {
+        let j = serde_json::json!({
+            "output": c.dump.display().to_string(),
+            "format": "kdump",
+            "rebuilt_from_flattened": true,
+            "bytes": c.bytes,
+            "crc32": format!("{:08x}", c.crc32),
+            "record_updated": c.record_updated,
+            "seconds": secs,
+        });
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&j)?)?;
+    } else {
+        eprintln!(
+            "kexdump: rebuilt {} from vmcore.flat ({:.1} MB in {secs:.2} s){}; vmcore.flat removed",
+            c.dump.display(),
+            c.bytes as f64 / 1e6,
+            if c.record_updated { ", kexdump.json updated" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Rebuild the kdump-compressed file a flattened stream carries, and say so.

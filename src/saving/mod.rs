@@ -5,6 +5,7 @@
 
 pub mod interrupt;
 pub mod progress;
+pub mod received;
 
 use anyhow::{bail, Context, Result};
 use kexdump_engine::compress::Compression;
