@@ -137,7 +137,14 @@ mod tests {
         let d = t.path().join("20261122-040405-h");
         assert_eq!(resolve(t.path(), &d).unwrap(), d.join(DUMP_INCOMPLETE));
         let d = t.path().join("20261122-050405-h");
-        assert!(err(t.path(), d.to_str().unwrap()).contains("is a directory without a dump (vmcore or"));
+        assert!(err(t.path(), d.to_str().unwrap()).contains("is a directory without a dump (vmcore, vmcore.flat,"));
+        // What an ssh target received: the stream, whole or cut short.
+        capture(t.path(), "20261122-060405-h", &[(dumps::DUMP_FLAT, b"1")]);
+        let d = t.path().join("20261122-060405-h");
+        assert_eq!(resolve(t.path(), &d).unwrap(), d.join(dumps::DUMP_FLAT));
+        capture(t.path(), "20261122-070405-h", &[(dumps::DUMP_FLAT_INCOMPLETE, b"1")]);
+        let d = t.path().join("20261122-070405-h");
+        assert_eq!(resolve(t.path(), &d).unwrap(), d.join(dumps::DUMP_FLAT_INCOMPLETE));
     }
 
     #[test]
