@@ -108,6 +108,11 @@ if ((!fast)); then
     }
     tier "the engine against makedumpfile, crash and gdb" /tmp/kexdump-vm-engine.log bash tests/vm/engine-tests.sh
     tier "the capture path, one crash cycle per scenario" /tmp/kexdump-vm-capture.log bash tests/vm/capture-tests.sh
+    # The network dump targets (ssh/SFTP, NFSv4, fallback, slow and cut
+    # links): off until `kexdump initramfs` has --target ssh://|nfs://,
+    # --net-*, --ssh-* and --fallback and kexdump-capture brings up the NIC.
+    # Needs root. tests/vm/net-smoke.sh checks the network alone (~1 min).
+    # tier "the network targets, one crash cycle per scenario" /tmp/kexdump-vm-remote.log bash tests/vm/remote-tests.sh
     tier "the service under systemd" /tmp/kexdump-vm-systemd.log bash tests/vm/systemd-test.sh
     if ((full)); then
         tier "faults: power cuts and I/O errors" /tmp/kexdump-vm-faults.log bash tests/vm/fault-tests.sh

@@ -51,13 +51,51 @@
 #   After a fault the dump disk is read back from a copy whose journal was
 #   replayed: e2fsck -fy for ext4 (its log in fsck.log, exit in cycle.env),
 #   the read-back VM's mount for xfs.
+#   Network (tests/vm/remote-tests.sh; servers from tests/vm/servers.sh, on
+#   127.0.0.1 only; the guests' NIC is virtio-net, MAC 52:54:00:12:34:56, on
+#   QEMU's user network with restrict=on, the server at 10.0.2.100):
+#     --nic                 attach the NIC to an otherwise unchanged cycle
+#                           (nothing forwarded; the capture does not use it)
+#     --remote ssh|nfs      the capture saves to a server: ssh (sshd, SFTP
+#                           only, chrooted; the dump lands in <dir>/crash/
+#                           <time>-<host>/ as vmcore.flat) or nfs (ganesha,
+#                           NFSv4, export /kxdump; <export>/crash/<time>-<host>/
+#                           vmcore). `kexdump initramfs` gets --target
+#                           ssh://root@10.0.2.100:22/dumps or
+#                           nfs://10.0.2.100/kxdump, --net-mac, --net-driver
+#                           virtio_net, --net-address (and --net-gateway), and
+#                           for ssh --ssh-identity and --ssh-host-key. No dump
+#                           disk unless --fallback.
+#     --net-address dhcp|static  dhcp (default; slirp's DHCP gives 10.0.2.15/24
+#                           and, under restrict=on, no router or DNS) or
+#                           static: 10.0.2.15/24, gateway 10.0.2.2
+#     --server-down         the server is started (for its keys) and stopped
+#                           before the VM boots: a guest connection to
+#                           10.0.2.100 is accepted by QEMU and closed at once
+#     --wrong-host-key      (ssh) the image gets a host key the server has not
+#     --throttle BYTES_PER_S  a proxy between QEMU and the server passes at most
+#                           this many guest->server bytes a second
+#     --cut-after BYTES     the proxy cuts the link after BYTES guest->server
+#     --cut-mode reset|blackhole  how (default reset: RST to the guest, FIN to
+#                           the server, later connections reset; blackhole:
+#                           silence both ways, connections held open)
+#     --fallback            also attach the dump disk (as without --remote) and
+#                           pass --fallback LABEL=kxdump (the --target SPEC)
 #
 # Results in OUTDIR (emptied first):
 #   fs/                   the dump disk's files, as the capture left them
-#   dump                  symlink to fs/crash/<time>-<host>/ (when one exists)
+#   server/               (--remote) what the server received: a copy of the
+#                         SFTP dumps directory or of the NFS export
+#   server-sshd.log, server-ganesha.log, proxy.log, guestfwd.log  (--remote)
+#   dump                  symlink to fs/crash/<time>-<host>/ or, when the
+#                         capture saved to the server, server/crash/<...>/
 #   serial.log            the stamped serial console (host seconds)
 #   initramfs.txt         `kexdump initramfs` report
-#   cycle.env             KEY=VALUE facts: sizes, phase times, the status
+#   cycle.env             KEY=VALUE facts: sizes, phase times, the status;
+#                         with --remote also REMOTE, FELL_BACK (0|1: the
+#                         serial log says "falling back"), SERVER_DUMP_DIR,
+#                         LOCAL_DUMP_DIR; DUMP_DIR/STATUS come from the server,
+#                         or from the local disk when the capture fell back
 #   fault.txt             what --kill-at / --fault-at did, and after which line
 #   fsck.log              e2fsck's output on the copy (ext4, after a fault)
 # Exit status 0 when the VM ran to its end (rebooted or powered off) — or was
@@ -68,12 +106,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=servers.sh
+source "$HERE/servers.sh"
+trap kx_srv_stop_all EXIT
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 
 outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
 fs=ext4 bus=virtio disk=1 seed_dumps=0 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
 kill_at="" fault_at="" blkdebug="" disk_ro=0 disk_late=0
+nic=0 remote="" net_address=dhcp server_down=0 wrong_host_key=0 throttle="" cut_after="" cut_mode=reset fallback=0
 kexdump=$ROOT/target/release/kexdump
 capture_bin=$ROOT/target/x86_64-unknown-linux-gnu/release/kexdump-capture
 while (($#)); do
@@ -100,6 +142,15 @@ while (($#)); do
     --kill-at) kill_at=$2; shift 2 ;;
     --fault-at) fault_at=$2; shift 2 ;;
     --blkdebug) blkdebug=$(realpath "$2"); shift 2 ;;
+    --nic) nic=1; shift ;;
+    --remote) remote=$2; shift 2 ;;
+    --net-address) net_address=$2; shift 2 ;;
+    --server-down) server_down=1; shift ;;
+    --wrong-host-key) wrong_host_key=1; shift ;;
+    --throttle) throttle=$2; shift 2 ;;
+    --cut-after) cut_after=$2; shift 2 ;;
+    --cut-mode) cut_mode=$2; shift 2 ;;
+    --fallback) fallback=1; shift ;;
     -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) [[ -z $outdir ]] || usage; outdir=$1; shift ;;
@@ -109,6 +160,20 @@ done
 [[ -n $kill_at && -n $fault_at ]] && kx_die "--kill-at and --fault-at: one fault per cycle"
 [[ -n $blkdebug && ! -f $blkdebug ]] && kx_die "no blkdebug rules file $blkdebug"
 [[ -n $fault_at && $fault_at != *=* ]] && kx_die "--fault-at PATTERN[+DELAY]=HMP: no monitor command"
+case $remote in
+"") [[ $server_down$wrong_host_key$fallback == 000 && -z $throttle$cut_after && $net_address == dhcp ]] ||
+        kx_die "--server-down, --wrong-host-key, --throttle, --cut-after, --fallback and --net-address need --remote" ;;
+ssh | nfs) ;;
+*) kx_die "--remote ssh|nfs, not $remote" ;;
+esac
+[[ $net_address == dhcp || $net_address == static ]] || kx_die "--net-address dhcp|static, not $net_address"
+[[ $cut_mode == reset || $cut_mode == blackhole ]] || kx_die "--cut-mode reset|blackhole, not $cut_mode"
+((wrong_host_key)) && [[ $remote != ssh ]] && kx_die "--wrong-host-key is for --remote ssh"
+[[ -z $throttle || $throttle =~ ^[1-9][0-9]*$ ]] || kx_die "--throttle BYTES_PER_S, not $throttle"
+[[ -z $cut_after || $cut_after =~ ^[1-9][0-9]*$ ]] || kx_die "--cut-after BYTES, not $cut_after"
+((server_down)) && [[ -n $throttle$cut_after ]] && kx_die "--server-down: nothing to throttle or cut"
+# A remote capture has no dump disk, unless it is the fallback.
+[[ -n $remote ]] && ((!fallback)) && disk=0
 mem_mib=$(kx_to_mib "$mem")
 ck_mib=$(kx_to_mib "$ck")
 ((mem_mib > ck_mib + 256)) || kx_die "--mem $mem leaves too little beside crashkernel=$ck"
@@ -122,7 +187,8 @@ kx_need_kernel
 
 mkdir -p "$outdir"
 outdir=$(realpath "$outdir")
-rm -rf "${outdir:?}"/{fs,fs.read-back.log,dump,serial.log,cycle.env,initramfs.txt,fault.txt,fsck.log,blkdebug.conf}
+rm -rf "${outdir:?}"/{fs,fs.read-back.log,dump,serial.log,cycle.env,initramfs.txt,fault.txt,fsck.log,blkdebug.conf} \
+    "${outdir:?}"/{server,server-sshd.log,server-ganesha.log,proxy.log,guestfwd.log}
 name=cycle-$(basename "$outdir")
 work=$KX_WORK/$name
 rm -rf "$work"; mkdir -p "$work"
@@ -131,13 +197,67 @@ kx_log "work dir $work"
 primary_append="console=ttyS0 crashkernel=$ck"
 ((kaslr)) || primary_append+=" nokaslr"
 
+# ---------------------------------------------------------------- servers --
+# The server (its keys go into the image), and what the guest's 10.0.2.100
+# leads to: the server, the proxy in front of it, or a closed port.
+net_args=()
+((nic)) && net_args=(--net nic)
+srv=$work/servers
+remote_url="" server_dumps=""
+if [[ -n $remote ]]; then
+    kx_srv_need_pkgs
+    export KX_SRV_LOGDIR=$srv
+    mkdir -p "$srv"
+    if [[ $remote == ssh ]]; then
+        kx_srv_sshd "$srv/ssh"
+        server_port=$KX_SSHD_PORT guest_port=22
+        server_dumps=$KX_SSHD_DUMPS
+        remote_url=ssh://$KX_SSHD_USER@10.0.2.100:22$KX_SSHD_DUMP_PATH
+    else
+        kx_srv_nfs "$srv/nfs"
+        server_port=$KX_NFS_PORT guest_port=2049
+        server_dumps=$KX_NFS_DIR
+        remote_url=nfs://10.0.2.100$KX_NFS_EXPORT
+    fi
+    fwd_port=$server_port
+    if ((server_down)); then
+        kx_srv_stop_all
+        kx_log "server stopped: 127.0.0.1:$server_port is closed"
+    elif [[ -n $throttle$cut_after ]]; then
+        proxy_opts=()
+        [[ -n $throttle ]] && proxy_opts+=(--rate "$throttle")
+        [[ -n $cut_after ]] && proxy_opts+=(--cut-after "$cut_after" --cut-mode "$cut_mode")
+        kx_srv_proxy 0 "$server_port" "${proxy_opts[@]}" --log "$srv/proxy.log"
+        fwd_port=$KX_PROXY_PORT
+    fi
+    rule=$(kx_srv_guestfwd "10.0.2.100:$guest_port" "$fwd_port" "$srv/guestfwd.log") || kx_die "kx_srv_guestfwd failed"
+    net_args=(--net "$rule")
+fi
+
 # ------------------------------------------------------------------ build --
 kx_phase_begin build
 # The capture initramfs, built by kexdump itself from Debian's module tree.
+initramfs_opts=(--output "$work/capture.img" --modules-dir "$KX_MODDIR" --capture-bin "$capture_bin"
+    --wait-seconds "$wait" --failure-action "$failure_action")
+if [[ -n $remote ]]; then
+    initramfs_opts+=(--target "$remote_url" --net-mac "$KX_NET_MAC" --net-driver virtio_net)
+    if [[ $net_address == static ]]; then
+        initramfs_opts+=(--net-address 10.0.2.15/24 --net-gateway 10.0.2.2)
+    else
+        initramfs_opts+=(--net-address dhcp)
+    fi
+    if [[ $remote == ssh ]]; then
+        hostkey=$KX_SSHD_HOSTKEY_PUB
+        ((wrong_host_key)) && hostkey=$KX_SSHD_OTHER_HOSTKEY_PUB
+        initramfs_opts+=(--ssh-identity "$KX_SSH_CLIENT_KEY" --ssh-host-key "$hostkey")
+    fi
+    # The local disk's file system and bus belong to the fallback target.
+    ((fallback)) && initramfs_opts+=(--fallback "$target" --fstype "$fs" --bus "$bus")
+else
+    initramfs_opts+=(--target "$target" --fstype "$fs" --bus "$bus")
+fi
 # shellcheck disable=SC2086 # initramfs_args is a word list on purpose
-"$kexdump" initramfs --output "$work/capture.img" --target "$target" --fstype "$fs" --bus "$bus" \
-    --modules-dir "$KX_MODDIR" --capture-bin "$capture_bin" --wait-seconds "$wait" \
-    --failure-action "$failure_action" $initramfs_args >"$outdir/initramfs.txt" 2>&1 ||
+"$kexdump" initramfs "${initramfs_opts[@]}" $initramfs_args >"$outdir/initramfs.txt" 2>&1 ||
     kx_die "kexdump initramfs failed: $(cat "$outdir/initramfs.txt")"
 sed 's/^/  | /' "$outdir/initramfs.txt" >&2
 capture_img_bytes=$(stat -c %s "$work/capture.img")
@@ -183,7 +303,9 @@ kx_phase_end build
 kx_log "capture initramfs: $capture_img_bytes bytes zstd ($capture_cpio_bytes unpacked)"
 
 # -------------------------------------------------------------------- run --
-kx_log "booting: -m $mem -smp $smp, append: $primary_append; dump disk: $( ((disk)) && echo "$fs on $bus, $disk_size" || echo none)"
+remote_desc=""
+[[ -n $remote ]] && remote_desc="; remote: $remote_url$( ((fallback)) && echo " (fallback $target)")"
+kx_log "booting: -m $mem -smp $smp, append: $primary_append; dump disk: $( ((disk)) && echo "$fs on $bus, $disk_size" || echo none)$remote_desc"
 log=$work/serial.log
 kx_phase_begin qemu
 t_qemu0=$(kx_now)
@@ -193,10 +315,20 @@ fault_args=()
 [[ -n $fault_at ]] && fault_args=(--fault-at "$fault_at")
 kx_qemu_run --log "$log" --timeout "$timeout" --mem "$mem" --smp "$smp" \
     --initrd "$work/primary.img" --append "$primary_append" \
-    --disk "$work/work.ext4,kxwork" "${disk_args[@]}" "${fault_args[@]}" || rc=$?
+    --disk "$work/work.ext4,kxwork" "${disk_args[@]}" "${fault_args[@]}" "${net_args[@]}" || rc=$?
 t_qemu_exit=$(awk -v a="$t_qemu0" -v b="$(kx_now)" 'BEGIN{printf "%.2f", b-a}')
 kx_phase_end qemu
 cp "$log" "$outdir/serial.log"
+if [[ -n $remote ]]; then
+    # Stopped before the copy: nothing is still writing (a cut session, NFS).
+    kx_srv_stop_all
+    [[ -f $srv/ssh/sshd.log ]] && cp "$srv/ssh/sshd.log" "$outdir/server-sshd.log"
+    [[ -f $srv/nfs/ganesha.log ]] && cp "$srv/nfs/ganesha.log" "$outdir/server-ganesha.log"
+    [[ -f $srv/proxy.log ]] && cp "$srv/proxy.log" "$outdir/proxy.log"
+    [[ -f $srv/guestfwd.log ]] && cp "$srv/guestfwd.log" "$outdir/guestfwd.log"
+    mkdir -p "$outdir/server"
+    cp -a "$server_dumps/." "$outdir/server/" || kx_die "cannot copy $server_dumps to $outdir/server"
+fi
 grep -E 'KXVM:|kexdump-capture:|kexdump arm|armed' "$log" >&2 || true
 killed=0
 if [[ -n $kill_at || -n $fault_at ]]; then
@@ -235,13 +367,28 @@ t_panic=$(mt 'Kernel panic - not syncing')
 t_cinit=$(mt 'kexdump-capture: kexdump .* capture:')
 t_mods=$(mt 'kexdump-capture: loaded [0-9]+ of')
 t_mount=$(mt 'kexdump-capture: mounted')
+t_net=$(mt 'kexdump-capture: network up')
+t_conn=$(mt 'kexdump-capture: connected to')
+t_fallback=$(mt 'kexdump-capture: falling back to')
 t_dmesg=$(mt 'kexdump-capture: saved dmesg.txt')
 t_saved=$(mt 'kexdump-capture: (saved vmcore|ERROR: the dump)')
 t_end=$(mt 'kexdump-capture: (reboot|poweroff|halt) \(after')
 kx_phase_record "  panic -> capture init" "$(sub "$t_panic" "$t_cinit")"
 kx_phase_record "  module load" "$(sub "$t_cinit" "$t_mods")"
-kx_phase_record "  find disk + mount" "$(sub "$t_mods" "$t_mount")"
-kx_phase_record "  dmesg.txt" "$(sub "$t_mount" "$t_dmesg")"
+t_ready=$t_mount  # the target is there: mounted, or connected over ssh
+if [[ -n $remote ]]; then
+    [[ $remote == ssh && -n $t_conn ]] && t_ready=$t_conn
+    kx_phase_record "  network up" "$(sub "$t_mods" "$t_net")"
+    if [[ -n $t_fallback ]]; then
+        kx_phase_record "  network up -> falling back" "$(sub "$t_net" "$t_fallback")"
+        kx_phase_record "  falling back -> mounted" "$(sub "$t_fallback" "$t_mount")"
+    else
+        kx_phase_record "  connect/mount the server" "$(sub "$t_net" "$t_ready")"
+    fi
+else
+    kx_phase_record "  find disk + mount" "$(sub "$t_mods" "$t_mount")"
+fi
+kx_phase_record "  dmesg.txt" "$(sub "$t_ready" "$t_dmesg")"
 kx_phase_record "  dump" "$(sub "$t_dmesg" "$t_saved")"
 kx_phase_record "  record, sync, umount" "$(sub "$t_saved" "$t_end")"
 kx_phase_record "  final action -> QEMU exit" "$(sub "$t_end" "$t_qemu_exit")"
@@ -279,10 +426,45 @@ if ((disk)); then
     fi
     kx_phase_end extract
 fi
+local_dump_dir=$dump_dir
+net_desc=""
+((nic)) && net_desc="nic-only"
+[[ -n $remote ]] && net_desc=$net_address
+# A remote capture: what the server received decides, unless the capture
+# said it fell back (then the local disk's dump, read back above).
+fell_back=0 server_dump_dir="" fallback_line=""
+if [[ -n $remote ]]; then
+    fallback_line=$(grep -m1 'kexdump-capture: falling back to' "$log" || true)
+    [[ -n $fallback_line ]] && fell_back=1
+    mapfile -t sdirs < <(find "$outdir/server/crash" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | LC_ALL=C sort)
+    ((${#sdirs[@]} <= 1)) || kx_die "expected at most one crash/* directory on the server, found: ${sdirs[*]}"
+    ((${#sdirs[@]} == 1)) && server_dump_dir=${sdirs[0]}
+    if ((!fell_back)); then
+        dump_dir=$server_dump_dir status=""
+        if [[ -n $dump_dir ]]; then
+            ln -sfn "${dump_dir#"$outdir"/}" "$outdir/dump"
+            if [[ -f $dump_dir/kexdump.json ]]; then
+                status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$dump_dir/kexdump.json" 2>/dev/null) ||
+                    status=unreadable
+            fi
+        else
+            rm -f "$outdir/dump"
+        fi
+    fi
+    kx_log "remote $remote: fell back: $fell_back; on the server: $(cd "$outdir/server" && find . -type f -printf '%P %s\n' | LC_ALL=C sort | paste -sd';')"
+fi
 
 cat >"$outdir/cycle.env" <<EOF
 DUMP_DIR=$dump_dir
 STATUS=$status
+REMOTE=$remote
+FELL_BACK=$fell_back
+FALLBACK_LINE='${fallback_line//\'/}'
+SERVER_DUMP_DIR=$server_dump_dir
+LOCAL_DUMP_DIR=$local_dump_dir
+NET=$net_desc
+THROTTLE=$throttle
+CUT_AFTER=$cut_after
 KILLED=$killed
 FSCK_RC=${fsck_rc:-}
 END_LINE='${end_line//\'/}'
@@ -296,7 +478,9 @@ T_ARMED=$t_armed
 T_PANIC_TO_INIT=$(sub "$t_panic" "$t_cinit")
 T_MODULES=$(sub "$t_cinit" "$t_mods")
 T_MOUNT=$(sub "$t_mods" "$t_mount")
-T_DMESG=$(sub "$t_mount" "$t_dmesg")
+T_NET=$(sub "$t_mods" "$t_net")
+T_CONNECT=$(sub "$t_net" "$t_ready")
+T_DMESG=$(sub "$t_ready" "$t_dmesg")
 T_DUMP=$(sub "$t_dmesg" "$t_saved")
 T_FINISH=$(sub "$t_saved" "$t_end")
 T_PANIC_TO_SAVED=$(sub "$t_panic" "$t_saved")

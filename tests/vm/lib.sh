@@ -11,7 +11,8 @@
 #   modules   kx_mod_index, kx_mod_path, kx_mod_resolve, kx_mod_closure,
 #             kx_stage_modules
 #   images    kx_make_cpio, kx_make_raw_disk, kx_make_ext4_disk, kx_seed_file
-#   qemu      kx_qemu_run (timeout, serial console stamped with host time)
+#   qemu      kx_qemu_run (timeout, serial console stamped with host time;
+#             --net: a NIC on a restricted user network, KX_NET_MAC)
 #   cycle     kx_to_mib, KX_CAPTURE_APPEND, kx_build_primary (the crashing
 #             guest: workload, arm, echo c), kx_make_dump_disk, kx_read_back
 #   vmcore    kx_elf_core_size, kx_vmcoreinfo, kx_log_marker_time,
@@ -394,12 +395,20 @@ kx_make_ext4_disk() {
 #                     qemu-io kxd1 "write -z 0 512", which fires blkdebug's
 #                     pwritev_zero event: a state change the guest never
 #                     causes). Its output goes to LOG.fault.
+#   --net RULE        a NIC: virtio-net-pci with MAC $KX_NET_MAC on QEMU's
+#                     user network (slirp) with restrict=on (the guest reaches
+#                     nothing on the host or beyond), net 10.0.2.0/24, gateway
+#                     10.0.2.2, slirp's DHCP answering from 10.0.2.15; RULE is
+#                     one guestfwd rule, e.g. "tcp:10.0.2.100:22-cmd:CMD"
+#                     (tests/vm/servers.sh: kx_srv_guestfwd), repeatable; "nic"
+#                     adds the NIC with no rule. Without --net: no NIC at all.
 # Returns QEMU's exit status (0 after a guest poweroff/reboot: -no-reboot;
 # 137 after --kill-at killed it).
+KX_NET_MAC=52:54:00:12:34:56
 kx_qemu_run() {
     local log="" timeout=600 mem=1G smp=2 kernel=$KX_VMLINUZ initrd="" append=""
-    local kill_at="" fault_at=""
-    local -a disks=() args=()
+    local kill_at="" fault_at="" nic=0
+    local -a disks=() args=() fwds=()
     while (($#)); do
         case $1 in
         --log) log=$2; shift 2 ;;
@@ -412,15 +421,24 @@ kx_qemu_run() {
         --disk) disks+=("$2"); shift 2 ;;
         --kill-at) kill_at=$2; shift 2 ;;
         --fault-at) fault_at=$2; shift 2 ;;
+        --net) nic=1; [[ $2 == nic ]] || fwds+=("$2"); shift 2 ;;
         *) kx_die "kx_qemu_run: unknown option $1" ;;
         esac
     done
     [[ -n $log ]] || kx_die "kx_qemu_run: --log is required"
     rm -f "$log.pid" "$log.fault" "$log.fault.none" "$log.monitor"
     args=(-accel tcg -machine pc -cpu "$KX_QEMU_CPU" -smp "$smp" -m "$mem"
-          -nodefaults -no-reboot -display none -nic none
+          -nodefaults -no-reboot -display none
           -serial stdio -pidfile "$log.pid"
           -kernel "$kernel" -append "$append")
+    if ((nic)); then
+        local netdev="user,id=n0,restrict=on,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15" f
+        # QEMU's option syntax: a comma inside a value is written ",,".
+        for f in "${fwds[@]}"; do netdev+=",guestfwd=${f//,/,,}"; done
+        args+=(-netdev "$netdev" -device "virtio-net-pci,netdev=n0,mac=$KX_NET_MAC")
+    else
+        args+=(-nic none)
+    fi
     if [[ -n $fault_at ]]; then
         args+=(-monitor "unix:$log.monitor,server=on,wait=off")
     else
