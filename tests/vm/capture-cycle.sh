@@ -304,7 +304,10 @@ kx_log "capture initramfs: $capture_img_bytes bytes zstd ($capture_cpio_bytes un
 
 # -------------------------------------------------------------------- run --
 remote_desc=""
-[[ -n $remote ]] && remote_desc="; remote: $remote_url$( ((fallback)) && echo " (fallback $target)")"
+if [[ -n $remote ]]; then
+    remote_desc="; remote: $remote_url"
+    if ((fallback)); then remote_desc+=" (fallback $target)"; fi
+fi
 kx_log "booting: -m $mem -smp $smp, append: $primary_append; dump disk: $( ((disk)) && echo "$fs on $bus, $disk_size" || echo none)$remote_desc"
 log=$work/serial.log
 kx_phase_begin qemu
