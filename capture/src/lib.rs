@@ -34,6 +34,7 @@ pub mod input;
 pub mod mem_map;
 pub mod memory;
 mod mmap;
+pub mod net_config;
 pub mod output;
 pub mod page;
 pub mod page_scheme;

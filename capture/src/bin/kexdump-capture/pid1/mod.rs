@@ -18,6 +18,7 @@
 
 pub mod blockdev;
 pub mod console;
+pub mod net;
 pub mod retention;
 pub mod sys;
 
