@@ -10,6 +10,11 @@
 //!
 //! VMCORE defaults to /proc/vmcore. OUT appears only when complete (written
 //! as OUT.incomplete, fsynced, renamed). No clap: the binary stays small.
+//!
+//! Test hook, not for operators: `kexdump-capture --net-selftest [--timeout
+//! SECS] MAC dhcp|ADDR/PREFIX [GATEWAY]` runs PID 1's network bring-up
+//! (`pid1::net::bring_up`) in the current network namespace and prints what
+//! it configured; tests/net/netns-test.sh runs it inside a namespace.
 
 mod pid1;
 
@@ -81,11 +86,44 @@ fn run(a: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The `--net-selftest` test hook (see the module comment): the arguments
+/// after it.
+fn net_selftest(args: &[String]) -> Result<(), String> {
+    use kexdump_engine::net_config::{parse_gateway, parse_mac, NetConfig};
+    const NET_USAGE: &str = "usage: kexdump-capture --net-selftest [--timeout SECS] MAC dhcp|ADDR/PREFIX [GATEWAY]";
+    let (timeout, args) = match args {
+        [flag, secs, rest @ ..] if flag == "--timeout" => {
+            (secs.parse::<f64>().ok().filter(|s| *s > 0.0).ok_or(format!("bad timeout {secs:?}"))?, rest)
+        }
+        _ => (30.0, args),
+    };
+    let cfg = match args {
+        [mac, address] | [mac, address, _] => NetConfig {
+            mac: parse_mac(mac)?,
+            address: address.parse()?,
+            gateway: parse_gateway(args.get(2).map_or("", |g| g.as_str()))?,
+            mtu: None,
+        },
+        _ => return Err(NET_USAGE.into()),
+    };
+    let up = pid1::net::bring_up(&cfg, std::time::Duration::from_secs_f64(timeout), &mut |line| {
+        eprintln!("kexdump-capture: {line}")
+    })?;
+    let gateway = up.gateway.map_or("none".to_owned(), |g| g.to_string());
+    println!("ifname={} addr={}/{} gateway={gateway} dhcp={}", up.ifname, up.addr, up.prefix, up.dhcp);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     if pid1::sys::is_pid1() {
         pid1::run();
     }
-    match parse_args().and_then(run) {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("--net-selftest") => net_selftest(&args[2..]),
+        _ => parse_args().and_then(run),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kexdump-capture: {e}");
