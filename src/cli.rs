@@ -73,7 +73,7 @@ pub enum Command {
     /// the dump target's configuration, and the kernel modules the target
     /// needs (disk driver, file system), zstd-compressed.
     #[command(after_help = INITRAMFS_EXAMPLES)]
-    Initramfs(InitramfsArgs),
+    Initramfs(Box<InitramfsArgs>),
     /// Check the configuration file (/etc/kexdump.toml) and print the
     /// configuration in effect, defaults filled in. Exits 1 on an invalid
     /// file, naming the line and the key.
@@ -105,6 +105,14 @@ pub enum Command {
     /// After the reboot `kexdump status` says whether the test dump
     /// arrived. Refuses without --yes. Needs root.
     Test(TestArgs),
+    /// Set up an ssh dump target: make kexdump's key pair if missing
+    /// (/etc/kexdump/id_ed25519), record the server's host key after you
+    /// confirm its fingerprint, install the public key on the server with
+    /// ssh-copy-id (it asks for the password), and log in with the capture
+    /// kernel's own client to prove it works. Nothing to do for NFS. Needs
+    /// root.
+    #[command(after_help = PROPAGATE_HELP)]
+    Propagate(PropagateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     /// on stdout.
     #[command(after_help = "Example:\n  kexdump completions bash > /usr/share/bash-completion/completions/kexdump")]
@@ -122,6 +130,29 @@ Examples:
 The self-test line reports the last `kexdump test`: PENDING in the boot that
 started it, PASSED once a complete dump with its id is on the target, FAILED
 when the machine rebooted without one (or with an incomplete one).";
+
+const PROPAGATE_HELP: &str = "\
+Examples:
+  sudo kexdump propagate              # asks to confirm the host key, then the server's password
+  sudo kexdump propagate --yes        # trusts the host key the server offers now
+  sudo kexdump propagate --yes --json # for scripts (the key must already be authorized, or
+                                      # ssh-copy-id asks for the password on the terminal)
+
+The target is [target] target = \"ssh://user@host[:port]/dir\" in /etc/kexdump.toml;
+the key and the host key go to [ssh] identity and known_hosts.";
+
+#[derive(Args)]
+pub struct PropagateArgs {
+    /// The configuration naming the dump target [default: /etc/kexdump.toml].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Record the host key the server offers without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print one JSON object on stdout (what was done, step by step).
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Args)]
 pub struct StatusArgs {

@@ -11,14 +11,17 @@
 //! the key comes from the document's spans (toml_edit, the parser toml
 //! itself uses).
 
+use crate::known_hosts;
 use crate::system::mounts;
-use kexdump_engine::capture_config::{Action, CaptureConfig, Target};
+use crate::system::network::{self, NetProbe};
+use kexdump_engine::capture_config::{Action, CaptureConfig, Fallback, RemoteUrl, Scheme, Target, NFS_VERSIONS};
 use kexdump_engine::compress::Compression;
 use kexdump_engine::Format;
 use kexdump_initramfs::image::Bus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
@@ -35,6 +38,9 @@ pub struct Config {
     pub kernel: KernelSection,
     pub retention: RetentionSection,
     pub crashkernel: CrashkernelSection,
+    pub network: NetworkSection,
+    pub ssh: SshSection,
+    pub nfs: NfsSection,
     /// Where the values came from, for the line numbers of later errors.
     #[serde(skip)]
     origin: Origin,
@@ -54,6 +60,7 @@ impl PartialEq for Config {
     fn eq(&self, o: &Config) -> bool {
         (&self.target, &self.dump, &self.actions, &self.kernel, &self.retention, &self.crashkernel)
             == (&o.target, &o.dump, &o.actions, &o.kernel, &o.retention, &o.crashkernel)
+            && (&self.network, &self.ssh, &self.nfs) == (&o.network, &o.ssh, &o.nfs)
     }
 }
 
@@ -61,7 +68,8 @@ impl PartialEq for Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TargetSection {
-    /// `UUID=...`, `LABEL=...`, `/dev/...`, or a mounted directory.
+    /// `UUID=...`, `LABEL=...`, `/dev/...`, a mounted directory,
+    /// `ssh://user@host[:port]/dir` or `nfs://host/export`.
     pub target: String,
     /// Directory on the target (not with a directory target).
     pub path: String,
@@ -72,6 +80,8 @@ pub struct TargetSection {
     pub drivers: Vec<String>,
     pub bus: String,
     pub wait_seconds: i64,
+    /// A local target (as `target`) for when a remote one cannot be reached.
+    pub fallback: String,
 }
 
 impl Default for TargetSection {
@@ -84,6 +94,7 @@ impl Default for TargetSection {
             drivers: Vec::new(),
             bus: "virtio".into(),
             wait_seconds: 60,
+            fallback: String::new(),
         }
     }
 }
@@ -189,6 +200,46 @@ impl Default for CrashkernelSection {
     }
 }
 
+/// `[network]`: how the capture kernel reaches a remote target. Empty (or
+/// 0): as this machine reaches it now, found when the image is built.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSection {
+    pub interface: String,
+    /// `dhcp` or `a.b.c.d/nn`.
+    pub address: String,
+    pub gateway: String,
+    pub mtu: i64,
+    pub driver: String,
+}
+
+/// `[ssh]`: the key an ssh target logs in with and the server's host key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshSection {
+    pub identity: String,
+    pub known_hosts: String,
+}
+
+impl Default for SshSection {
+    fn default() -> Self {
+        SshSection { identity: "/etc/kexdump/id_ed25519".into(), known_hosts: "/etc/kexdump/known_hosts".into() }
+    }
+}
+
+/// `[nfs]`: how an NFS target is mounted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NfsSection {
+    pub version: String,
+}
+
+impl Default for NfsSection {
+    fn default() -> Self {
+        NfsSection { version: "4.2".into() }
+    }
+}
+
 /// What went wrong, for tests and callers to match on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -204,7 +255,8 @@ pub enum ErrorKind {
     WrongType,
     /// A value of the right type that means nothing (level 40, ...).
     BadValue,
-    /// A directory target whose file system cannot be found.
+    /// A directory target whose file system cannot be found; a remote
+    /// target's host, route or host key that cannot be found.
     Unresolved,
 }
 
@@ -245,6 +297,20 @@ pub enum TargetSpec {
     FileSystem(Target),
     /// An absolute directory of the running system, e.g. `/var/crash`.
     Directory(String),
+    /// `ssh://...` or `nfs://...`; the host is resolved when the image is built.
+    Remote(RemoteUrl),
+}
+
+/// Everything the capture image is built from that the configuration
+/// decides: the capture configuration, and for a remote target the NIC
+/// driver and the ssh key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureSetup {
+    pub capture: CaptureConfig,
+    /// How the server is reached (remote targets).
+    pub network: Option<network::Resolved>,
+    /// The ssh private key file, below the root (ssh targets).
+    pub ssh_identity: Option<PathBuf>,
 }
 
 /// Every value, parsed.
@@ -257,6 +323,7 @@ struct Parsed {
     wait_seconds: u32,
     failure_action: Action,
     final_action: Action,
+    fallback: Option<TargetSpec>,
 }
 
 type Bad = (&'static str, String);
@@ -346,6 +413,14 @@ impl Config {
         parse_target(&self.target.target).map_err(|m| self.error(ErrorKind::BadValue, "target.target", m))
     }
 
+    /// The fallback of a remote target as written, if any.
+    pub fn fallback_spec(&self) -> Result<Option<TargetSpec>, ConfigError> {
+        match self.target.fallback.as_str() {
+            "" => Ok(None),
+            f => parse_target(f).map(Some).map_err(|m| self.error(ErrorKind::BadValue, "target.fallback", m)),
+        }
+    }
+
     /// The disk driver modules: `drivers`, or else the `bus` preset's.
     pub fn disk_modules(&self) -> Result<Vec<String>, ConfigError> {
         if !self.target.drivers.is_empty() {
@@ -364,12 +439,24 @@ impl Config {
 
     /// [`Config::capture_config`] for the system whose root is `root`.
     pub fn capture_config_in(&self, root: &Path) -> Result<CaptureConfig, ConfigError> {
-        let p = self.parsed().map_err(|(key, msg)| self.error(ErrorKind::BadValue, key, msg))?;
+        self.capture_setup(root, &network::Live).map(|s| s.capture)
+    }
+
+    /// A local target (`key`: `target.target` or `target.fallback`) as the
+    /// capture kernel finds it: a directory is resolved to its file
+    /// system's UUID, the directory below its root and its type.
+    fn local_target(
+        &self,
+        root: &Path,
+        key: &'static str,
+        spec: TargetSpec,
+        path: &str,
+    ) -> Result<(Target, String, Option<String>), ConfigError> {
         let fstype = Some(self.target.fstype.clone()).filter(|f| !f.is_empty());
-        let (target, path, fstype) = match p.target {
-            TargetSpec::FileSystem(t) => (t, p.path, fstype),
+        match spec {
+            TargetSpec::FileSystem(t) => Ok((t, path.to_owned(), fstype)),
             TargetSpec::Directory(dir) => {
-                let unresolved = |m: String| self.error(ErrorKind::Unresolved, "target.target", m);
+                let unresolved = |m: String| self.error(ErrorKind::Unresolved, key, m);
                 let found = mounts::locate_directory(root, &dir).map_err(unresolved)?;
                 let target = format!("UUID={}", found.uuid).parse::<Target>().map_err(|m| {
                     unresolved(format!(
@@ -379,10 +466,67 @@ impl Config {
                 })?;
                 // The capture config's reader takes "" (not ".") for the root.
                 let path = if found.path == "." { String::new() } else { found.path };
-                (target, path, fstype.or(Some(found.mount.fstype)))
+                Ok((target, path, fstype.or(Some(found.mount.fstype))))
             }
+            TargetSpec::Remote(_) => Err(self.error(ErrorKind::BadValue, key, "not a local target".into())),
+        }
+    }
+
+    /// Resolve the configuration on the system under `root`: a directory
+    /// target to its file system; a remote target's host to its address,
+    /// the interface that reaches it (`probe` runs `ip`), its host key
+    /// (from `[ssh] known_hosts`) and the fallback.
+    pub fn capture_setup(&self, root: &Path, probe: &dyn NetProbe) -> Result<CaptureSetup, ConfigError> {
+        let p = self.parsed().map_err(|(key, msg)| self.error(ErrorKind::BadValue, key, msg))?;
+        let mut setup = CaptureSetup {
+            capture: CaptureConfig::new(Target::Label(String::new())),
+            network: None,
+            ssh_identity: None,
         };
-        let mut c = CaptureConfig::new(target);
+        let (target, path, fstype) = match p.target {
+            TargetSpec::Remote(url) => {
+                let unresolved = |key, m: String| self.error(ErrorKind::Unresolved, key, m);
+                let server = network::resolve_host(probe, &url.host).map_err(|m| unresolved("target.target", m))?;
+                let n = &self.network;
+                let wanted = network::Wanted {
+                    interface: &n.interface,
+                    address: &n.address,
+                    gateway: &n.gateway,
+                    mtu: u32::try_from(n.mtu).unwrap_or(0),
+                    driver: &n.driver,
+                };
+                let resolved = network::resolve(root, probe, server, &wanted).map_err(|e| unresolved(e.key, e.msg))?;
+                let target = url.to_target(IpAddr::V4(server));
+                if let Target::Ssh(t) = &target {
+                    let file = &self.ssh.known_hosts;
+                    let text = std::fs::read_to_string(under(root, file)).map_err(|e| {
+                        unresolved("ssh.known_hosts", format!("cannot read {file}: {e}; run `kexdump propagate`"))
+                    })?;
+                    let key = known_hosts::lookup(&text, t.addr, &url.host).ok_or_else(|| {
+                        unresolved(
+                            "ssh.known_hosts",
+                            format!(
+                                "{file} has no host key for {}: run `kexdump propagate`",
+                                known_hosts::host_field(t.addr)
+                            ),
+                        )
+                    })?;
+                    setup.capture.ssh_host_key = Some(key);
+                    setup.ssh_identity = Some(under(root, &self.ssh.identity));
+                }
+                setup.capture.net = Some(resolved.net.clone());
+                setup.network = Some(resolved);
+                setup.capture.nfs_version = self.nfs.version.clone();
+                if let Some(fb) = p.fallback {
+                    let (t, path, fstype) = self.local_target(root, "target.fallback", fb, &p.path)?;
+                    setup.capture.fallback = Some(Fallback { target: t, fstype, path });
+                }
+                (target, p.path, None)
+            }
+            local => self.local_target(root, "target.target", local, &p.path)?,
+        };
+        let c = &mut setup.capture;
+        c.target = target;
         c.fstype = fstype;
         c.mount_options = self.target.mount_options.clone();
         c.path = path;
@@ -394,13 +538,22 @@ impl Config {
         c.final_action = p.final_action;
         c.keep = u32::try_from(self.retention.keep).unwrap_or(0);
         c.min_free_bytes = parse_size(&self.retention.min_free).unwrap_or(0);
-        Ok(c)
+        Ok(setup)
+    }
+
+    /// The remote target's URL, if the target is one (and valid).
+    pub fn remote_url(&self) -> Option<RemoteUrl> {
+        match parse_target(&self.target.target) {
+            Ok(TargetSpec::Remote(u)) => Some(u),
+            _ => None,
+        }
     }
 
     /// Check every value; the error names the first bad key.
     fn parsed(&self) -> Result<Parsed, Bad> {
         let t = &self.target;
         let target = parse_target(&t.target).map_err(|m| ("target.target", m))?;
+        let fallback = self.check_remote(&target)?;
         if matches!(target, TargetSpec::Directory(_)) && self.origin.lines.contains_key("target.path") {
             return Err((
                 "target.path",
@@ -466,8 +619,110 @@ impl Config {
             .ok_or_else(|| ("retention.min_free", format!("{:?} is not a size such as 1G, 512M or 0", r.min_free)))?;
 
         check_crashkernel(&self.crashkernel.policy).map_err(|m| ("crashkernel.policy", m))?;
-        Ok(Parsed { target, path, level, format, compression, wait_seconds, failure_action, final_action })
+        Ok(Parsed { target, path, level, format, compression, wait_seconds, failure_action, final_action, fallback })
     }
+
+    /// The keys of remote targets: checked, and refused where the target
+    /// does not use them (an explicit key that does nothing is a mistake).
+    /// Returns the fallback.
+    fn check_remote(&self, target: &TargetSpec) -> Result<Option<TargetSpec>, Bad> {
+        let set = |key: &str| self.origin.lines.contains_key(key);
+        let (kind, scheme) = match target {
+            TargetSpec::Remote(u) => (if u.scheme == Scheme::Ssh { "an ssh" } else { "an NFS" }, Some(u.scheme)),
+            _ => ("a local", None),
+        };
+        let unused = |key: &'static str, why: &str| Err((key, format!("not used with {kind} target: {why}")));
+        if scheme.is_none() {
+            for key in [
+                "target.fallback",
+                "network.interface",
+                "network.address",
+                "network.gateway",
+                "network.mtu",
+                "network.driver",
+            ] {
+                if set(key) {
+                    return unused(key, "it is for ssh:// and nfs:// targets (remove this key)");
+                }
+            }
+        }
+        if scheme != Some(Scheme::Ssh) {
+            for key in ["ssh.identity", "ssh.known_hosts"] {
+                if set(key) {
+                    return unused(key, "it is for ssh:// targets (remove this key)");
+                }
+            }
+        }
+        if scheme != Some(Scheme::Nfs) && set("nfs.version") {
+            return unused("nfs.version", "it is for nfs:// targets (remove this key)");
+        }
+        if scheme == Some(Scheme::Ssh) && set("target.mount_options") {
+            return unused("target.mount_options", "nothing is mounted, the dump is sent over SFTP (remove this key)");
+        }
+        let t = &self.target;
+        let fallback = match t.fallback.as_str() {
+            "" => None,
+            f => match parse_target(f).map_err(|m| ("target.fallback", m))? {
+                TargetSpec::Remote(_) => {
+                    return Err((
+                        "target.fallback",
+                        format!(
+                        "{f:?}: the fallback is a local target (UUID=..., LABEL=..., /dev/... or a mounted directory)"
+                    ),
+                    ))
+                }
+                local => Some(local),
+            },
+        };
+        if scheme.is_some() && fallback.is_none() {
+            for key in ["target.fstype", "target.drivers", "target.bus"] {
+                if set(key) {
+                    return unused(key, "the disk settings are for the fallback, and target.fallback is not set (remove this key, or set target.fallback)");
+                }
+            }
+        }
+        let n = &self.network;
+        if !n.interface.is_empty()
+            && (n.interface.len() > 15
+                || n.interface.contains(['/', ':'])
+                || n.interface.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err((
+                "network.interface",
+                format!("{:?} is not an interface name (such as eth0 or ens3)", n.interface),
+            ));
+        }
+        if !n.address.is_empty() {
+            n.address
+                .parse::<kexdump_engine::net_config::NetAddress>()
+                .map_err(|m| ("network.address", format!("{m}; or \"\" for what the interface has now")))?;
+        }
+        if !n.gateway.is_empty() {
+            kexdump_engine::net_config::parse_gateway(&n.gateway).map_err(|m| ("network.gateway", m))?;
+        }
+        if n.mtu != 0 {
+            let ok = u32::try_from(n.mtu)
+                .ok()
+                .filter(|m| (kexdump_engine::net_config::MIN_MTU..=kexdump_engine::net_config::MAX_MTU).contains(m));
+            ok.ok_or_else(|| {
+                ("network.mtu", format!("{} is not an MTU (68-65535; 0: the interface's current one)", n.mtu))
+            })?;
+        }
+        if !n.driver.is_empty() {
+            check_modules(std::slice::from_ref(&n.driver)).map_err(|m| ("network.driver", m))?;
+        }
+        check_abs_path(&self.ssh.identity, false).map_err(|m| ("ssh.identity", m))?;
+        check_abs_path(&self.ssh.known_hosts, false).map_err(|m| ("ssh.known_hosts", m))?;
+        if !NFS_VERSIONS.contains(&self.nfs.version.as_str()) {
+            return Err(("nfs.version", format!("{:?} is not one of {}", self.nfs.version, NFS_VERSIONS.join(", "))));
+        }
+        Ok(fallback)
+    }
+}
+
+/// `path` from the configuration, read below `root`.
+fn under(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
 }
 
 /// A key of the document with the spans of its name and of its value.
@@ -498,6 +753,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn parse_target(s: &str) -> Result<TargetSpec, String> {
+    if let Some(url) = RemoteUrl::parse(s) {
+        return url.map(TargetSpec::Remote);
+    }
     if s.starts_with("UUID=") || s.starts_with("LABEL=") || s.starts_with("/dev/") {
         return s.parse().map(TargetSpec::FileSystem);
     }
@@ -507,7 +765,10 @@ fn parse_target(s: &str) -> Result<TargetSpec, String> {
         }
         return Ok(TargetSpec::Directory(s.to_owned()));
     }
-    Err(format!("{s:?} is not UUID=..., LABEL=..., /dev/... or a mounted directory such as /var/crash"))
+    Err(format!(
+        "{s:?} is not UUID=..., LABEL=..., /dev/..., a mounted directory such as /var/crash, \
+         ssh://user@host/dir or nfs://host/export"
+    ))
 }
 
 /// The dump directory relative to the target's root, as the capture
@@ -644,18 +905,26 @@ mod tests {
         assert_eq!(c.file(), Some(root.path().join("etc/kexdump.toml").as_path()));
     }
 
-    /// Lines `#key = value` of the example, uncommented; but `path`, which
-    /// a directory target (the default) does not take.
-    fn example_uncommented() -> String {
+    /// Keys a directory target (the default) does not take: set, they are errors.
+    const NOT_FOR_A_DIRECTORY: [&str; 10] =
+        ["path", "fallback", "interface", "address", "gateway", "mtu", "driver", "identity", "known_hosts", "version"];
+
+    /// Lines `#key = value` of the example, uncommented; but those of
+    /// `skip`.
+    fn uncommented(skip: &[&str]) -> String {
         EXAMPLE
             .lines()
             .map(|l| match l.strip_prefix('#') {
-                Some(r) if r.starts_with("path = ") => l,
+                Some(r) if skip.iter().any(|k| r.starts_with(&format!("{k} = "))) => l,
                 Some(r) if r.starts_with(|c: char| c.is_ascii_lowercase()) && r.contains(" = ") => r,
                 _ => l,
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    fn example_uncommented() -> String {
+        uncommented(&NOT_FOR_A_DIRECTORY)
     }
 
     #[test]
@@ -665,10 +934,28 @@ mod tests {
         // defaults, and it has exactly the keys of the schema.
         let on = example_uncommented();
         assert_eq!(parse(&on).unwrap(), Config::default());
-        let have: toml::Table = toml::from_str(&on).unwrap();
+        let mut have: toml::Table = toml::from_str(&on).unwrap();
+        // [network], [ssh] and [nfs] are there, all their keys commented.
+        have.retain(|_, t| !t.as_table().unwrap().is_empty());
         let mut want = toml::Table::try_from(Config::default()).unwrap();
+        let all = want.clone();
         let path = want["target"].as_table_mut().and_then(|t| t.remove("path"));
+        for (_, keys) in want.iter_mut() {
+            keys.as_table_mut().unwrap().retain(|k, _| !NOT_FOR_A_DIRECTORY.contains(&k));
+        }
+        want.retain(|_, t| !t.as_table().unwrap().is_empty());
         assert_eq!(have, want);
+        // With an ssh target and a fallback, every key is used: all of
+        // them uncommented is the defaults still.
+        let ssh = uncommented(&["version", "mount_options"])
+            .replacen("target = \"/var/crash\"", "target = \"ssh://kx@192.0.2.10/srv/dumps\"", 1)
+            .replacen("\nfallback = \"\"", "\nfallback = \"/var/crash\"", 1);
+        let c = parse(&ssh).unwrap();
+        let mut all_set = toml::Table::try_from(&c).unwrap();
+        all_set["target"].as_table_mut().unwrap().insert("target".into(), "/var/crash".into());
+        all_set["target"].as_table_mut().unwrap().insert("fallback".into(), "".into());
+        assert_eq!(all_set, all);
+        let want = all;
         // `path`'s default is documented, and used with a file-system target.
         assert!(EXAMPLE.contains(&format!("#path = {}", path.unwrap())));
         let fs_target = on.replacen("target = \"/var/crash\"", "target = \"LABEL=kexdump\"\npath = \"crash\"", 1);
@@ -787,6 +1074,76 @@ mod tests {
             ("[retention]\nkeep = -1\n", 2, "retention.keep", "-1 is not a number of dumps"),
             ("[crashkernel]\npolicy = \"lots\"\n", 2, "crashkernel.policy", "`lots` is not a memory size"),
             ("[crashkernel]\npolicy = \"4G-1G:128M\"\n", 2, "crashkernel.policy", "range `4G-1G` is empty"),
+            ("[target]\ntarget = \"ssh://root@h\"\n", 2, "target.target", "no directory"),
+            ("[target]\ntarget = \"ssh://h/d\"\n", 2, "target.target", "no user"),
+            ("[target]\ntarget = \"nfs://h:2049/d\"\n", 2, "target.target", "NFS takes its port"),
+            ("[target]\ntarget = \"ssh://kx@h/../etc\"\n", 2, "target.target", "may not contain . or .."),
+            (
+                "[target]\ntarget = \"nfs://h/e\"\nfallback = \"ssh://kx@h/d\"\n",
+                3,
+                "target.fallback",
+                "the fallback is a local target",
+            ),
+            ("[target]\ntarget = \"nfs://h/e\"\nfallback = \"vdb1\"\n", 3, "target.fallback", "is not UUID=..."),
+            (
+                "[target]\ntarget = \"LABEL=k\"\nfallback = \"/var/crash\"\n",
+                3,
+                "target.fallback",
+                "not used with a local target: it is for ssh:// and nfs:// targets",
+            ),
+            ("[network]\nmtu = 1400\n", 2, "network.mtu", "not used with a local target"),
+            (
+                "[target]\ntarget = \"nfs://h/e\"\n[ssh]\nidentity = \"/k\"\n",
+                4,
+                "ssh.identity",
+                "not used with an NFS target",
+            ),
+            (
+                "[target]\ntarget = \"ssh://kx@h/d\"\n[nfs]\nversion = \"3\"\n",
+                4,
+                "nfs.version",
+                "not used with an ssh target",
+            ),
+            (
+                "[target]\ntarget = \"ssh://kx@h/d\"\nmount_options = \"hard\"\n",
+                3,
+                "target.mount_options",
+                "nothing is mounted",
+            ),
+            ("[target]\ntarget = \"ssh://kx@h/d\"\nbus = \"nvme\"\n", 3, "target.bus", "target.fallback is not set"),
+            ("[target]\ntarget = \"nfs://h/e\"\n[nfs]\nversion = \"5\"\n", 4, "nfs.version", "\"5\" is not one of 4.2"),
+            (
+                "[target]\ntarget = \"nfs://h/e\"\n[network]\naddress = \"10.0.2.15\"\n",
+                4,
+                "network.address",
+                "neither dhcp nor ADDRESS/PREFIX",
+            ),
+            (
+                "[target]\ntarget = \"nfs://h/e\"\n[network]\naddress = \"10.0.2.15/40\"\n",
+                4,
+                "network.address",
+                "prefix length",
+            ),
+            ("[target]\ntarget = \"nfs://h/e\"\n[network]\ngateway = \"gw\"\n", 4, "network.gateway", "gw"),
+            ("[target]\ntarget = \"nfs://h/e\"\n[network]\nmtu = 20\n", 4, "network.mtu", "20 is not an MTU"),
+            (
+                "[target]\ntarget = \"nfs://h/e\"\n[network]\ndriver = \"e1000 e\"\n",
+                4,
+                "network.driver",
+                "not a module name",
+            ),
+            (
+                "[target]\ntarget = \"nfs://h/e\"\n[network]\ninterface = \"eth0/1\"\n",
+                4,
+                "network.interface",
+                "not an interface name",
+            ),
+            (
+                "[target]\ntarget = \"ssh://kx@h/d\"\n[ssh]\nknown_hosts = \"kh\"\n",
+                4,
+                "ssh.known_hosts",
+                "not an absolute path",
+            ),
         ];
         for (text, line, key, want) in cases {
             let (kind, l, k, msg) = fails(text);
@@ -829,6 +1186,91 @@ mod tests {
         {
             assert!(check_crashkernel(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A fake machine reaching 192.0.2.10 (`server.example`) through eth0,
+    /// with kexdump's known_hosts.
+    fn remote_machine() -> (tempfile::TempDir, network::fixture::Fake) {
+        let d = tempfile::tempdir().unwrap();
+        let f = network::fixture::machine(d.path());
+        std::fs::create_dir_all(d.path().join("etc/kexdump")).unwrap();
+        std::fs::write(d.path().join("etc/kexdump/known_hosts"), format!("[192.0.2.10]:2222 {HOST_KEY}\n")).unwrap();
+        std::fs::write(d.path().join("etc/kexdump/id_ed25519"), "key\n").unwrap();
+        (d, f)
+    }
+
+    const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb1mDz2qOdz4dDkEQnqv1yTyTCXrHo/SMA+w7PfsPcC";
+
+    #[test]
+    fn ssh_target_resolves_address_network_and_host_key() {
+        use kexdump_engine::capture_config::SshTarget;
+        use kexdump_engine::net_config::NetAddress;
+        let (d, f) = remote_machine();
+        let c = parse("[target]\ntarget = \"ssh://kx@server.example:2222/srv/dumps\"\n").unwrap();
+        assert!(matches!(c.target_spec().unwrap(), TargetSpec::Remote(_)));
+        let s = c.capture_setup(d.path(), &f).unwrap();
+        let cc = &s.capture;
+        assert_eq!(
+            cc.target,
+            Target::Ssh(SshTarget {
+                user: "kx".into(),
+                addr: "192.0.2.10:2222".parse().unwrap(),
+                dir: "/srv/dumps".into()
+            })
+        );
+        assert_eq!(cc.path, "crash");
+        assert_eq!(cc.ssh_host_key.as_deref(), Some(HOST_KEY));
+        let net = cc.net.as_ref().unwrap();
+        assert_eq!(net.address, NetAddress::Static { addr: "10.0.2.15".parse().unwrap(), prefix: 24 });
+        assert_eq!((net.gateway, net.mtu), (Some("10.0.2.2".parse().unwrap()), Some(1500)));
+        assert_eq!(s.network.as_ref().unwrap().driver.as_deref(), Some("virtio_net"));
+        assert_eq!(s.ssh_identity, Some(d.path().join("etc/kexdump/id_ed25519")));
+        assert_eq!(cc.fallback, None);
+        // What the image carries reads back.
+        assert_eq!(CaptureConfig::parse(&cc.to_text()).unwrap(), *cc);
+
+        // No known host: run propagate.
+        let c = parse("[target]\ntarget = \"ssh://kx@192.0.2.10/srv/dumps\"\n").unwrap();
+        let e = c.capture_setup(d.path(), &f).unwrap_err();
+        assert_eq!((e.kind, e.key.as_deref()), (ErrorKind::Unresolved, Some("ssh.known_hosts")));
+        assert!(e.msg.ends_with("has no host key for 192.0.2.10: run `kexdump propagate`"), "{e}");
+        // An unknown host, a route through a VLAN: named with the key.
+        let c = parse("\n[target]\ntarget = \"ssh://kx@nowhere.example/d\"\n").unwrap();
+        let e = c.capture_setup(d.path(), &f).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("target.target")));
+        assert!(e.to_string().contains("cannot resolve nowhere.example"), "{e}");
+        let mut vlan = network::fixture::machine(tempfile::tempdir().unwrap().path());
+        vlan.ip.insert("-j -d link show dev eth0".into(), r#"[{"linkinfo":{"info_kind":"vlan"}}]"#.into());
+        let c = parse("[target]\ntarget = \"ssh://kx@192.0.2.10:2222/d\"\n").unwrap();
+        let e = c.capture_setup(d.path(), &vlan).unwrap_err();
+        assert!(e.msg.starts_with("eth0 is a VLAN interface"), "{e}");
+    }
+
+    #[test]
+    fn nfs_target_with_settings_and_a_fallback() {
+        use kexdump_engine::net_config::NetAddress;
+        let (d, f) = remote_machine();
+        let c = parse(
+            "[target]\ntarget = \"nfs://192.0.2.10/export/dumps\"\npath = \"\"\nmount_options = \"port=2050\"\n\
+             fallback = \"LABEL=crash\"\nfstype = \"ext4\"\n[network]\naddress = \"dhcp\"\nmtu = 9000\n\
+             driver = \"e1000e\"\n[nfs]\nversion = \"3\"\n",
+        )
+        .unwrap();
+        let s = c.capture_setup(d.path(), &f).unwrap();
+        let cc = &s.capture;
+        assert_eq!(cc.target.to_string(), "nfs://192.0.2.10/export/dumps");
+        assert_eq!((cc.path.as_str(), cc.mount_options.as_str(), cc.nfs_version.as_str()), ("", "port=2050", "3"));
+        assert_eq!(cc.fstype, None);
+        let net = cc.net.as_ref().unwrap();
+        assert_eq!((net.address, net.mtu), (NetAddress::Dhcp, Some(9000)));
+        assert_eq!(s.network.unwrap().driver.as_deref(), Some("e1000e"));
+        assert_eq!(s.ssh_identity, None);
+        let fb = cc.fallback.as_ref().unwrap();
+        assert_eq!(
+            (&fb.target, fb.fstype.as_deref(), fb.path.as_str()),
+            (&Target::Label("crash".into()), Some("ext4"), "")
+        );
+        assert_eq!(CaptureConfig::parse(&cc.to_text()).unwrap().fallback.unwrap().target, fb.target);
     }
 
     #[test]

@@ -53,7 +53,22 @@ pub struct Target {
     pub dump_upper_bound_bytes: Option<u64>,
     pub level: Option<u8>,
     pub error: Option<String>,
+    /// A remote target (`ssh://`, `nfs://`): `free_bytes` is then the
+    /// server's, for ssh, asked with a short deadline.
+    pub remote: Option<RemoteTarget>,
 }
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RemoteTarget {
+    /// The URL as configured.
+    pub url: String,
+    /// Why the server's free space is unknown (not fatal: shown).
+    pub error: Option<String>,
+}
+
+/// How `gather` asks a remote target's free space: `None` when it does
+/// not (NFS, or not asked), else the server's answer.
+pub type RemoteFree<'a> = &'a dyn Fn(&Config) -> Option<Result<Option<u64>, String>>;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct DumpLine {
@@ -131,7 +146,12 @@ fn reservation(root: &Path) -> Reservation {
     Reservation { bytes, ranges, error }
 }
 
-fn target(root: &Path, config: &Result<Config, String>, free: &dyn Fn(&Path) -> Option<u64>) -> Target {
+fn target(
+    root: &Path,
+    config: &Result<Config, String>,
+    free: &dyn Fn(&Path) -> Option<u64>,
+    remote_free: RemoteFree,
+) -> Target {
     let config = match config {
         Ok(c) => c,
         Err(_) => return Target::default(),
@@ -144,6 +164,16 @@ fn target(root: &Path, config: &Result<Config, String>, free: &dyn Fn(&Path) -> 
             .map(|m| meminfo::dump_upper_bound(&m, config.dump.level_bits())),
         ..Default::default()
     };
+    if config.remote_url().is_some() {
+        let mut r = RemoteTarget { url: config.target.target.clone(), error: None };
+        match remote_free(config) {
+            Some(Ok(f)) => t.free_bytes = f,
+            Some(Err(e)) => r.error = Some(e),
+            None => {}
+        }
+        t.remote = Some(r);
+        return t;
+    }
     match config_dump_root(root, config, "") {
         Ok(dir) => {
             // The directory may not exist before the first dump: its file
@@ -173,8 +203,20 @@ fn dump_lines(scan: &Scan) -> Vec<DumpLine> {
 }
 
 /// Everything `kexdump status` shows, for the machine under `root`.
-/// `free` tells a directory's free bytes (statvfs in production).
+/// `free` tells a directory's free bytes (statvfs in production); a
+/// remote target's free space is not asked.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> Option<u64>) -> Status {
+    gather_with(root, config_path, free, &|_| None)
+}
+
+/// [`gather`], a remote target's free space asked through `remote_free`.
+pub fn gather_with(
+    root: &Path,
+    config_path: Option<&Path>,
+    free: &dyn Fn(&Path) -> Option<u64>,
+    remote_free: RemoteFree,
+) -> Status {
     let config = Config::load(root, config_path).map_err(|e| e.to_string());
     let (armed, armed_error) = match kernel_state::crash_loaded(root) {
         Ok(b) => (b, None),
@@ -191,7 +233,7 @@ pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> O
         Err(e) => (None, Some(e)),
     };
     let crash_hotplug = std::fs::read_to_string(root.join(CRASH_HOTPLUG)).ok().map(|s| s.trim() == "1");
-    let target = target(root, &config, free);
+    let target = target(root, &config, free, remote_free);
     let scan = match &target.dir {
         Some(dir) => match dumps::scan(&under_root(root, dir)) {
             Ok(s) => Ok(s),
@@ -199,6 +241,9 @@ pub fn gather(root: &Path, config_path: Option<&Path>, free: &dyn Fn(&Path) -> O
             Err(e) => Err(format!("cannot list {}: {e}", dir.display())),
         },
         None if config.is_err() => Err("no dump target to list: the configuration is wrong".to_owned()),
+        None if target.remote.is_some() => {
+            Err("on the server: the dumps of a remote target are listed there".to_owned())
+        }
         None => Err("no dump target to list".to_owned()),
     };
     let (test, test_error) = match selftest::read(root) {
@@ -268,6 +313,9 @@ fn advice(st: &Status) -> Vec<String> {
     if let Some(e) = &st.target.error {
         a.push(format!("fix the dump target: {e}"));
     }
+    if let Some(e) = st.target.remote.as_ref().and_then(|r| r.error.as_ref()) {
+        a.push(format!("fix the remote dump target: {e}"));
+    }
     if let Some(t) = &st.test {
         match &t.outcome {
             Outcome::Missing => a.push(format!(
@@ -297,6 +345,21 @@ mod tests {
 
     const IOMEM: &str = "00000000-00000fff : Reserved\n00100000-7ffdffff : System RAM\n  \
         05000000-05e03fff : Kernel code\n  71000000-78ffffff : Crash kernel\n7ffe0000-7fffffff : Reserved\n";
+
+    #[test]
+    fn a_remote_target_shows_the_servers_answer() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        write(r, "etc/kexdump.toml", "[target]\ntarget = \"ssh://kx@192.0.2.10/srv\"\n");
+        let st = gather_with(r, None, &|_| None, &|_| Some(Ok(Some(5 << 30))));
+        let t = &st.target;
+        assert_eq!((t.free_bytes, t.dir.as_ref(), t.error.as_ref()), (Some(5 << 30), None, None));
+        assert_eq!(t.remote.as_ref().unwrap().url, "ssh://kx@192.0.2.10/srv");
+        assert!(st.dumps_error.as_deref().unwrap().contains("listed there"));
+        let st = gather_with(r, None, &|_| None, &|_| Some(Err("connection refused".into())));
+        assert_eq!(st.target.free_bytes, None);
+        assert!(st.advice.iter().any(|a| a == "fix the remote dump target: connection refused"), "{:?}", st.advice);
+    }
 
     #[test]
     fn iomem_crash_ranges() {

@@ -5,7 +5,8 @@
 //! The inputs: the kernel image (its release chooses the modules), the
 //! capture binary, the capture configuration the image carries (module
 //! load order included), each module file in the image (path, size, mtime,
-//! SHA-256), the modules directory and the kexdump version (a newer
+//! SHA-256), the ssh key an ssh target logs in with (SHA-256), the
+//! modules directory and the kexdump version (a newer
 //! builder may lay the image out differently). They are recorded next to
 //! the image as `<image>.inputs.json`, with the image's own size and
 //! SHA-256: the image is reused only when it exists, is the image recorded
@@ -18,8 +19,9 @@ use crate::arming::bzimage;
 use crate::config::Config;
 use crate::json_file;
 use crate::system::identity;
+use crate::system::network::{self, NetProbe};
 use anyhow::{bail, Context, Result};
-use kexdump_engine::capture_config::CaptureConfig;
+use kexdump_engine::capture_config::{CaptureConfig, Target};
 use kexdump_initramfs::image::{self, Report, Spec};
 use kexdump_initramfs::modules::ModuleTree;
 use serde::{Deserialize, Serialize};
@@ -62,6 +64,8 @@ pub struct Sources {
     pub config: CaptureConfig,
     /// Module names or aliases the image needs, with their closure.
     pub roots: Vec<String>,
+    /// The ssh private key the image carries (ssh targets).
+    pub ssh_identity: Option<PathBuf>,
 }
 
 /// The release of the kernel image at `kernel`: from its bzImage header,
@@ -87,13 +91,26 @@ pub fn kernel_release(kernel: &Path) -> Result<(String, &'static str)> {
 
 /// Resolve everything the image is made of. `kernel` (from the command
 /// line) wins over the configuration's `kernel.kernel`, whose default is
-/// `/boot/vmlinuz-<running release>`.
+/// `/boot/vmlinuz-<running release>`. A remote target's network is read
+/// from the running system.
 pub fn sources(
     root: &Path,
     config: &Config,
     kernel: Option<&Path>,
     modules_dir: Option<&Path>,
     capture_bin: PathBuf,
+) -> Result<Sources> {
+    sources_with(root, config, kernel, modules_dir, capture_bin, &network::Live)
+}
+
+/// [`sources`], a remote target's network found through `probe`.
+pub fn sources_with(
+    root: &Path,
+    config: &Config,
+    kernel: Option<&Path>,
+    modules_dir: Option<&Path>,
+    capture_bin: PathBuf,
+    probe: &dyn NetProbe,
 ) -> Result<Sources> {
     let kernel_arg = kernel.is_some();
     let kernel = match (kernel, config.kernel.kernel.as_str()) {
@@ -121,16 +138,29 @@ pub fn sources(
         }
         (None, d) => (under(root, d), "kernel.modules_dir"),
     };
-    let cc = config.capture_config_in(root)?;
+    let setup = config.capture_setup(root, probe)?;
+    let cc = setup.capture;
     let mut roots: Vec<String> = Vec::new();
     let mut add = |m: String| {
         if !roots.contains(&m) {
             roots.push(m);
         }
     };
-    config.disk_modules()?.into_iter().for_each(&mut add);
-    if let Some(fs) = &cc.fstype {
+    // A disk for a local target, or for a remote one's fallback.
+    if !cc.target.is_remote() || cc.fallback.is_some() {
+        config.disk_modules()?.into_iter().for_each(&mut add);
+    }
+    let fstype = cc.fstype.as_ref().or(cc.fallback.as_ref().and_then(|f| f.fstype.as_ref()));
+    if let Some(fs) = fstype {
         image::fs_modules(fs).into_iter().for_each(&mut add);
+    }
+    if let Some(driver) = setup.network.as_ref().and_then(|n| n.driver.clone()) {
+        add(driver);
+    }
+    match &cc.target {
+        Target::Nfs(_) if cc.nfs_version == "3" => add("nfsv3".into()),
+        Target::Nfs(_) => add("nfsv4".into()),
+        _ => {}
     }
     config.kernel.extra_modules.iter().cloned().for_each(&mut add);
     Ok(Sources {
@@ -141,6 +171,7 @@ pub fn sources(
         image: under(root, &config.kernel.initramfs),
         config: cc,
         roots,
+        ssh_identity: setup.ssh_identity,
     })
 }
 
@@ -176,6 +207,10 @@ pub struct Inputs {
     pub config_sha256: String,
     /// In load order.
     pub modules: Vec<ModuleInput>,
+    /// The ssh key the image carries. Absent for other targets, so a
+    /// local target's record (and digest) is what it was before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_identity: Option<FileInput>,
 }
 
 impl Inputs {
@@ -259,6 +294,12 @@ pub fn inputs(s: &Sources) -> Result<Inputs> {
         config_sha256: hex(&Sha256::digest(config.as_bytes())),
         config,
         modules,
+        ssh_identity: match &s.ssh_identity {
+            Some(p) => {
+                Some(file_input(p).context("the ssh key of the target (ssh.identity): `kexdump propagate` makes it")?)
+            }
+            None => None,
+        },
     })
 }
 
@@ -319,6 +360,15 @@ pub fn changes(old: &Inputs, new: &Inputs) -> Vec<String> {
             out.push(format!("the {what} {} changed", n.path.display()));
         }
     }
+    match (&old.ssh_identity, &new.ssh_identity) {
+        (Some(o), Some(n)) if o.path != n.path => {
+            out.push(format!("the ssh key is now {} (was {})", n.path.display(), o.path.display()))
+        }
+        (Some(o), Some(n)) if o != n => out.push(format!("the ssh key {} changed", n.path.display())),
+        (None, Some(n)) => out.push(format!("the image now carries the ssh key {}", n.path.display())),
+        (Some(o), None) => out.push(format!("the image no longer carries the ssh key {}", o.path.display())),
+        _ => {}
+    }
     if old.modules_dir != new.modules_dir {
         out.push(format!(
             "the modules directory is now {} (was {})",
@@ -367,6 +417,14 @@ pub fn changes(old: &Inputs, new: &Inputs) -> Vec<String> {
     out
 }
 
+/// The ssh key's bytes for the image.
+fn read_identity(s: &Sources) -> Result<Option<Vec<u8>>> {
+    s.ssh_identity
+        .as_ref()
+        .map(|p| fs::read(p).with_context(|| format!("reading the ssh key {}", p.display())))
+        .transpose()
+}
+
 /// Build the image `kexdump arm` would build in a temporary directory, to
 /// measure it; nothing else is written.
 pub fn measure(s: &Sources) -> Result<Report> {
@@ -374,6 +432,7 @@ pub fn measure(s: &Sources) -> Result<Report> {
     let out = tmp.path().join("capture.img");
     let mut spec = Spec::new(s.capture_bin.clone(), s.config.clone(), s.modules_dir.clone(), out);
     spec.roots = s.roots.clone();
+    spec.ssh_identity = read_identity(s)?;
     image::build(&spec).context("building the capture initramfs to measure it")
 }
 
@@ -389,6 +448,12 @@ pub fn build(s: &Sources, inputs: &Inputs) -> Result<(Record, Report)> {
     }
     let mut spec = Spec::new(s.capture_bin.clone(), s.config.clone(), s.modules_dir.clone(), s.image.clone());
     spec.roots = s.roots.clone();
+    spec.ssh_identity = read_identity(s)?;
+    if let (Some(now), Some(hashed)) = (&spec.ssh_identity, &inputs.ssh_identity) {
+        if hex(&Sha256::digest(now)) != hashed.sha256 {
+            bail!("the ssh key {} changed while the image was built: run it again", hashed.path.display());
+        }
+    }
     let report = image::build(&spec).with_context(|| format!("building {}", s.image.display()))?;
     // The builder resolved the modules again: it must have found the same.
     let built: Vec<(&str, &Path)> = report.modules.iter().map(|m| (m.name.as_str(), m.source.as_path())).collect();
@@ -577,6 +642,58 @@ mod tests {
             sources(sys.root(), &Config::load(sys.root(), None).unwrap(), None, Some(&mods), PathBuf::new()).unwrap();
         assert_eq!((s.modules_dir, s.modules_dir_from), (mods, "--modules-dir"), "the option wins");
     }
+
+    #[test]
+    fn a_remote_target_brings_its_nic_driver_and_ssh_key() {
+        let sys = System::new();
+        let probe = network::fixture::machine(sys.root());
+        sys.write(
+            &format!("{MODULES}/kernel/drivers/net/virtio_net.ko"),
+            &fake_ko(&["license=GPL", "depends=virtio,virtio_ring"]),
+        );
+        sys.write("etc/kexdump/known_hosts", format!("192.0.2.10 {}\n", HOST_KEY).as_bytes());
+        sys.write("etc/kexdump/id_ed25519", b"key one\n");
+        let src = |sys: &System| {
+            let config = Config::load(sys.root(), None).expect("config");
+            sources_with(sys.root(), &config, None, None, sys.path("usr/lib/kexdump/capture"), &probe).expect("sources")
+        };
+        sys.config("[target]\ntarget = \"ssh://kx@192.0.2.10/srv/dumps\"\n");
+        let s = src(&sys);
+        assert_eq!(s.roots, ["virtio_net"], "no disk without a fallback");
+        assert_eq!(s.ssh_identity, Some(sys.path("etc/kexdump/id_ed25519")));
+        let build_now = |s: &Sources| {
+            let i = inputs(s).expect("inputs");
+            let why = match decide(&s.image, &i, false) {
+                Decision::UpToDate(_) => Vec::new(),
+                Decision::Rebuild(why) => {
+                    build(s, &i).expect("build");
+                    why
+                }
+            };
+            (i, why)
+        };
+        let (i, _) = build_now(&s);
+        assert_eq!(i.ssh_identity.as_ref().map(|f| f.bytes), Some(8));
+        assert!(i.config.contains("net_mac = 52:54:00:12:34:56\n"), "{}", i.config);
+        assert!(build_now(&s).1.is_empty());
+        sys.write("etc/kexdump/id_ed25519", b"key two\n");
+        let key = sys.path("etc/kexdump/id_ed25519");
+        assert_eq!(build_now(&src(&sys)).1, [format!("the ssh key {} changed", key.display())]);
+
+        // NFS: the client module; a fallback: its disk and file system.
+        sys.config(
+            "[target]\ntarget = \"nfs://192.0.2.10/export\"\nfallback = \"LABEL=crash\"\nfstype = \"ext4\"\n\
+             [nfs]\nversion = \"3\"\n",
+        );
+        let s = src(&sys);
+        assert_eq!(s.roots, ["virtio_pci", "virtio_blk", "ext4", "virtio_net", "nfsv3"]);
+        assert_eq!(s.ssh_identity, None);
+        // A local target's record has no ssh key: records written before stay valid.
+        let local = inputs(&sources_of(&System::new())).unwrap();
+        assert!(!serde_json::to_string(&local).unwrap().contains("ssh_identity"));
+    }
+
+    const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb1mDz2qOdz4dDkEQnqv1yTyTCXrHo/SMA+w7PfsPcC";
 
     #[test]
     fn a_missing_kernel_is_named_with_the_option_and_the_key() {

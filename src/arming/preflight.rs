@@ -9,9 +9,15 @@ use super::sequence::refuse_another_services_kernel;
 use super::sizes::mib;
 use super::ArmOptions;
 use crate::config::Config;
+use crate::known_hosts;
+use crate::remote_target::{self, Remote};
+use crate::system::network::{self, NetProbe};
 use crate::system::{capture_bin, identity};
+use kexdump_engine::capture_config::Target;
 use serde::Serialize;
+use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
 /// The check whose failure makes `arm --dry-run` exit 3, as `status` does.
 pub const RESERVATION: &str = "crashkernel= reservation";
@@ -81,10 +87,20 @@ pub fn preflight(root: &Path, a: &ArmOptions) -> Vec<Check> {
             return out;
         }
     };
-    out.push(match crate::dump_target::check::check(root, &config) {
-        Ok(()) => Check::ok("dump target", format!("{} is there and writable", config.target.target)),
-        Err(e) => Check::fail("dump target", e),
-    });
+    if config.remote_url().is_some() {
+        remote_checks(root, &config, &network::Live, REMOTE_TIMEOUT, &mut out);
+        if !config.target.fallback.is_empty() {
+            out.push(match crate::dump_target::check::check(root, &config) {
+                Ok(()) => Check::ok("fallback target", format!("{} is there and writable", config.target.fallback)),
+                Err(e) => Check::fail("fallback target", e),
+            });
+        }
+    } else {
+        out.push(match crate::dump_target::check::check(root, &config) {
+            Ok(()) => Check::ok("dump target", format!("{} is there and writable", config.target.target)),
+            Err(e) => Check::fail("dump target", e),
+        });
+    }
     let bin = match &a.capture_bin {
         Some(p) if p.is_file() => Ok(p.clone()),
         Some(p) => Err(anyhow::anyhow!("{}: not a file (--capture-bin)", p.display())),
@@ -146,6 +162,69 @@ pub fn preflight(root: &Path, a: &ArmOptions) -> Vec<Check> {
     out
 }
 
+/// The deadline of each network step of the remote checks.
+pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A remote target: the way there, its host key, a real login (ssh) or
+/// the NFS port answering.
+pub fn remote_checks(root: &Path, config: &Config, probe: &dyn NetProbe, timeout: Duration, out: &mut Vec<Check>) {
+    let remote = match Remote::of(config, probe) {
+        Ok(Some(r)) => r,
+        Ok(None) => return,
+        Err(e) => return out.push(Check::fail("network", e)),
+    };
+    let server = match remote.target {
+        Target::Ssh(ref t) => t.addr.ip(),
+        Target::Nfs(ref t) => t.server,
+        _ => return,
+    };
+    let n = &config.network;
+    let wanted = network::Wanted {
+        interface: &n.interface,
+        address: &n.address,
+        gateway: &n.gateway,
+        mtu: u32::try_from(n.mtu).unwrap_or(0),
+        driver: &n.driver,
+    };
+    let IpAddr::V4(v4) = server else { return };
+    out.push(match network::resolve(root, probe, v4, &wanted) {
+        Ok(r) => Check::ok("network", format!("{server} through {}", network::describe(&r))),
+        Err(e) => Check::fail("network", e.msg),
+    });
+    match remote.ssh() {
+        Some(t) => {
+            match remote_target::known_host_key(root, config, &remote, t) {
+                Ok(k) => {
+                    let fp = remote_target::fingerprint(&k).unwrap_or_default();
+                    out.push(Check::ok(
+                        "known host",
+                        format!("{} {fp} in {}", known_hosts::host_field(t.addr), config.ssh.known_hosts),
+                    ));
+                }
+                Err(e) => {
+                    out.push(Check::fail("known host", e));
+                    return;
+                }
+            }
+            out.push(match remote_target::ssh_params(root, config, &remote, timeout) {
+                Err(e) => Check::fail("ssh login", e),
+                Ok(p) => match remote_target::ssh_login(&p, &t.dir) {
+                    Ok(free) => {
+                        let free =
+                            free.map_or("free space unknown".into(), |b| format!("{} free in {}", mib(b), t.dir));
+                        Check::ok("ssh login", format!("{}@{} with {}: {free}", t.user, t.addr, config.ssh.identity))
+                    }
+                    Err(e) => Check::fail("ssh login", remote_target::explain(&e, t)),
+                },
+            });
+        }
+        None => out.push(match remote_target::nfs_answers(server, timeout) {
+            Ok(()) => Check::ok("nfs server", format!("{server}:{} answers", remote_target::NFS_PORT)),
+            Err(e) => Check::fail("nfs server", e),
+        }),
+    }
+}
+
 /// The checklist for people: a ✓ or ✗ line per check.
 pub fn print_text(checks: &[Check]) {
     for c in checks {
@@ -168,6 +247,29 @@ mod tests {
 
     fn names(checks: &[Check]) -> Vec<(&'static str, bool)> {
         checks.iter().map(|c| (c.name, c.ok)).collect()
+    }
+
+    #[test]
+    fn remote_checks_resolve_the_way_and_want_the_host_key() {
+        let d = tempfile::tempdir().unwrap();
+        let probe = crate::system::network::fixture::machine(d.path());
+        let c = Config::parse("[target]\ntarget = \"ssh://kx@server.example/srv\"\n", Path::new("/etc/kexdump.toml"))
+            .unwrap();
+        let mut out = Vec::new();
+        remote_checks(d.path(), &c, &probe, Duration::from_secs(1), &mut out);
+        assert_eq!(names(&out), [("network", true), ("known host", false)]);
+        assert_eq!(
+            out[0].detail,
+            "192.0.2.10 through eth0 (52:54:00:12:34:56, 10.0.2.15/24, gateway 10.0.2.2, MTU 1500, driver virtio_net)"
+        );
+        assert!(out[1].detail.contains("run `kexdump propagate`"), "{}", out[1].detail);
+
+        let c =
+            Config::parse("[target]\ntarget = \"nfs://nowhere.example/e\"\n", Path::new("/etc/kexdump.toml")).unwrap();
+        let mut out = Vec::new();
+        remote_checks(d.path(), &c, &probe, Duration::from_secs(1), &mut out);
+        assert_eq!(names(&out), [("network", false)]);
+        assert!(out[0].detail.contains("cannot resolve nowhere.example"), "{}", out[0].detail);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::cli::ConfigArgs;
 use crate::config::{Config, TargetSpec};
 use anyhow::Result;
+use kexdump_engine::net_config;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,7 +37,18 @@ pub fn run(a: ConfigArgs) -> Result<ExitCode> {
             capture.fstype.as_deref().unwrap_or("detected at capture time"),
         )?;
     }
-    writeln!(out, "# disk driver modules: {}", disk_modules.join(", "))?;
+    if let Some(net) = &capture.net {
+        writeln!(
+            out,
+            "# target {} is {}, reached with {}",
+            config.target.target,
+            capture.target,
+            net_config::format_mac(&net.mac)
+        )?;
+    }
+    if !capture.target.is_remote() || capture.fallback.is_some() {
+        writeln!(out, "# disk driver modules: {}", disk_modules.join(", "))?;
+    }
     writeln!(out)?;
     write!(out, "{}", toml::to_string_pretty(&config)?)?;
     Ok(ExitCode::SUCCESS)

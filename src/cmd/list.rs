@@ -439,7 +439,7 @@ skipped 20261125-000000-evil: a symlink; not followed
         // A bad configuration is the configuration's error.
         let m = machine("sdb1", None);
         let e = run_in(m.path(), &args(None, None, false)).unwrap_err();
-        assert!(e.to_string().ends_with("etc/kexdump.toml:2: key target.target: \"sdb1\" is not UUID=..., LABEL=..., /dev/... or a mounted directory such as /var/crash"), "{e}");
+        assert!(e.to_string().ends_with("etc/kexdump.toml:2: key target.target: \"sdb1\" is not UUID=..., LABEL=..., /dev/..., a mounted directory such as /var/crash, ssh://user@host/dir or nfs://host/export"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod initramfs;
 pub mod inspect;
 pub mod list;
 pub mod manual;
+pub mod propagate;
 pub mod save;
 pub mod status;
 pub mod test;
@@ -34,7 +35,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Arm(a) => arm::run_arm(a),
         Command::Disarm(a) => disarm::run(a),
         Command::Rearm(a) => arm::run_rearm(a),
-        Command::Initramfs(a) => initramfs::run(a),
+        Command::Initramfs(a) => initramfs::run(*a),
         Command::Config(a) => config::run(a),
         Command::List(a) => list::run(a),
         Command::Crashkernel(a) => match a.command {
@@ -44,6 +45,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Status(a) => status::run(a),
         Command::Estimate(a) => estimate::run(a),
         Command::Test(a) => test::run(a),
+        Command::Propagate(a) => propagate::run(a),
         Command::Completions(a) => manual::completions(a),
         Command::Manpages(a) => manual::manpages(a),
     }

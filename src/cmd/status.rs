@@ -5,17 +5,30 @@
 use crate::arming::record::ARMED_RECORD;
 use crate::arming::sizes::mib;
 use crate::cli::StatusArgs;
+use crate::config::Config;
 use crate::exit;
+use crate::remote_target;
 use crate::selftest::Outcome;
 use crate::status::{self, Status};
+use crate::system::network;
 use anyhow::Result;
+use kexdump_engine::capture_config::Scheme;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long `status` waits for an ssh server's answer.
+const REMOTE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(a: StatusArgs) -> Result<ExitCode> {
     let free = |p: &Path| kexdump_engine::capture_dir::free_bytes(p).ok();
-    let st = status::gather(Path::new("/"), a.config.as_deref(), &free);
+    let remote = |c: &Config| {
+        c.remote_url().filter(|u| u.scheme == Scheme::Ssh).map(|_| {
+            remote_target::ssh_free(Path::new("/"), c, &network::Live, REMOTE_TIMEOUT).map_err(|e| format!("{e:#}"))
+        })
+    };
+    let st = status::gather_with(Path::new("/"), a.config.as_deref(), &free, &remote);
     let mut out = io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&st)?)?;
@@ -68,6 +81,15 @@ pub fn write_text(st: &Status, colour: bool, out: &mut dyn Write) -> io::Result<
         writeln!(out, "  configuration:  {e}")?;
     }
     let t = &st.target;
+    if let Some(r) = &t.remote {
+        write!(out, "  target:         {} (remote)", r.url)?;
+        match (&r.error, t.free_bytes) {
+            (Some(e), _) => write!(out, ": free space unknown: {e}")?,
+            (None, Some(f)) => write!(out, ": {} free on the server", mib(f))?,
+            (None, None) => {}
+        }
+        writeln!(out)?;
+    }
     match (&t.dir, &t.error) {
         (_, Some(e)) => writeln!(out, "  target:         {e}")?,
         (Some(dir), None) => {

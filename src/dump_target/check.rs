@@ -36,8 +36,16 @@ impl fmt::Display for TargetError {
 impl std::error::Error for TargetError {}
 
 /// Check the configuration's target on the machine under `root`.
+/// For a remote target only its fallback (if any) is checked here: the
+/// server is `remote_target`'s.
 pub fn check(root: &Path, config: &Config) -> anyhow::Result<()> {
     let spec = config.target_spec()?;
+    if let TargetSpec::Remote(_) = spec {
+        return match config.fallback_spec()? {
+            Some(fb) => Ok(check_spec(root, config.target.fallback.clone(), fb, &config.target.path)?),
+            None => Ok(()),
+        };
+    }
     check_spec(root, config.target.target.clone(), spec, &config.target.path)?;
     Ok(())
 }
@@ -80,6 +88,8 @@ fn check_spec(root: &Path, written: String, spec: TargetSpec, path: &str) -> Res
                 Ok(_) | Err(FindError::NotMounted(_)) | Err(FindError::Unreadable(_)) => {}
             }
         }
+        // `config.target_spec()` above: the remote target returned early.
+        TargetSpec::Remote(_) => {}
     }
     Ok(())
 }

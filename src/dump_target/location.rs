@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 pub fn config_dump_root(root: &Path, config: &Config, or_else: &str) -> Result<PathBuf> {
     Ok(match config.target_spec()? {
         TargetSpec::Directory(d) => PathBuf::from(d),
+        TargetSpec::Remote(_) => {
+            return Err(anyhow!(
+                "the dump target {} is on another machine: its dumps are listed there{or_else}",
+                config.target.target
+            ))
+        }
         TargetSpec::FileSystem(t) => match mounts::find_mounted(root, &t, &config.target.path) {
             Ok(m) => PathBuf::from(m.dir),
             Err(FindError::Unreadable(m)) => return Err(anyhow!(m).context(format!("finding the dump target {t}"))),

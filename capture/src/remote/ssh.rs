@@ -112,7 +112,8 @@ pub fn host_key_entry(key: &PublicKey) -> String {
     key.to_openssh().map(|s| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")).unwrap_or_default()
 }
 
-fn fingerprint(key: &PublicKey) -> String {
+/// `SHA256:...`, as `ssh-keygen -l` shows a key (for `kexdump propagate`).
+pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(russh::keys::HashAlg::Sha256).to_string()
 }
 
