@@ -184,6 +184,16 @@ pub fn fs_modules(fstype: &str) -> Vec<String> {
     }
 }
 
+/// The modules a network card driven by `driver` needs: virtio-net sits
+/// on the virtio PCI transport, which it does not depend on (as
+/// virtio_blk, see [`Bus::Virtio`]): without `virtio_pci` no NIC appears.
+pub fn nic_modules(driver: &str) -> Vec<String> {
+    match driver {
+        "virtio_net" => vec!["virtio_pci".into(), "virtio_net".into()],
+        other => vec![other.into()],
+    }
+}
+
 /// Disk buses: the modules a disk on each needs. Checked against Debian's
 /// 6.1 kernel; on kernels that build them in they are reported as built
 /// in and skipped.

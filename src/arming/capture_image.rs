@@ -155,7 +155,7 @@ pub fn sources_with(
         image::fs_modules(fs).into_iter().for_each(&mut add);
     }
     if let Some(driver) = setup.network.as_ref().and_then(|n| n.driver.clone()) {
-        add(driver);
+        image::nic_modules(&driver).into_iter().for_each(&mut add);
     }
     match &cc.target {
         Target::Nfs(_) if cc.nfs_version == "3" => add("nfsv3".into()),
@@ -659,7 +659,7 @@ mod tests {
         };
         sys.config("[target]\ntarget = \"ssh://kx@192.0.2.10/srv/dumps\"\n");
         let s = src(&sys);
-        assert_eq!(s.roots, ["virtio_net"], "no disk without a fallback");
+        assert_eq!(s.roots, ["virtio_pci", "virtio_net"], "no disk without a fallback; virtio-net's transport");
         assert_eq!(s.ssh_identity, Some(sys.path("etc/kexdump/id_ed25519")));
         let build_now = |s: &Sources| {
             let i = inputs(s).expect("inputs");
@@ -686,7 +686,7 @@ mod tests {
              [nfs]\nversion = \"3\"\n",
         );
         let s = src(&sys);
-        assert_eq!(s.roots, ["virtio_pci", "virtio_blk", "ext4", "virtio_net", "nfsv3"]);
+        assert_eq!(s.roots, ["virtio_pci", "virtio_blk", "ext4", "virtio_net", "nfsv3"], "virtio_pci once");
         assert_eq!(s.ssh_identity, None);
         // A local target's record has no ssh key: records written before stay valid.
         let local = inputs(&sources_of(&System::new())).unwrap();

@@ -58,13 +58,8 @@ pub fn run(a: InitramfsArgs) -> Result<ExitCode> {
         ),
     }
     a.modules.iter().for_each(|m| add(m));
-    for m in &a.net_drivers {
-        // virtio-net sits on the virtio PCI transport, which it does not
-        // depend on (as virtio_blk: Bus::Virtio); without it no NIC appears.
-        if m == "virtio_net" {
-            add("virtio_pci");
-        }
-        add(m);
+    for d in &a.net_drivers {
+        image::nic_modules(d).iter().for_each(|m| add(m));
     }
     match &config.target {
         Target::Nfs(_) if config.nfs_version == "3" => add("nfsv3"),
