@@ -19,6 +19,7 @@ SUDO=
 pkgs=(qemu-system-x86 crash makedumpfile gdb busybox-static kexec-tools
       e2fsprogs xfsprogs cpio zstd time bc file build-essential libkdumpfile-dev python3-libkdumpfile
       debootstrap systemd kmod
+      dnsmasq-base iproute2 iputils-ping
       libelf-dev libdw-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev libsnappy-dev libzstd-dev)
 missing=()
 for p in "${pkgs[@]}"; do

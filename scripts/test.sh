@@ -16,7 +16,13 @@
 #      drgn task counts, dmesg and inspect against the oracle; and the
 #      capture cycle on the newest kernel (tests/vm/kernel-cycles.sh)
 #      the fault tier's CI subset: power cuts and I/O errors in the middle of
-#      a capture, what is left judged readable (tests/vm/fault-tests.sh --quick)
+#      a capture, what is left judged readable (tests/vm/fault-tests.sh --quick);
+#      the network targets: ssh (static, DHCP), NFSv4, fallbacks, slow, cut
+#      and silent links, one crash cycle each (tests/vm/remote-tests.sh)
+#   6. the network tier (root, no VM): the ssh client and `kexdump propagate`
+#      against a real sshd on 127.0.0.1 (tests/ssh-live.sh), the capture
+#      kernel's DHCP client and rtnetlink code against dnsmasq in network
+#      namespaces (tests/net/netns-test.sh)
 #
 #   scripts/test.sh            everything, the kernel matrix sampled so a
 #                              cold run fits CI's hour on 2 cores: 7.x
@@ -89,6 +95,19 @@ grep -E '^test result:' /tmp/kexdump-cargo-test.log |
     awk '{p += $4; f += $6} END {printf "%d passed, %d failed\n", p, f}' >/tmp/kexdump-cargo-test.sum
 tally "fast tier (cargo test)" /tmp/kexdump-cargo-test.sum "$rc"
 
+if ((!fast)); then
+    # The network pieces without a VM, against real peers on this machine:
+    # the ssh client and `kexdump propagate` against OpenSSH's sshd on
+    # 127.0.0.1, the capture kernel's DHCP client and rtnetlink code
+    # against dnsmasq in network namespaces. Root; no VM.
+    step "network tier: ssh client against sshd (tests/ssh-live.sh)"
+    rc=0
+    bash tests/ssh-live.sh 2>&1 | tee /tmp/kexdump-ssh-live.log || rc=$?
+    grep -E '^test result:' /tmp/kexdump-ssh-live.log |
+        awk '{p += $4; f += $6} END {printf "%d passed, %d failed\n", p, f}' >/tmp/kexdump-ssh-live.sum
+    tally "network tier: ssh client against sshd" /tmp/kexdump-ssh-live.sum "$rc"
+fi
+
 step "release build and the static capture binary"
 # The VM tiers need these binaries: without them nothing after can run.
 if ! cargo build --release --locked || ! bash scripts/build-capture.sh >/dev/null; then
@@ -98,6 +117,8 @@ if ! cargo build --release --locked || ! bash scripts/build-capture.sh >/dev/nul
 fi
 
 if ((!fast)); then
+    step "network tier: the capture kernel's DHCP and rtnetlink code against dnsmasq (tests/net/netns-test.sh)"
+    check "network tier: DHCP and rtnetlink in network namespaces" bash tests/net/netns-test.sh
     # tier NAME LOG CMD... — one VM tier; its exit status is recorded, not fatal.
     tier() {
         local name=$1 log=$2 rc=0
@@ -108,11 +129,10 @@ if ((!fast)); then
     }
     tier "the engine against makedumpfile, crash and gdb" /tmp/kexdump-vm-engine.log bash tests/vm/engine-tests.sh
     tier "the capture path, one crash cycle per scenario" /tmp/kexdump-vm-capture.log bash tests/vm/capture-tests.sh
-    # The network dump targets (ssh/SFTP, NFSv4, fallback, slow and cut
-    # links): off until `kexdump initramfs` has --target ssh://|nfs://,
-    # --net-*, --ssh-* and --fallback and kexdump-capture brings up the NIC.
+    # The network dump targets (ssh/SFTP, NFSv4, fallback, slow, cut and
+    # silent links), one crash cycle each, against servers on 127.0.0.1.
     # Needs root. tests/vm/net-smoke.sh checks the network alone (~1 min).
-    # tier "the network targets, one crash cycle per scenario" /tmp/kexdump-vm-remote.log bash tests/vm/remote-tests.sh
+    tier "the network targets, one crash cycle per scenario" /tmp/kexdump-vm-remote.log bash tests/vm/remote-tests.sh
     tier "the service under systemd" /tmp/kexdump-vm-systemd.log bash tests/vm/systemd-test.sh
     if ((full)); then
         tier "faults: power cuts and I/O errors" /tmp/kexdump-vm-faults.log bash tests/vm/fault-tests.sh

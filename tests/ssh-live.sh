@@ -10,9 +10,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ $(id -u) == 0 ]] || { echo "ssh-live: needs root (sshd)" >&2; exit 1; }
-if [[ ! -x /usr/sbin/sshd ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q openssh-server >&2
-fi
+# openssh-server installed without starting (or enabling) its service.
+# shellcheck source=vm/servers.sh
+source tests/vm/servers.sh
+kx_srv_need_pkgs
 work=$(mktemp -d /tmp/kexdump-ssh-live.XXXXXX)
 pid=""
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
