@@ -9,6 +9,12 @@
 #           the /etc/kernel/postinst.d hook and see it re-arm, power off
 #   boot 3: (booted without crashkernel=) report the unit's state and its
 #           journal, power off
+#   boot 4: (the host made /etc/kexdump.toml name an ssh server and enabled
+#           systemd-networkd with DHCP) report networkd, network-online.target
+#           and when kexdump.service started, the addresses, the unit's
+#           journal; `kexdump propagate --yes` (the host key already
+#           recorded, the key already authorized); then `kexdump test --yes`:
+#           the capture kernel sends the dump over ssh and the VM stops
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 state=/var/lib/kexdump-vmtest
 mkdir -p $state
@@ -24,9 +30,28 @@ if [ "$boot" = 1 ]; then
     echo "VMTEST: starting the self-test"
     kexdump test --yes --delay 1
     echo "VMTEST: kexdump test returned rc=$?"
-elif [ "$boot" -ge 3 ]; then
+elif [ "$boot" = 3 ]; then
     echo "VMTEST: unit=$(systemctl is-active kexdump.service)"
     journalctl -u kexdump.service --no-pager -o cat | sed 's/^/VMTEST-JOURNAL: /'
+elif [ "$boot" = 4 ]; then
+    echo "VMTEST: networkd=$(systemctl is-active systemd-networkd.service) online=$(systemctl is-active network-online.target) unit=$(systemctl is-active kexdump.service)"
+    echo "VMTEST: kexdump.service wants: $(systemctl show -p Wants --value kexdump.service)"
+    echo "VMTEST: kexdump.service after: $(systemctl show -p After --value kexdump.service)"
+    # Monotonic microseconds: the unit must have started once the network was online.
+    echo "VMTEST: network-online at $(systemctl show -p ActiveEnterTimestampMonotonic --value network-online.target)," \
+        "kexdump arm started at $(systemctl show -p ExecMainStartTimestampMonotonic --value kexdump.service)"
+    ip -4 -o addr show | sed 's/^/VMTEST-NET: /'
+    ip route get 10.0.2.100 | sed 's/^/VMTEST-NET: /'
+    # This boot's only (the journal is persistent).
+    journalctl -b -u kexdump.service --no-pager -o cat | sed 's/^/VMTEST-JOURNAL: /'
+    kexdump propagate --yes >$state/propagate.txt 2>&1
+    echo "VMTEST: propagate rc=$?"
+    sed 's/^/VMTEST-PROPAGATE: /' $state/propagate.txt
+    kexdump status >/dev/null
+    echo "VMTEST: status after propagate rc=$?"
+    echo "VMTEST: starting the self-test"
+    kexdump test --yes --delay 1
+    echo "VMTEST: kexdump test returned rc=$?"
 else
     kexdump status --json >$state/status.json
     echo "VMTEST: status-json rc=$?"
