@@ -456,17 +456,7 @@ impl Run {
     fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpRecord, Option<String>, Partial) {
         let opts = SaveOptions { level: cfg.level, format: cfg.format, compression: cfg.compression };
         let compression = if cfg.format == Format::Kdump { cfg.compression.name() } else { "none" };
-        let mut info = DumpRecord {
-            file: Some(DUMP.into()),
-            format: Some(format_name(cfg.format).into()),
-            compression: Some(compression.into()),
-            level_requested: Some(cfg.level),
-            level: Some(cfg.level),
-            bytes: Some(0),
-            pages_present: Some(0),
-            pages_written: Some(0),
-            ..Default::default()
-        };
+        let mut info = new_dump_record(DUMP, format_name(cfg.format), compression, cfg.level);
         let dest = dir.join(DUMP);
         let out = match AtomicFile::create(&dest) {
             Ok(o) => o,
@@ -491,11 +481,7 @@ impl Run {
         let size_of = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         match result {
             Ok(report) => {
-                info.level = Some(report.level);
-                info.fallback = report.fallback;
-                info.warnings = report.warnings;
-                info.pages_present = Some(report.stats.pages_present);
-                info.pages_written = Some(report.stats.pages_written);
+                record_report(&mut info, &report);
                 match out.commit() {
                     Ok(p) => {
                         let bytes = size_of(&p);
@@ -581,6 +567,30 @@ struct Partial {
 /// accepted, so the file is as long as the capture saw).
 fn disk_may_differ(e: &io::Error) -> bool {
     !matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+/// The record of a dump about to be written: nothing written yet.
+pub(crate) fn new_dump_record(file: &str, format: &str, compression: &str, level: u8) -> DumpRecord {
+    DumpRecord {
+        file: Some(file.into()),
+        format: Some(format.into()),
+        compression: Some(compression.into()),
+        level_requested: Some(level),
+        level: Some(level),
+        bytes: Some(0),
+        pages_present: Some(0),
+        pages_written: Some(0),
+        ..Default::default()
+    }
+}
+
+/// What the engine's save reported, into the dump's record.
+pub(crate) fn record_report(d: &mut DumpRecord, report: &kexdump_engine::save::SaveReport) {
+    d.level = Some(report.level);
+    d.fallback = report.fallback.clone();
+    d.warnings = report.warnings.clone();
+    d.pages_present = Some(report.stats.pages_present);
+    d.pages_written = Some(report.stats.pages_written);
 }
 
 fn format_name(f: Format) -> &'static str {

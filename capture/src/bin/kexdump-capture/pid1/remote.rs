@@ -8,10 +8,10 @@
 //! the failure action, never in a hang.
 
 use super::console::{Console, ConsoleProgress};
-use super::{net, sys, MOUNT_POINT};
+use super::{net, new_dump_record, record_report, sys, MOUNT_POINT};
 use kexdump_engine::analysis::panic_log::panic_message;
 use kexdump_engine::capture_config::{self, CaptureConfig, NfsTarget, SshTarget, Target};
-use kexdump_engine::capture_dir::record::{DmesgRecord, DumpRecord, Record, Status};
+use kexdump_engine::capture_dir::record::{DmesgRecord, Record, Status};
 use kexdump_engine::capture_dir::{DMESG, DUMP_FLAT, DUMP_FLAT_INCOMPLETE, RECORD};
 use kexdump_engine::remote::ssh::{Failure, Sftp, SshParams};
 use kexdump_engine::sink::FlatSink;
@@ -226,17 +226,7 @@ pub fn save_over_ssh(
     if cfg.format != Format::Kdump {
         con.warn("an ssh target receives the kdump format (flattened); format = elf applies to file systems only");
     }
-    let mut dump = DumpRecord {
-        file: Some(DUMP_FLAT_INCOMPLETE.into()),
-        format: Some("flattened".into()),
-        compression: Some(cfg.compression.name().into()),
-        level_requested: Some(cfg.level),
-        level: Some(cfg.level),
-        bytes: Some(0),
-        pages_present: Some(0),
-        pages_written: Some(0),
-        ..Default::default()
-    };
+    let mut dump = new_dump_record(DUMP_FLAT_INCOMPLETE, "flattened", cfg.compression.name(), cfg.level);
     let tmp = format!("{dir}/{DUMP_FLAT_INCOMPLETE}");
     con.say(&format!(
         "saving the dump ({} MB of memory) to {url}",
@@ -261,11 +251,7 @@ pub fn save_over_ssh(
     dump.bytes = Some(sent);
     let outcome = match finished {
         Ok(report) => {
-            dump.level = Some(report.level);
-            dump.fallback = report.fallback;
-            dump.warnings = report.warnings;
-            dump.pages_present = Some(report.stats.pages_present);
-            dump.pages_written = Some(report.stats.pages_written);
+            record_report(&mut dump, &report);
             match sftp.rename(&tmp, &format!("{dir}/{DUMP_FLAT}")) {
                 Ok(()) => {
                     dump.file = Some(DUMP_FLAT.into());
