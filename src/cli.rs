@@ -291,6 +291,10 @@ pub struct ConvertArgs {
     /// Compression level (zstd -7..=22 except 0, default 1; zlib 1-9, default 1).
     #[arg(long)]
     pub compress_level: Option<i32>,
+    /// Threads compressing pages [default: the CPUs this process may run
+    /// on]. The output is the same bytes for any N.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -417,6 +421,11 @@ pub struct SaveArgs {
     /// Compression level (zstd -7..=22 except 0, default 1; zlib 1-9, default 1).
     #[arg(long)]
     pub compress_level: Option<i32>,
+    /// Threads compressing pages [default: the CPUs this process may run
+    /// on]. The dump is the same bytes for any N: pages are compressed in
+    /// parallel and written in order. About 1 MiB of memory per thread.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
     /// Read the vmcore with read() only, never mmap.
     #[arg(long)]
     pub no_mmap: bool,

@@ -37,6 +37,9 @@ pub struct SaveOptions {
     pub level: u8,
     pub format: Format,
     pub compression: Compression,
+    /// Threads compressing pages (kdump-compressed output): 1 compresses
+    /// on the caller's thread. The output is the same bytes for any count.
+    pub threads: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +55,13 @@ pub struct SaveReport {
     /// the dump: callers exit 2.
     pub warnings: Vec<String>,
     pub stats: WriteStats,
+}
+
+/// The CPUs this process may run on (its affinity and cgroup quota; in a
+/// capture kernel, its `nr_cpus=`), at least 1: the default number of
+/// compression threads.
+pub fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Write `vm` to `sink`. `warn` receives the messages an operator must see.
@@ -112,7 +122,7 @@ pub fn save(
         warn(w);
     }
     let run = |sel: &Selector, sink: &mut dyn Sink, progress: &mut dyn Progress| match opts.format {
-        Format::Kdump => writer::kdump::write(sel, sink, opts.compression, progress),
+        Format::Kdump => writer::kdump::write(sel, sink, opts.compression, opts.threads, progress),
         Format::Elf => writer::elf::write(sel, sink, progress),
     };
     let sel = Selector::new(vm, &mem, walk.as_ref(), level_in_force);

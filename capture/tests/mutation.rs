@@ -936,7 +936,7 @@ fn run_case(c: &Case, limit: Duration, tally: &mut Tally) -> Result<(), Failure>
         for format in [Format::Kdump, Format::Elf] {
             for level in [0u8, 31] {
                 phase = format!("save {format:?} level {level}");
-                let opts = SaveOptions { level, format, compression: Compression::None };
+                let opts = SaveOptions { level, format, compression: Compression::None, threads: 1 };
                 let mut sink = FlatSink::new(std::io::sink()).unwrap();
                 match save(&vm, &mut sink, &opts, &mut Budget { start, limit }, &mut |_| {}) {
                     Ok(_) => tally.saves_ok += 1,

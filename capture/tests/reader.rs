@@ -44,7 +44,7 @@ fn to_flat(vm: &Vmcore, opts: SaveOptions) -> Vec<u8> {
 }
 
 fn kdump(level: u8, compression: Compression) -> SaveOptions {
-    SaveOptions { level, format: Format::Kdump, compression }
+    SaveOptions { level, format: Format::Kdump, compression, threads: 1 }
 }
 
 fn sample() -> (SynthVmcore, Vmcore) {
@@ -143,7 +143,10 @@ fn convert_refilters_and_writes_elf() {
     let back = open(to_file(&vm31, kdump(0, Compression::None)));
     check_pages(&v, &back, 31);
     // To ELF: the pages a level-31 ELF save keeps, at the vmcore's addresses.
-    let elf = open(to_file(&level0, SaveOptions { level: 31, format: Format::Elf, compression: Compression::None }));
+    let elf = open(to_file(
+        &level0,
+        SaveOptions { level: 31, format: Format::Elf, compression: Compression::None, threads: 1 },
+    ));
     assert_eq!(elf.format.kind, Kind::Elf);
     let mem = elf.mem();
     let mut scratch = Vec::new();

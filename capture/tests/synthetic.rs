@@ -16,6 +16,9 @@ use kexdump_engine::{save, Error, Format, SaveOptions, SaveReport, Vmcore};
 use kexdump_testgen::{PageKind, Scheme, SynthVmcore, SAMPLE_RAM};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod common;
+use common::sinks::{FullDisk, PowerCut};
+
 fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
 }
@@ -35,7 +38,7 @@ fn run(elf: Vec<u8>, opts: SaveOptions) -> (Vec<u8>, SaveReport, Vec<String>) {
 }
 
 fn kdump(level: u8, c: Compression) -> SaveOptions {
-    SaveOptions { level, format: Format::Kdump, compression: c }
+    SaveOptions { level, format: Format::Kdump, compression: c, threads: 1 }
 }
 
 struct Kdump {
@@ -174,7 +177,7 @@ fn elf_output_holds_kept_pages_and_zeros_elsewhere() {
     for (name, v) in variants() {
         for level in [0u8, 1, 31] {
             let (out, report, _) =
-                run(v.build(), SaveOptions { level, format: Format::Elf, compression: Compression::None });
+                run(v.build(), SaveOptions { level, format: Format::Elf, compression: Compression::None, threads: 1 });
             let (pages, _) = read_elf_pages(&out);
             let keep = v.expected_pfns_elf(level);
             for pfn in &keep {
@@ -224,7 +227,7 @@ fn unflatten(flat: &[u8]) -> Vec<u8> {
 fn flattened_stream_rebuilds_the_same_file() {
     let v = SynthVmcore::sample();
     for format in [Format::Kdump, Format::Elf] {
-        let opts = SaveOptions { level: 31, format, compression: Compression::Zstd { level: 1 } };
+        let opts = SaveOptions { level: 31, format, compression: Compression::Zstd { level: 1 }, threads: 1 };
         let (file, _, _) = run(v.build(), opts);
         let vm = Vmcore::from_input(Input::from_bytes(v.build())).unwrap();
         let mut sink = FlatSink::new(Vec::new()).unwrap();
@@ -371,64 +374,6 @@ fn read_fallback_matches_mmap() {
         outs.push(std::fs::read(&out).unwrap());
     }
     assert!(outs[0] == outs[1]);
-}
-
-/// A sink on a device with room for `limit` bytes of 4 KiB blocks, like a
-/// file system: rewriting a block the file has needs no space, while
-/// writing into a hole or past the end allocates blocks. A write that runs
-/// out fails ENOSPC, after writing the blocks that fit when `partial` (as
-/// write(2) does).
-struct FullDisk {
-    buf: Vec<u8>,
-    limit: usize,
-    partial: bool,
-    blocks: std::collections::BTreeSet<usize>,
-}
-
-impl FullDisk {
-    fn new(limit: usize, partial: bool) -> FullDisk {
-        FullDisk { buf: Vec::new(), limit, partial, blocks: Default::default() }
-    }
-}
-
-impl Sink for FullDisk {
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        let (start, end) = (offset as usize, offset as usize + data.len());
-        let room = self.limit / 4096;
-        let new: Vec<usize> = (start / 4096..end.div_ceil(4096)).filter(|b| !self.blocks.contains(b)).collect();
-        let (fits, ok) = if self.blocks.len() + new.len() <= room {
-            (end, true)
-        } else if self.partial {
-            // Up to the first block there is no room for.
-            let first_missing = new[room.saturating_sub(self.blocks.len())];
-            ((first_missing * 4096).max(start), false)
-        } else {
-            (start, false)
-        };
-        if fits > start {
-            for b in start / 4096..fits.div_ceil(4096) {
-                self.blocks.insert(b);
-            }
-            if self.buf.len() < fits {
-                self.buf.resize(fits, 0);
-            }
-            self.buf[start..fits].copy_from_slice(&data[..fits - start]);
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(std::io::Error::from_raw_os_error(28))
-        }
-    }
-    fn finish(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn written(&self) -> u64 {
-        self.buf.len() as u64
-    }
-    fn allocates_blocks(&self) -> bool {
-        true
-    }
 }
 
 #[test]
@@ -718,56 +663,6 @@ fn a_dump_mostly_hwpoisoned_is_not_believed() {
     assert_eq!(report.level, 1);
     let fallback = report.fallback.expect("a fallback");
     assert!(fallback.contains("hwpoison") || fallback.contains("would drop pfn"), "{fallback}");
-}
-
-/// A file on a disk that loses power: it records every write and barrier,
-/// so a test can rebuild what the disk may hold after a cut at any point
-/// (everything before the last barrier, plus any subset of what came after).
-#[derive(Default)]
-struct PowerCut {
-    ops: Vec<Option<(u64, Vec<u8>)>>, // None = barrier
-}
-
-impl Sink for PowerCut {
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.ops.push(Some((offset, data.to_vec())));
-        Ok(())
-    }
-    fn finish(&mut self) -> std::io::Result<()> {
-        self.ops.push(None);
-        Ok(())
-    }
-    fn written(&self) -> u64 {
-        self.ops.iter().flatten().map(|(_, d)| d.len() as u64).sum()
-    }
-    fn allocates_blocks(&self) -> bool {
-        true
-    }
-    fn barrier(&mut self) -> std::io::Result<()> {
-        self.ops.push(None);
-        Ok(())
-    }
-}
-
-impl PowerCut {
-    /// The disk after a cut once `cut` ops were issued: ops before the last
-    /// barrier all there, later ones kept where `keep(i)` says.
-    fn image(&self, cut: usize, keep: impl Fn(usize) -> bool) -> Vec<u8> {
-        let last_barrier = self.ops[..cut].iter().rposition(Option::is_none).map_or(0, |i| i + 1);
-        let mut img = Vec::new();
-        for (i, op) in self.ops[..cut].iter().enumerate() {
-            if let Some((off, data)) = op {
-                if i < last_barrier || keep(i) {
-                    let end = *off as usize + data.len();
-                    if img.len() < end {
-                        img.resize(end, 0);
-                    }
-                    img[*off as usize..end].copy_from_slice(data);
-                }
-            }
-        }
-        img
-    }
 }
 
 #[test]

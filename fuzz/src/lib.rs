@@ -184,6 +184,7 @@ pub fn mutate(data: &[u8]) -> (Vec<u8>, SaveOptions) {
         level: LEVELS[((ctl >> 1) & 7) as usize],
         format: if ctl & 1 != 0 { Format::Elf } else { Format::Kdump },
         compression: Compression::None,
+        threads: 1,
     };
     let records: Vec<[u8; 5]> =
         data.get(1..).unwrap_or(&[]).chunks_exact(5).take(MAX_RECORDS).map(|c| c.try_into().unwrap()).collect();
@@ -312,7 +313,7 @@ pub fn dump_bases() -> &'static [Vec<u8>] {
             Compression::None,
         ] {
             let mut sink = FlatSink::new(Vec::new()).unwrap();
-            let opts = SaveOptions { level: 31, format: Format::Kdump, compression: c };
+            let opts = SaveOptions { level: 31, format: Format::Kdump, compression: c, threads: 1 };
             kexdump_engine::save(&vm, &mut sink, &opts, &mut NoProgress, &mut |_| {}).expect("save");
             let stream = sink.into_inner();
             if matches!(c, Compression::Zstd { .. }) {

@@ -47,6 +47,7 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         format: a.format.into(),
         level,
         compression: a.compress.unwrap_or(CompressArg::Zstd).compression(a.compress_level)?,
+        threads: a.threads,
         json: a.json,
         quiet: a.quiet,
         started,

@@ -23,6 +23,7 @@ pub fn run(a: SaveArgs) -> Result<ExitCode> {
         format: a.format.into(),
         level: a.level,
         compression: a.compress.compression(a.compress_level)?,
+        threads: a.threads,
         json: a.json,
         quiet: a.quiet,
         started,

@@ -36,6 +36,8 @@ pub struct DumpRequest {
     pub format: DumpFormat,
     pub level: u8,
     pub compression: Compression,
+    /// Threads compressing pages (`None`: the CPUs this process may use).
+    pub threads: Option<u16>,
     pub json: bool,
     pub quiet: bool,
     pub started: Instant,
@@ -54,7 +56,8 @@ pub fn write_dump(vm: &Vmcore, req: &DumpRequest) -> Result<ExitCode> {
     if to_stdout && std::io::stdout().is_terminal() {
         bail!("refusing to write a binary dump to a terminal: redirect standard output (`... - > vmcore.flat`, `... - | ssh host 'cat > vmcore.flat'`) or name a file");
     }
-    let opts = SaveOptions { level: req.level, format, compression };
+    let threads = req.threads.map_or_else(kexdump_engine::save::online_cpus, usize::from);
+    let opts = SaveOptions { level: req.level, format, compression, threads };
     let mut progress = Terminal::new(req.quiet || to_stdout && req.json);
     let mut warn = |m: &str| eprintln!("kexdump: WARNING: {m}");
 

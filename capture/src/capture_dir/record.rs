@@ -99,6 +99,9 @@ pub struct DumpRecord {
     pub crc32_source: Option<String>,
     pub pages_present: Option<u64>,
     pub pages_written: Option<u64>,
+    /// Threads that compressed the pages (the capture kernel's CPUs).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 impl DumpRecord {

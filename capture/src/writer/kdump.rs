@@ -19,14 +19,15 @@
 //! stream cannot rewrite its header: a cut stream has no end record
 //! instead.)
 
+use super::page_pipeline::{Outcome, Pipeline};
 use super::{out_err, Progress, WriteStats};
 use crate::bytes::{round_up, u32_at, u64_at};
-use crate::compress::{Compression, PageCompressor};
+use crate::compress::Compression;
 use crate::dump_level;
 use crate::error::{Error, Result};
 use crate::format::kdump::{self as format, flag, header as dh, page_desc as pd, sub_header as kh, BLOCK_SIZE};
 use crate::page::PAGE_SIZE;
-use crate::select::{is_zero_page, Selector};
+use crate::select::Selector;
 use crate::sink::{Cursor, Sink};
 use crate::translate;
 use crate::utsname::utsname;
@@ -71,6 +72,7 @@ pub fn write(
     sel: &Selector,
     sink: &mut dyn Sink,
     compression: Compression,
+    threads: usize,
     progress: &mut dyn Progress,
 ) -> Result<WriteStats> {
     let vm = sel.vm;
@@ -135,14 +137,7 @@ pub fn write(
         None
     };
     let firsts = first_pages(sel, &cached, &window_kept)?;
-    let mut store = PageStore {
-        comp: PageCompressor::new(compression)?,
-        compression,
-        zero_desc,
-        scratch: Vec::new(),
-        zero_pages: 0,
-        raw_pages: 0,
-    };
+    let mut placed = Placed { compression, zero_desc, zero_pages: 0, raw_pages: 0 };
     let mut pass = sel.pass();
     let mut cached = cached.into_iter();
     let mut written_pages = 0u64;
@@ -163,52 +158,51 @@ pub fn write(
         })
     };
     let mut stream = || -> Result<()> {
-        let mut first_descs = Vec::with_capacity(firsts.len());
-        for &(pfn, _) in &firsts {
-            first_descs.push(store.store(sel, sink, &mut data, pfn)?);
-        }
-        if !firsts.is_empty() {
-            data.flush(sink).map_err(out_err)?;
-            barrier(sink)?;
-            // Consecutive ranks share one write.
-            let mut i = 0;
-            while i < firsts.len() {
-                let mut j = i + 1;
-                while j < firsts.len() && firsts[j].1 == firsts[j - 1].1 + 1 {
-                    j += 1;
+        std::thread::scope(|scope| -> Result<()> {
+            // Pages are compressed in parallel but come back, and are
+            // written, in the order they were submitted.
+            let mut pipe = Pipeline::new(scope, threads, compression, exclude_zero)?;
+            let mut first_descs = vec![[0u8; pd::SIZE]; firsts.len()];
+            if !firsts.is_empty() {
+                let mut retire = |tag: Tag, outcome: Outcome<'_>| -> Result<()> {
+                    if let Tag::First(i) = tag {
+                        first_descs[i] = placed.place(outcome, sink, &mut data)?;
+                    }
+                    Ok(())
+                };
+                for (i, &(pfn, _)) in firsts.iter().enumerate() {
+                    pipe.page(sel.mem, pfn, Tag::First(i), &mut retire)?;
                 }
-                let run: Vec<u8> = first_descs[i..j].concat();
-                sink.write_at(layout.descs + firsts[i].1 * pd::SIZE as u64, &run).map_err(out_err)?;
-                i = j;
+                pipe.flush(&mut retire)?;
+                data.flush(sink).map_err(out_err)?;
+                barrier(sink)?;
+                // Consecutive ranks share one write.
+                let mut i = 0;
+                while i < firsts.len() {
+                    let mut j = i + 1;
+                    while j < firsts.len() && firsts[j].1 == firsts[j - 1].1 + 1 {
+                        j += 1;
+                    }
+                    let run: Vec<u8> = first_descs[i..j].concat();
+                    sink.write_at(layout.descs + firsts[i].1 * pd::SIZE as u64, &run).map_err(out_err)?;
+                    i = j;
+                }
+                barrier(sink)?;
+                firsts_durable = true;
             }
-            barrier(sink)?;
-            firsts_durable = true;
-        }
-        // Where page data stood at the last barrier.
-        let mut data_at_barrier = data.position();
-        let mut next_first = 0;
-        for (start, len) in sel.windows() {
-            let keep = match cached.next() {
-                Some(bm) => bm,
-                None => pass.window(start, len)?.1,
-            };
-            for pfn in keep.iter() {
-                if firsts.get(next_first).is_some_and(|&(p, _)| p == pfn) {
+            // Where page data stood at the last barrier.
+            let mut data_at_barrier = data.position();
+            let mut retire = |tag: Tag, outcome: Outcome<'_>| -> Result<()> {
+                match tag {
                     // Saved already. A file rewrites its descriptor with the
                     // batch (the same bytes); a stream skips it, as crash
                     // does not read a flattened dump that writes a range twice.
-                    if rewritable {
-                        descs.buffer(&first_descs[next_first]);
-                    } else {
-                        descs.skip(sink, pd::SIZE as u64).map_err(out_err)?;
-                    }
-                    next_first += 1;
-                } else {
+                    Tag::Again(i) if rewritable => descs.buffer(&first_descs[i]),
+                    Tag::Again(_) => descs.skip(sink, pd::SIZE as u64).map_err(out_err)?,
                     // A descriptor reaches the disk only after the data it
-                    // points to, so a write failure never leaves one pointing
-                    // at nothing.
-                    let d = store.store(sel, sink, &mut data, pfn)?;
-                    descs.buffer(&d);
+                    // points to, so a write failure never leaves one
+                    // pointing at nothing.
+                    Tag::Page | Tag::First(_) => descs.buffer(&placed.place(outcome, sink, &mut data)?),
                 }
                 if descs.is_full() || data.position() - data_at_barrier >= DATA_PER_BARRIER {
                     data.flush(sink).map_err(out_err)?;
@@ -221,8 +215,26 @@ pub fn write(
                 if written_pages.is_multiple_of(PROGRESS_EVERY) {
                     progress.update(written_pages, kept, data.position());
                 }
+                Ok(())
+            };
+            let mut next_first = 0;
+            for (start, len) in sel.windows() {
+                let keep = match cached.next() {
+                    Some(bm) => bm,
+                    None => pass.window(start, len)?.1,
+                };
+                for pfn in keep.iter() {
+                    if firsts.get(next_first).is_some_and(|&(p, _)| p == pfn) {
+                        pipe.marker(Tag::Again(next_first), &mut retire)?;
+                        next_first += 1;
+                    } else {
+                        pipe.page(sel.mem, pfn, Tag::Page, &mut retire)?;
+                    }
+                }
             }
-        }
+            pipe.flush(&mut retire)?;
+            Ok(())
+        })?;
         progress.update(written_pages, kept, data.position());
         data.flush(sink).map_err(out_err)?;
         barrier(sink)?;
@@ -299,44 +311,52 @@ pub fn write(
     Ok(WriteStats {
         pages_present: 0,
         pages_written: kept,
-        zero_pages: store.zero_pages,
-        raw_pages: store.raw_pages,
+        zero_pages: placed.zero_pages,
+        raw_pages: placed.raw_pages,
         filter: filter_stats,
         bytes: data.offset,
     })
 }
 
-/// Stores one page's data and makes its descriptor.
-struct PageStore {
-    comp: PageCompressor,
+/// Where a page of pass 2 comes from, as the page pipeline carries it.
+#[derive(Clone, Copy)]
+enum Tag {
+    /// The `i`th of the pages saved first, being saved.
+    First(usize),
+    /// The `i`th of the pages saved first, met again in pfn order: only
+    /// its descriptor's place.
+    Again(usize),
+    /// Any other page.
+    Page,
+}
+
+/// Places each page's data in the dump and makes its descriptor.
+struct Placed {
     compression: Compression,
     /// The descriptor of the one stored zero page, when zero pages are
     /// excluded (level bit 1).
     zero_desc: Option<[u8; pd::SIZE]>,
-    scratch: Vec<u8>,
     zero_pages: u64,
     raw_pages: u64,
 }
 
-impl PageStore {
-    fn store(&mut self, sel: &Selector, sink: &mut dyn Sink, data: &mut Cursor, pfn: u64) -> Result<[u8; pd::SIZE]> {
-        let PageStore { comp, compression, zero_desc, scratch, zero_pages, raw_pages } = self;
-        sel.mem.with_page(pfn, scratch, |page| -> Result<[u8; pd::SIZE]> {
-            if let (Some(z), true) = (*zero_desc, is_zero_page(page)) {
-                *zero_pages += 1;
-                return Ok(z);
+impl Placed {
+    fn place(&mut self, outcome: Outcome<'_>, sink: &mut dyn Sink, data: &mut Cursor) -> Result<[u8; pd::SIZE]> {
+        let (bytes, flags) = match outcome {
+            Outcome::Zero => {
+                self.zero_pages += 1;
+                return self.zero_desc.ok_or_else(|| Error::Compress("a zero page, but zero pages are kept".into()));
             }
-            let (bytes, flags) = match comp.compress(page)? {
-                Some(c) => (c, compression.flag()),
-                None => {
-                    *raw_pages += 1;
-                    (page, 0)
-                }
-            };
-            let d = desc(data.position(), bytes.len() as u32, flags);
-            data.push(sink, bytes).map_err(out_err)?;
-            Ok(d)
-        })?
+            Outcome::Compressed(c) => (c, self.compression.flag()),
+            Outcome::Raw(page) => {
+                self.raw_pages += 1;
+                (page, 0)
+            }
+            Outcome::Marker => return Err(Error::Compress("a page without data".into())),
+        };
+        let d = desc(data.position(), bytes.len() as u32, flags);
+        data.push(sink, bytes).map_err(out_err)?;
+        Ok(d)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod elf;
 pub mod kdump;
+pub mod page_pipeline;
 
 use crate::filter::FilterStats;
 

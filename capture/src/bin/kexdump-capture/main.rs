@@ -38,7 +38,12 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut opts = SaveOptions { level: 31, format: Format::Kdump, compression: Compression::Zstd { level: 1 } };
+    let mut opts = SaveOptions {
+        level: 31,
+        format: Format::Kdump,
+        compression: Compression::Zstd { level: 1 },
+        threads: kexdump_engine::save::online_cpus(),
+    };
     let mut paths = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {

@@ -454,7 +454,12 @@ impl Run {
     /// Write the dump as `vmcore` (via `vmcore.incomplete`). On failure the
     /// partial file keeps its `.incomplete` name; the error says why.
     fn save_dump(&mut self, vm: &Vmcore, cfg: &CaptureConfig, dir: &Path) -> (DumpRecord, Option<String>, Partial) {
-        let opts = SaveOptions { level: cfg.level, format: cfg.format, compression: cfg.compression };
+        let opts = SaveOptions {
+            level: cfg.level,
+            format: cfg.format,
+            compression: cfg.compression,
+            threads: save::online_cpus(),
+        };
         let compression = if cfg.format == Format::Kdump { cfg.compression.name() } else { "none" };
         let mut info = new_dump_record(DUMP, format_name(cfg.format), compression, cfg.level);
         let dest = dir.join(DUMP);
@@ -580,6 +585,7 @@ pub(crate) fn new_dump_record(file: &str, format: &str, compression: &str, level
         bytes: Some(0),
         pages_present: Some(0),
         pages_written: Some(0),
+        threads: Some(save::online_cpus()),
         ..Default::default()
     }
 }

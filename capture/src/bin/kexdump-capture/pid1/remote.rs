@@ -222,7 +222,12 @@ pub fn save_over_ssh(
     sftp.write_file(&record_path, rec.to_json().as_bytes()).map_err(err)?;
 
     let t = Instant::now();
-    let opts = SaveOptions { level: cfg.level, format: Format::Kdump, compression: cfg.compression };
+    let opts = SaveOptions {
+        level: cfg.level,
+        format: Format::Kdump,
+        compression: cfg.compression,
+        threads: save::online_cpus(),
+    };
     if cfg.format != Format::Kdump {
         con.warn("an ssh target receives the kdump format (flattened); format = elf applies to file systems only");
     }
