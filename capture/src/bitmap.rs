@@ -93,6 +93,27 @@ impl Bitmap {
         n
     }
 
+    /// For each of `pfns` (ascending) that is set, the pfn and how many set
+    /// pfns lie below it: [`Self::count_below`] of each, in one pass over
+    /// the words instead of one per pfn (a save asks this of ~15k pfns).
+    pub fn ranks_of_set(&self, pfns: &[u64]) -> Vec<(u64, u64)> {
+        debug_assert!(pfns.is_sorted());
+        let mut out = Vec::new();
+        let (mut word, mut below) = (0usize, 0u64);
+        for &pfn in pfns {
+            if !self.get(pfn) {
+                continue;
+            }
+            let rel = pfn - self.start_pfn;
+            let w = (rel / 64) as usize;
+            below += self.words[word..w].iter().map(|x| x.count_ones() as u64).sum::<u64>();
+            word = w;
+            let in_word = (self.words[w] & ((1u64 << (rel % 64)) - 1)).count_ones() as u64;
+            out.push((pfn, below + in_word));
+        }
+        out
+    }
+
     /// Set pfns in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.words.iter().enumerate().flat_map(move |(i, &w)| {
@@ -162,5 +183,19 @@ mod tests {
         assert_eq!(Bitmap::from_bytes(64, 200, &bytes), b);
         assert_eq!(b.iter().next(), Some(67));
         assert_eq!(b.iter().count() as u64, b.count());
+    }
+
+    #[test]
+    fn ranks_of_set_pfns_equal_count_below_each() {
+        let mut b = Bitmap::new(128, 1000);
+        for p in [128, 129, 191, 192, 300, 301, 640, 1000, 1127] {
+            b.set(p);
+        }
+        b.set_range(700, 900);
+        let asked: Vec<u64> =
+            vec![0, 128, 129, 130, 191, 192, 250, 300, 301, 640, 700, 750, 899, 900, 1000, 1127, 1128, 5000];
+        let want: Vec<(u64, u64)> = asked.iter().filter(|&&p| b.get(p)).map(|&p| (p, b.count_below(p))).collect();
+        assert_eq!(b.ranks_of_set(&asked), want);
+        assert!(want.len() > 10);
     }
 }

@@ -161,8 +161,18 @@ impl Translator {
             // The top table's lower half maps user space (the kernel's own
             // top table has none, but a lying one must not cost a walk).
             let first = if level == self.levels { 256 } else { 0 };
+            // One read per table, not per entry (a 2 GiB guest has ~1.5k
+            // tables); a table the dump holds only part of is read entry
+            // by entry up to the first it lacks.
+            let mut page = [0u8; PAGE_SIZE as usize];
+            let whole = mem.read(table & !(PAGE_SIZE - 1), &mut page).is_ok();
             for i in first..512u64 {
-                let Ok(e) = mem.read_u64(table + i * 8) else { break };
+                let e = if whole {
+                    crate::bytes::u64_at(&page, i as usize * 8).unwrap_or(0)
+                } else {
+                    let Ok(e) = mem.read_u64(table + i * 8) else { break };
+                    e
+                };
                 // A large page (PSE, at PUD or PMD level) is a leaf.
                 if e & PTE_PRESENT == 0 || (level <= 3 && e & PTE_PSE != 0) {
                     continue;

@@ -99,7 +99,9 @@ pub struct Kallsyms {
     names: Vec<u8>,
     entries: NameEntries,
     tokens: Vec<u8>,
-    token_index: [u16; 256],
+    /// Per token number, its bytes in `tokens` (NUL and bounds resolved
+    /// once, at load, so expanding a name is a few slice copies).
+    token_spans: [Range<u32>; 256],
     /// `[_stext, _etext)` and `[_sinittext, _einittext)` when known.
     text: Vec<Range<u64>>,
     pub absolute_percpu: bool,
@@ -145,6 +147,12 @@ impl Kallsyms {
         }
         let table_len = *token_index.iter().max().unwrap_or(&0) as usize + MAX_TOKEN_LEN;
         let tokens = read_bounded(mem, table_addr, table_len)?;
+        let token_spans = std::array::from_fn(|i| {
+            let start = (token_index[i] as usize).min(tokens.len());
+            let rest = &tokens[start..];
+            let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len()).min(MAX_TOKEN_LEN);
+            start as u32..(start + len) as u32
+        });
 
         let (names, entries) = walk_names(mem, names_addr, num)?;
 
@@ -159,7 +167,7 @@ impl Kallsyms {
         sorted.sort_unstable();
 
         let mut k =
-            Kallsyms { sorted, names, entries, tokens, token_index, text: Vec::new(), absolute_percpu, encoding };
+            Kallsyms { sorted, names, entries, tokens, token_spans, text: Vec::new(), absolute_percpu, encoding };
         let found = k.addresses_of(&["_stext", "_etext", "_sinittext", "_einittext"]);
         let stext = info.opt_symbol("_stext").ok().flatten().or(found[0]);
         if let (Some(s), Some(e)) = (stext, found[1]) {
@@ -178,31 +186,54 @@ impl Kallsyms {
     /// Expand symbol `index`: (type character, name). Unknown token bytes
     /// and a missing NUL end a token early; nothing here can fail.
     fn expand(&self, index: u32) -> (char, String) {
-        let Some(&(pos, count)) = self.entries.get(index as usize) else { return ('?', String::new()) };
-        let codes = self.names.get(pos as usize..pos as usize + count as usize).unwrap_or(&[]);
         let mut out = Vec::with_capacity(32);
-        for &c in codes {
-            let start = self.token_index[c as usize] as usize;
-            let token = self.tokens.get(start..).unwrap_or(&[]);
-            let token = &token[..token.iter().position(|&b| b == 0).unwrap_or(token.len()).min(MAX_TOKEN_LEN)];
-            out.extend_from_slice(token);
-            if out.len() > MAX_NAME_LEN {
-                out.truncate(MAX_NAME_LEN);
-                break;
-            }
-        }
+        self.expand_into(index, &mut out);
         let kind = out.first().map_or('?', |&b| b as char);
         let name = String::from_utf8_lossy(out.get(1..).unwrap_or(&[])).into_owned();
         (kind, name)
     }
 
+    /// The token numbers of symbol `index`.
+    fn codes(&self, index: u32) -> &[u8] {
+        let Some(&(pos, count)) = self.entries.get(index as usize) else { return &[] };
+        self.names.get(pos as usize..pos as usize + count as usize).unwrap_or(&[])
+    }
+
+    fn token(&self, code: u8) -> &[u8] {
+        let span = &self.token_spans[code as usize];
+        &self.tokens[span.start as usize..span.end as usize]
+    }
+
+    /// Symbol `index`'s type character and name bytes into `out`
+    /// (replacing what it held), at most `MAX_NAME_LEN` bytes.
+    fn expand_into(&self, index: u32, out: &mut Vec<u8>) {
+        out.clear();
+        for &c in self.codes(index) {
+            out.extend_from_slice(self.token(c));
+            if out.len() > MAX_NAME_LEN {
+                out.truncate(MAX_NAME_LEN);
+                break;
+            }
+        }
+    }
+
     /// The addresses of the given names (first match each), in one pass
-    /// over the table.
+    /// over the table. A save asks this of every symbol (about 150k on
+    /// 6.1), so names are compared as bytes in one reused buffer, and only
+    /// those whose length (the sum of their tokens') fits one wanted.
     pub fn addresses_of(&self, wanted: &[&str]) -> Vec<Option<u64>> {
         let mut found = vec![None; wanted.len()];
+        // Expanded lengths include the type character.
+        let lengths: Vec<usize> = wanted.iter().map(|w| w.len() + 1).collect();
+        let mut buf = Vec::with_capacity(MAX_NAME_LEN + MAX_TOKEN_LEN);
         for &(addr, index) in &self.sorted {
-            let (_, name) = self.expand(index);
-            if let Some(i) = wanted.iter().position(|w| *w == name) {
+            let len: usize = self.codes(index).iter().map(|&c| self.token_spans[c as usize].len()).sum();
+            if !lengths.contains(&len.min(MAX_NAME_LEN)) {
+                continue;
+            }
+            self.expand_into(index, &mut buf);
+            let name = buf.get(1..).unwrap_or(&[]);
+            if let Some(i) = wanted.iter().position(|w| w.as_bytes() == name) {
                 found[i].get_or_insert(addr);
                 if found.iter().all(Option::is_some) {
                     break;

@@ -381,7 +381,7 @@ fn first_pages(sel: &Selector, cached: &[crate::bitmap::Bitmap], window_kept: &[
                     &classified
                 }
             };
-            out.extend(wanted[from..to].iter().filter(|&&p| keep.get(p)).map(|&p| (p, base + keep.count_below(p))));
+            out.extend(keep.ranks_of_set(&wanted[from..to]).into_iter().map(|(p, rank)| (p, base + rank)));
         }
         base += window_kept.get(i).copied().unwrap_or(0);
     }
