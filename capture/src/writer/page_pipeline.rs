@@ -117,8 +117,9 @@ struct Pool<'scope, T> {
     /// Sequence number of the next batch sent.
     next_seq: u64,
     /// Finished batches not yet retired, from the next to retire on
-    /// (`None`: still being compressed).
-    waiting: VecDeque<Option<Batch<T>>>,
+    /// (`None`: still being compressed). A failed batch waits its turn
+    /// too, so the pages before it are retired first, as with one thread.
+    waiting: VecDeque<Option<Result<Batch<T>>>>,
     /// Batches to reuse.
     spare: Vec<Batch<T>>,
     max_in_flight: usize,
@@ -263,17 +264,17 @@ impl<T: Send + Copy> Pool<'_, T> {
 
     /// Put a finished batch in its place among those waiting.
     fn file(&mut self, (seq, result): (u64, Result<Batch<T>>)) -> Result<()> {
-        let batch = result?;
         let first = self.next_seq - self.waiting.len() as u64;
         let slot = seq.checked_sub(first).and_then(|i| self.waiting.get_mut(i as usize));
-        *slot.ok_or_else(|| lost("a batch came back out of range"))? = Some(batch);
+        *slot.ok_or_else(|| lost("a batch came back out of range"))? = Some(result);
         Ok(())
     }
 
     /// Retire the finished batches at the front of the order.
     fn retire_ready(&mut self, retire: &mut Retire<'_, T>) -> Result<()> {
         while let Some(Some(_)) = self.waiting.front() {
-            let Some(Some(mut batch)) = self.waiting.pop_front() else { break };
+            let Some(Some(result)) = self.waiting.pop_front() else { break };
+            let mut batch = result?;
             let mut out_at = 0;
             for &(tag, kind) in &batch.items {
                 let outcome = match kind {
