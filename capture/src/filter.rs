@@ -248,9 +248,9 @@ impl<'a> Filter<'a> {
             }
         }
         self.buf.resize((n * size) as usize, 0);
-        self.tr.read(self.mem, vaddr, &mut self.buf).map_err(|e| {
-            Error::Inconsistent(format!("struct page of pfn {first:#x} at {vaddr:#x} unreadable: {e}"))
-        })?;
+        self.tr
+            .read(self.mem, vaddr, &mut self.buf)
+            .map_err(|e| Error::Inconsistent(format!("struct page of pfn {first:#x} at {vaddr:#x} unreadable: {e}")))?;
         Ok(0)
     }
 

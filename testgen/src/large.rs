@@ -85,8 +85,11 @@ impl LargeVmcore {
     pub fn new(ram_bytes: u64, kept_ppm: u64) -> Self {
         let ranges = ram_ranges(ram_bytes);
         let ram_pages = ranges.iter().map(|r| r.1 - r.0).sum();
-        let synth =
-            SynthVmcore::new().ram(&ranges).fill(Fill { seed: SEED, kept_ppm: kept_ppm.min(1_000_000), user_ppm: USER_PPM });
+        let synth = SynthVmcore::new().ram(&ranges).fill(Fill {
+            seed: SEED,
+            kept_ppm: kept_ppm.min(1_000_000),
+            user_ppm: USER_PPM,
+        });
         LargeVmcore { synth, ram_pages }
     }
 

@@ -88,7 +88,8 @@ pub(crate) fn for_each_kept(l: &Layout, level: u8, elf: bool, mut f: impl FnMut(
     let max_mapnr = l.max_pfn;
     let mut excluded_to = 0u64;
     let mut keep = |pfn: u64, excluded_to: u64| {
-        if pfn >= excluded_to && (!elf || level & 1 == 0 || l.page_data(pfn).is_some_and(|p| p.iter().any(|&b| b != 0))) {
+        if pfn >= excluded_to && (!elf || level & 1 == 0 || l.page_data(pfn).is_some_and(|p| p.iter().any(|&b| b != 0)))
+        {
             f(pfn);
         }
     };
