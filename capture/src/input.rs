@@ -190,6 +190,9 @@ impl Input {
                 if *mmap_ok {
                     let mut cur = chunk.borrow_mut();
                     if cur.as_ref().and_then(|c| c.get(offset, len)).is_none() {
+                        // Unmap the old chunk first: mapped together, the
+                        // two would count up to 2 x CHUNK in the RSS.
+                        *cur = None;
                         *cur = Chunk::map(file, offset, self.size);
                     }
                     if let Some(bytes) = cur.as_ref().and_then(|c| c.get(offset, len)) {

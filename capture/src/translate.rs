@@ -196,6 +196,62 @@ impl Translator {
         Ok(())
     }
 
+    /// Read kernel virtual memory like [`Self::read`], in fewer reads for
+    /// long ranges: each PTE table is read once, whole (not one entry per
+    /// page), and each physically contiguous run of pages in one read.
+    /// The filter reads struct pages through it. It fails where `read`
+    /// would, but its error may name another address.
+    pub fn read_bulk(&self, mem: &PhysMem, vaddr: u64, buf: &mut [u8]) -> Result<()> {
+        // the PTE table of the current 2 MiB region: (region, entries)
+        let mut table: Option<(u64, Box<[u8]>)> = None;
+        // the pending run: (physical address, start in buf, length)
+        let mut run: Option<(u64, usize, usize)> = None;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let va = vaddr.wrapping_add(done as u64);
+            let n = ((PAGE_SIZE - offset_in_page(va)) as usize).min(buf.len() - done);
+            let region = va >> 21;
+            let cached = match &table {
+                Some((r, t)) if *r == region => {
+                    let i = ((va >> PAGE_SHIFT) & 511) as usize * 8;
+                    let e = crate::bytes::u64_at(t, i).unwrap_or(0);
+                    if e & PTE_PRESENT == 0 {
+                        return Err(Error::Translate { vaddr: va, why: "PTE entry not present".into() });
+                    }
+                    Some((e & PTE_ADDR_MASK) | offset_in_page(va))
+                }
+                _ => None,
+            };
+            let pa = match cached {
+                Some(pa) => pa,
+                None => {
+                    let pa = self.to_phys(mem, va)?;
+                    if let Some((r, base, true)) = self.last.get() {
+                        if r == region {
+                            let mut t = vec![0u8; PAGE_SIZE as usize].into_boxed_slice();
+                            mem.read(base & !(PAGE_SIZE - 1), &mut t)?;
+                            table = Some((region, t));
+                        }
+                    }
+                    pa
+                }
+            };
+            run = match run {
+                Some((rpa, at, len)) if rpa.wrapping_add(len as u64) == pa => Some((rpa, at, len + n)),
+                Some((rpa, at, len)) => {
+                    mem.read(rpa, &mut buf[at..at + len])?;
+                    Some((pa, done, n))
+                }
+                None => Some((pa, done, n)),
+            };
+            done += n;
+        }
+        if let Some((rpa, at, len)) = run {
+            mem.read(rpa, &mut buf[at..at + len])?;
+        }
+        Ok(())
+    }
+
     pub fn read_u64(&self, mem: &PhysMem, vaddr: u64) -> Result<u64> {
         let mut b = [0u8; 8];
         self.read(mem, vaddr, &mut b)?;

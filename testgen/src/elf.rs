@@ -250,8 +250,31 @@ struct Phdr {
     memsz: u64,
 }
 
+/// The file's layout: its head (ELF header, program headers, notes,
+/// padding) and, in file order, each PT_LOAD's `(first pfn, pages in the
+/// file, file offset)`; the pages' bytes follow the head.
+pub(crate) struct Plan {
+    pub head: Vec<u8>,
+    pub loads: Vec<(u64, u64, u64)>,
+    pub len: u64,
+}
+
 /// The whole ELF file.
 pub(crate) fn build(l: &Layout, vmcoreinfo: &str) -> Vec<u8> {
+    let plan = plan(l, vmcoreinfo);
+    let mut out = Vec::with_capacity(plan.len as usize);
+    out.extend_from_slice(&plan.head);
+    for (start, pages, _) in plan.loads {
+        for pfn in start..start + pages {
+            out.extend_from_slice(&l.page_content(pfn));
+        }
+    }
+    debug_assert_eq!(out.len() as u64, plan.len);
+    out
+}
+
+/// Plans the file (see [`Plan`]).
+pub(crate) fn plan(l: &Layout, vmcoreinfo: &str) -> Plan {
     let notes = notes(l, vmcoreinfo);
     let ranges = &l.cfg.ranges;
     let phnum = 2 + ranges.len();
@@ -279,7 +302,7 @@ pub(crate) fn build(l: &Layout, vmcoreinfo: &str) -> Vec<u8> {
         filesz: ksize,
         memsz: ksize,
     });
-    loads.push((l.kernel_pfn, KERNEL_PAGES));
+    loads.push((l.kernel_pfn, KERNEL_PAGES, off));
     off += ksize;
     for r in ranges {
         let pa = r.start * PAGE_SIZE;
@@ -293,11 +316,11 @@ pub(crate) fn build(l: &Layout, vmcoreinfo: &str) -> Vec<u8> {
             filesz,
             memsz: (r.end - r.start) * PAGE_SIZE,
         });
-        loads.push((r.start, r.file_end - r.start));
+        loads.push((r.start, r.file_end - r.start, off));
         off += filesz;
     }
 
-    let mut out = Vec::with_capacity(off as usize);
+    let mut out = Vec::with_capacity(phdrs[1].offset as usize);
     // Elf64_Ehdr
     out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
     out.extend_from_slice(&[0u8; 8]);
@@ -328,11 +351,5 @@ pub(crate) fn build(l: &Layout, vmcoreinfo: &str) -> Vec<u8> {
     out.resize(note_off as usize, 0);
     out.extend_from_slice(&notes);
     out.resize(phdrs[1].offset as usize, 0);
-    for (start, pages) in loads {
-        for pfn in start..start + pages {
-            out.extend_from_slice(&l.page_content(pfn));
-        }
-    }
-    debug_assert_eq!(out.len() as u64, off);
-    out
+    Plan { head: out, loads, len: off }
 }

@@ -125,6 +125,69 @@ pub(crate) struct Config {
     pub vmemmap_base: u64,
     pub dmesg: Vec<String>,
     pub scheme: Scheme,
+    /// Kinds of the pfns neither reserved nor given a kind, decided lazily
+    /// per 1024-pfn block ([`Fill`]); `None`: they are all `Kernel`.
+    pub fill: Option<Fill>,
+}
+
+/// A lazily described population of the RAM the builder gave no kind to,
+/// for vmcores too large to list their pages (crate::large). RAM is cut in
+/// blocks of 1024 pfns (4 MiB, buddy order 10, aligned). A block that lies
+/// in one RAM range and holds no reserved or explicitly given pfn is, by a
+/// hash of its number and `seed`:
+/// * kept (probability `kept_ppm` / 10^6 once the metadata is counted,
+///   see [`FillRule`]): kernel pages with data, one in four slab, one in
+///   sixteen all zero;
+/// * user (`user_ppm` of the rest): an anonymous THP of order 9 in its first
+///   half, page cache, cache with buffers and anonymous pages in the second;
+/// * free: one buddy block of order 10.
+///
+/// Other pfns (blocks at a range's edge or next to metadata) are free
+/// buddy pages of order 0. Pages of user and free blocks read as zeros, so
+/// a sparse file holds only the kept ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fill {
+    pub seed: u64,
+    /// Pages kept at level 31, metadata included, per million RAM pages.
+    pub kept_ppm: u64,
+    /// User (cache, anon) blocks per million of the blocks not kept.
+    pub user_ppm: u64,
+}
+
+/// A [`Fill`] resolved against a layout: thresholds out of 2^32.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FillRule {
+    seed: u64,
+    kept_below: u64,
+    user_below: u64,
+}
+
+/// pfns per fill block.
+pub(crate) const FILL_BLOCK: u64 = 1 << (MAX_ORDER - 1);
+
+/// Struct-page pages of the 64-pfn groups that hold RAM (outside the
+/// `vmemmap_2m` block): runs `(first group, end group, first pfn)` of
+/// consecutive groups whose pages were allocated consecutively, sorted by
+/// group and so by pfn.
+#[derive(Debug, Default)]
+pub(crate) struct GroupPages {
+    runs: Vec<(u64, u64, u64)>,
+}
+
+impl GroupPages {
+    /// pfn of the page holding group `g`'s struct pages.
+    fn pfn_of(&self, g: u64) -> Option<u64> {
+        let i = self.runs.partition_point(|r| r.1 <= g);
+        let &(first, end, pfn) = self.runs.get(i)?;
+        (first <= g && g < end).then(|| pfn + (g - first))
+    }
+
+    /// The group whose struct pages page `pfn` holds.
+    pub(crate) fn group_at(&self, pfn: u64) -> Option<u64> {
+        let i = self.runs.partition_point(|r| r.2 + (r.1 - r.0) <= pfn);
+        let &(first, end, start) = self.runs.get(i)?;
+        (start <= pfn && pfn < start + (end - first)).then(|| first + (pfn - start))
+    }
 }
 
 /// The computed memory image.
@@ -147,6 +210,11 @@ pub(crate) struct Layout {
     /// Sections that hold RAM (all have a mem_map).
     pub sections: Vec<u64>,
     pub max_pfn: u64,
+    /// Where the struct pages of each 64-pfn group live (computed on
+    /// demand, never stored: a 1 TiB image has 16 GiB of them).
+    pub groups: GroupPages,
+    /// [`Config::fill`] resolved.
+    pub fill: Option<FillRule>,
 }
 
 /// Bump allocator of physical pages.
@@ -299,13 +367,18 @@ impl Layout {
 
         // ---- sections and mem_map groups
         let mut sections = BTreeSet::new();
-        let mut groups = BTreeSet::new();
-        for r in &ranges {
+        // runs of groups [first, end), sorted and merged
+        let mut group_runs: Vec<(u64, u64)> = Vec::new();
+        let mut sorted = ranges.clone();
+        sorted.sort_by_key(|r| r.start);
+        for r in &sorted {
             for s in (r.start >> PFN_SECTION_SHIFT)..=((r.end - 1) >> PFN_SECTION_SHIFT) {
                 sections.insert(s);
             }
-            for g in (r.start >> 6)..=((r.end - 1) >> 6) {
-                groups.insert(g);
+            let (first, end) = (r.start >> 6, ((r.end - 1) >> 6) + 1);
+            match group_runs.last_mut() {
+                Some(last) if first <= last.1 => last.1 = last.1.max(end),
+                _ => group_runs.push((first, end)),
             }
         }
         let sections: Vec<u64> = sections.into_iter().collect();
@@ -354,16 +427,28 @@ impl Layout {
         let usage_pfn = alloc.pages(1, "mem_section_usage");
         let pgdat_pfn = alloc.pages(1, "pglist_data");
         let hole_pfn = alloc.pages(1, "struct pages of holes");
-        let mut group_pfn: BTreeMap<u64, u64> = BTreeMap::new();
-        for &g in &groups {
-            let s = g >> (PFN_SECTION_SHIFT - 6);
-            if Some(s) == huge_section {
-                let off = g - (s << (PFN_SECTION_SHIFT - 6));
-                group_pfn.insert(g, huge_block.unwrap() + off);
-            } else {
-                group_pfn.insert(g, alloc.pages(1, "struct page array"));
+        // one page per group, in group order; the vmemmap_2m section's
+        // groups live in the huge block instead
+        let huge_groups = huge_section.map_or(0..0, |s| {
+            let g = s << (PFN_SECTION_SHIFT - 6);
+            g..g + 512
+        });
+        let mut groups = GroupPages::default();
+        for (first, end) in group_runs {
+            let parts = [(first, end.min(huge_groups.start).max(first)), (first.max(huge_groups.end).min(end), end)];
+            for (a, b) in parts {
+                if a < b {
+                    groups.runs.push((a, b, alloc.pages(b - a, "struct page array")));
+                }
             }
         }
+        let group_pfn = |g: u64| {
+            if huge_groups.contains(&g) {
+                Some(huge_block.unwrap() + (g - huge_groups.start))
+            } else {
+                groups.pfn_of(g)
+            }
+        };
 
         let page_offset = cfg.page_offset_base;
         let vmemmap = cfg.vmemmap_base;
@@ -421,7 +506,7 @@ impl Layout {
             } else {
                 for j in 0..512u64 {
                     let g = (s << (PFN_SECTION_SHIFT - 6)) + j;
-                    let pfn = group_pfn.get(&g).copied().unwrap_or(hole_pfn);
+                    let pfn = group_pfn(g).unwrap_or(hole_pfn);
                     pt.map(&mut alloc, va + (j << PAGE_SHIFT), pfn << PAGE_SHIFT, Leaf::K4, PAGE_KERNEL);
                 }
             }
@@ -469,9 +554,12 @@ impl Layout {
             nr_section_roots,
             sections: sections.clone(),
             max_pfn,
+            groups,
+            fill: None,
             cfg,
         };
         layout.resolve_slots();
+        layout.fill = layout.cfg.fill.map(|f| layout.fill_rule(f));
 
         // ---- contents
         let mut meta: HashMap<u64, Box<[u8]>> = HashMap::new();
@@ -562,9 +650,7 @@ impl Layout {
                 meta.insert(b + j, layout.struct_page_group(g));
             }
         }
-        for (&g, &pfn) in &group_pfn {
-            meta.entry(pfn).or_insert_with(|| layout.struct_page_group(g));
-        }
+        // the other groups' pages are computed when read (page_content)
         layout.meta = meta;
         layout
     }
@@ -605,6 +691,75 @@ impl Layout {
             }
         }
         self.slots = slots;
+    }
+
+    /// Thresholds of `f`: kept blocks make up what the metadata (always
+    /// kept) leaves of `kept_ppm`.
+    fn fill_rule(&self, f: Fill) -> FillRule {
+        let ram: u64 = self.cfg.ranges.iter().map(|r| r.end - r.start).sum();
+        let reserved: u64 = self.reserved.iter().map(|r| r.end - r.start).sum();
+        let target = ram as u128 * u128::from(f.kept_ppm) / 1_000_000;
+        let extra = (target as u64).saturating_sub(reserved);
+        let blocks = (ram / FILL_BLOCK).max(1);
+        let kept = (extra.div_ceil(FILL_BLOCK)).min(blocks);
+        // probabilities out of 2^32
+        let kept_below = ((u128::from(kept) << 32) / u128::from(blocks)) as u64;
+        let user_below = (u128::from(f.user_ppm.min(1_000_000)) << 32) as u64 / 1_000_000;
+        FillRule { seed: f.seed, kept_below, user_below }
+    }
+
+    /// The slot of an unreserved RAM pfn: given by the builder, else by
+    /// the [`Fill`] (with whether its content reads as zeros), else none
+    /// (a `Kernel` page).
+    pub(crate) fn slot(&self, pfn: u64) -> Option<Slot> {
+        match self.slots.get(&pfn) {
+            Some(s) => Some(*s),
+            None => self.fill_slot(pfn).map(|(s, _)| s),
+        }
+    }
+
+    fn fill_slot(&self, pfn: u64) -> Option<(Slot, bool)> {
+        let rule = self.fill?;
+        let head = |kind| Some((Slot::Head(kind), true));
+        let b0 = pfn & !(FILL_BLOCK - 1);
+        let b1 = b0 + FILL_BLOCK;
+        let whole = self.cfg.ranges.iter().any(|r| r.start <= b0 && b1 <= r.end)
+            && !self.reserved.iter().any(|r| r.start < b1 && b0 < r.end)
+            && self.slots.range(b0..b1).next().is_none();
+        if !whole {
+            return head(PageKind::Buddy { order: 0 });
+        }
+        let h = mix(b0 ^ rule.seed);
+        let lo = h & 0xffff_ffff;
+        let hi = h >> 32;
+        let off = pfn - b0;
+        let tail = |kind, head, index| Some((Slot::Tail { head, index, kind }, true));
+        if lo < rule.kept_below {
+            let kind = match mix(pfn ^ rule.seed.rotate_left(17)) % 16 {
+                0..=10 => PageKind::Kernel,
+                11..=14 => PageKind::Slab,
+                _ => PageKind::Zero,
+            };
+            Some((Slot::Head(kind), kind == PageKind::Zero))
+        } else if hi < rule.user_below {
+            let thp = PageKind::AnonThp { order: 9 };
+            match off {
+                0 => head(thp),
+                1..=511 => tail(thp, b0, off),
+                _ => head(match mix(pfn ^ rule.seed) % 4 {
+                    0 | 1 => PageKind::Cache,
+                    2 => PageKind::CachePrivate,
+                    _ => PageKind::Anon,
+                }),
+            }
+        } else {
+            let free = PageKind::Buddy { order: (MAX_ORDER - 1) as u8 };
+            if off == 0 {
+                head(free)
+            } else {
+                tail(free, b0, off)
+            }
+        }
     }
 
     pub(crate) fn is_reserved(&self, pfn: u64) -> bool {
@@ -684,7 +839,7 @@ impl Layout {
         if self.is_reserved(pfn) {
             flags |= bit(PG_RESERVED);
         } else {
-            match self.slots.get(&pfn) {
+            match self.slot(pfn).as_ref() {
                 None | Some(Slot::Head(PageKind::Kernel)) | Some(Slot::Head(PageKind::Zero)) => {}
                 Some(Slot::Head(kind)) => match *kind {
                     PageKind::Kernel | PageKind::Zero => unreachable!(),
@@ -827,22 +982,33 @@ impl Layout {
 
     /// The 4096 bytes of RAM page `pfn` (zeros beyond p_filesz).
     pub(crate) fn page_content(&self, pfn: u64) -> Vec<u8> {
+        self.page_data(pfn).unwrap_or_else(|| vec![0; PAGE_SIZE as usize])
+    }
+
+    /// Like [`Self::page_content`], but `None` for most pages known to be
+    /// all zeros without building them (a `Some` page may still be zeros).
+    pub(crate) fn page_data(&self, pfn: u64) -> Option<Vec<u8>> {
         assert!(self.is_ram(pfn), "pfn {pfn:#x} is not RAM");
         if !self.in_file(pfn) {
-            return vec![0; PAGE_SIZE as usize];
+            return None;
         }
         if let Some(m) = self.meta.get(&pfn) {
-            return m.to_vec();
+            return Some(m.to_vec());
+        }
+        if let Some(g) = self.groups.group_at(pfn) {
+            return Some(self.struct_page_group(g).into_vec());
         }
         if self.is_reserved(pfn) {
-            return pattern_page(pfn, 0x3e7a);
+            return Some(pattern_page(pfn, 0x3e7a));
         }
-        let zero = self.cfg.zero.contains(&pfn) || matches!(self.slots.get(&pfn), Some(Slot::Head(PageKind::Zero)));
-        if zero {
-            vec![0; PAGE_SIZE as usize]
-        } else {
-            pattern_page(pfn, 0)
+        if self.cfg.zero.contains(&pfn) {
+            return None;
         }
+        let zero = match self.slots.get(&pfn) {
+            Some(s) => matches!(s, Slot::Head(PageKind::Zero)),
+            None => self.fill_slot(pfn).is_some_and(|(_, zero)| zero),
+        };
+        (!zero).then(|| pattern_page(pfn, 0))
     }
 }
 

@@ -71,6 +71,7 @@ pub mod kallsyms;
 pub mod kernel;
 pub use kernel::Scheme;
 pub mod kmod;
+pub mod large;
 mod layout;
 mod model;
 mod printk;
@@ -204,6 +205,7 @@ pub struct SynthVmcore {
     vmemmap_base: Option<u64>,
     dmesg: Vec<String>,
     scheme: Scheme,
+    fill: Option<layout::Fill>,
     edits: Vec<Edit>,
     cache: OnceLock<Arc<Layout>>,
 }
@@ -249,6 +251,7 @@ impl SynthVmcore {
             vmemmap_base: None,
             dmesg: printk::default_log(),
             scheme: Scheme::default(),
+            fill: None,
             edits: Vec::new(),
             cache: OnceLock::new(),
         }
@@ -323,6 +326,12 @@ impl SynthVmcore {
         }
         // an anonymous page whose content is zero
         v.zero_content(0x2a8)
+    }
+
+    /// Populate the pfns given no kind lazily (see [`large`]).
+    pub(crate) fn fill(mut self, fill: layout::Fill) -> Self {
+        self.fill = Some(fill);
+        self.changed()
     }
 
     fn changed(mut self) -> Self {
@@ -477,6 +486,7 @@ impl SynthVmcore {
                 }),
                 dmesg: self.dmesg.clone(),
                 scheme: self.scheme,
+                fill: self.fill,
             };
             let l = Layout::compute(cfg);
             for r in &l.reserved {
@@ -505,6 +515,16 @@ impl SynthVmcore {
     /// The whole ELF file.
     pub fn build(&self) -> Vec<u8> {
         elf::build(self.layout(), &self.vmcoreinfo())
+    }
+
+    /// Where [`Self::build`] puts things: the file's first bytes (headers
+    /// and notes) and the file offset of each RAM page.
+    pub(crate) fn file_plan(&self) -> elf::Plan {
+        elf::plan(self.layout(), &self.vmcoreinfo())
+    }
+
+    pub(crate) fn layout_ref(&self) -> &Layout {
+        self.layout()
     }
 
     /// The PT_NOTE segment's bytes (as in the file).

@@ -67,14 +67,32 @@ pub(crate) fn ram_pfns(l: &Layout) -> BTreeSet<u64> {
 
 /// The 2nd bitmap makedumpfile computes for `level` (0..=31).
 pub(crate) fn expected(l: &Layout, level: u8, elf: bool) -> BTreeSet<u64> {
+    let mut out = BTreeSet::new();
+    for_each_kept(l, level, elf, |pfn| {
+        out.insert(pfn);
+    });
+    out
+}
+
+/// Calls `f` with each pfn of the 2nd bitmap for `level`, in increasing
+/// order, in constant memory (for images too large for a set).
+///
+/// makedumpfile starts from the 1st bitmap (the pfns of the PT_LOADs:
+/// every RAM pfn, the kernel text PT_LOAD lying inside the first range),
+/// removes the no-data pfns and then, walking the sections in order, the
+/// excluded ones. Every RAM pfn lies in a section, so walking the sections
+/// alone visits each candidate; an exclusion can run past its section, so
+/// its end is carried (`excluded_to`).
+pub(crate) fn for_each_kept(l: &Layout, level: u8, elf: bool, mut f: impl FnMut(u64)) {
     assert!(level <= 31, "dump level {level} is not in 0..=31");
     let max_mapnr = l.max_pfn;
-    let mut keep = ram_pfns(l);
-    for r in &l.cfg.ranges {
-        for pfn in r.file_end..r.end {
-            keep.remove(&pfn);
+    let mut excluded_to = 0u64;
+    let mut keep = |pfn: u64, excluded_to: u64| {
+        if pfn >= excluded_to && (!elf || level & 1 == 0 || l.page_data(pfn).is_some_and(|p| p.iter().any(|&b| b != 0)))
+        {
+            f(pfn);
         }
-    }
+    };
     let bit = |b: u32| 1u64 << b;
     for &s in &l.sections {
         let start = s << PFN_SECTION_SHIFT;
@@ -117,6 +135,7 @@ pub(crate) fn expected(l: &Layout, level: u8, elf: bool) -> BTreeSet<u64> {
             }
             let mut nr_pages = 1u64 << order;
             if compound_head & 1 != 0 {
+                keep(pfn, excluded_to);
                 pfn += 1;
                 continue;
             }
@@ -129,6 +148,7 @@ pub(crate) fn expected(l: &Layout, level: u8, elf: bool) -> BTreeSet<u64> {
             let reason = if level & 16 != 0 && !slab && mapcount == scheme.buddy_type() {
                 if private >= u64::from(MAX_ORDER) {
                     // "WARNING: Invalid free page order": page kept
+                    keep(pfn, excluded_to);
                     pfn += 1;
                     continue;
                 }
@@ -151,18 +171,12 @@ pub(crate) fn expected(l: &Layout, level: u8, elf: bool) -> BTreeSet<u64> {
                 None
             };
             if reason.is_some() {
-                for p in pfn..(pfn + nr_pages).min(max_mapnr) {
-                    keep.remove(&p);
-                }
+                excluded_to = excluded_to.max((pfn + nr_pages).min(max_mapnr));
                 pfn += nr_pages;
             } else {
+                keep(pfn, excluded_to);
                 pfn += 1;
             }
         }
     }
-    let mut out = keep;
-    if elf && level & 1 != 0 {
-        out.retain(|&pfn| l.page_content(pfn).iter().any(|&b| b != 0));
-    }
-    out
 }

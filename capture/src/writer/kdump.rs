@@ -65,8 +65,14 @@ const PROGRESS_EVERY: u64 = 4096;
 /// one more `fdatasync` per 16 MiB (measured in docs/engine.md).
 pub const DATA_PER_BARRIER: u64 = 16 << 20;
 
-/// Largest 2nd bitmap kept in memory between the passes.
-const BITMAP_CACHE_MAX: u64 = 8 << 20;
+/// Largest 2nd bitmap kept in memory between the passes: 2 MiB covers
+/// 64 GiB of pfns. The peak RSS is to stay at or below 16 MB whatever the
+/// RAM (docs/engine.md, "Scaling"): without the bitmap a save peaks at
+/// 12.0 MB with one thread and 13.5 MB with two, and a 65 GiB vmcore's
+/// 2 MiB bitmap took those to 14.0 and 15.8 MB, so a larger cache would
+/// cross the bound. Past it, pass 2 reads the struct pages again (1/64
+/// of the RAM's size).
+const BITMAP_CACHE_MAX: u64 = 2 << 20;
 
 pub fn write(
     sel: &Selector,
@@ -79,8 +85,8 @@ pub fn write(
     let layout = Layout::new(vm.max_mapnr, vm.elf.note_bytes.len() as u64);
 
     // Pass 1: bitmaps, and the number of pages in the dump. The 2nd bitmap
-    // is kept for pass 2 when small (one bit per page: 8 MiB covers 256 GiB
-    // of RAM); beyond that, pass 2 classifies again, so memory stays bounded.
+    // is kept for pass 2 when small (one bit per page: 2 MiB covers 64 GiB
+    // of pfns); beyond that, pass 2 classifies again, so memory stays bounded.
     let keep_bitmaps = vm.max_mapnr / 8 <= BITMAP_CACHE_MAX;
     let mut cached = Vec::new();
     let mut pass = sel.pass();
