@@ -48,6 +48,9 @@ pub fn arm(root: &Path, a: &ArmOptions, rearm: bool, warn: &mut dyn FnMut(&str))
             s.suggested_crashkernel()
         ));
     }
+    if let Some(w) = plan.more_cpus_than_online() {
+        warn(&w);
+    }
     if let Some(r) = prepared.image.as_ref().and_then(|i| i.report.as_ref()) {
         for (m, sd) in &r.unresolved_softdeps {
             warn(&format!("{m} asks for {sd} (softdep), which no module provides: left out"));
