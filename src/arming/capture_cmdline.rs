@@ -155,9 +155,9 @@ fn nr_cpus_option(cpus: u32) -> String {
 pub fn nr_cpus_of(line: &str) -> Option<u32> {
     tokenize(line)
         .into_iter()
+        .rev()
         .filter(|o| same_name(option_name(o), "nr_cpus"))
-        .filter_map(|o| option_value(o).and_then(|v| v.parse().ok()))
-        .last()
+        .find_map(|o| option_value(o).and_then(|v| v.parse().ok()))
 }
 
 fn rule_for(name: &str) -> Option<&'static Rule> {

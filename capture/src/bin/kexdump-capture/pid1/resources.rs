@@ -52,10 +52,7 @@ mod tests {
     fn cpus_and_memory_from_meminfo() {
         let meminfo = "MemTotal:          63404 kB\nMemFree:           40960 kB\nMemAvailable:      38912 kB\n\
                        Buffers:               0 kB\n";
-        assert_eq!(
-            describe(2, meminfo),
-            "2 CPUs online; memory total 61.9 MiB, available 38.0 MiB, free 40.0 MiB"
-        );
+        assert_eq!(describe(2, meminfo), "2 CPUs online; memory total 61.9 MiB, available 38.0 MiB, free 40.0 MiB");
         // Unreadable or cut short: said so, never a failure.
         assert_eq!(describe(1, ""), "1 CPU online; memory total ?, available ?, free ?");
     }
