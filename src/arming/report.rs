@@ -88,8 +88,8 @@ pub fn print_text(o: &Outcome) {
     println!("  reservation: {} ({} free after loading)", mib(s.crash_size), mib(s.spare()));
     let online = plan.online_cpus.map_or_else(|| "unknown".to_owned(), |n| n.to_string());
     match plan.nr_cpus {
-        Some(n) => println!("  cpus:        {n} in the capture kernel (nr_cpus=; {online} online here)"),
-        None => println!("  cpus:        every CPU in the capture kernel (no nr_cpus=; {online} online here)"),
+        Some(n) => println!("  cpus:        nr_cpus={n} in the capture kernel ({online} online here)"),
+        None => println!("  cpus:        no nr_cpus=: the capture kernel brings up every CPU ({online} online here)"),
     }
     println!("  cmdline:     {}", plan.cmdline);
     if o.dry_run {

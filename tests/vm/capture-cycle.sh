@@ -376,7 +376,14 @@ if ! grep -q 'kexdump-capture: kexdump .* capture:' "$log"; then
     kx_die "the capture kernel never started kexdump-capture; see $outdir/serial.log"
 fi
 end_line=$(grep -m1 -E 'kexdump-capture: (reboot|poweroff|halt) \(after' "$log" || true)
-((killed)) || [[ -n $end_line ]] || kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
+if ((!killed)) && [[ -z $end_line ]]; then
+    # A capture that ran out of memory while saving (page cache, the
+    # compression threads' buffers: more CPUs need more) never ends.
+    if awk '/kexdump-capture: kexdump .* capture:/ {p = 1} p && /Out of memory|out_of_memory|deadlocked on memory/ {f = 1} END {exit !f}' "$log"; then
+        kx_die "the capture kernel ran out of memory during the capture (crashkernel=$ck is too small${cpus:+ for --cpus $cpus}); see $outdir/serial.log"
+    fi
+    kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
+fi
 
 # Phases, from the host stamps on the serial log.
 mt() { kx_log_marker_time "$log" "$1" || true; }  # "" when the step never ran
