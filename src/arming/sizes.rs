@@ -23,11 +23,13 @@ pub const MIB: u64 = 1 << 20;
 pub const RUNTIME_FIXED: u64 = 16 * MIB;
 pub const RUNTIME_PER_INITRD_BYTE: u64 = 4;
 /// What each CPU beyond the first (`[kernel] cpus`, `nr_cpus=`) adds to
-/// that need: its per-CPU area (248 KiB on Debian's 6.1: "Embedded 62
-/// pages/cpu"), the idle, migration, ksoftirqd, kworker and RCU threads'
-/// stacks, per-CPU page lists and slab caches, and the compression
-/// thread's buffers. A margin over what was measured (docs/capture.md,
-/// "Capture CPUs").
+/// that need: its per-CPU area (measured +248 KiB of the capture kernel's
+/// reserved memory on Debian's 6.1: "Embedded 62 pages/cpu"), the per-CPU
+/// kernel threads' stacks, per-CPU page lists and slab caches, and one
+/// more compression thread's buffers. Measured in a 2 GiB guest
+/// (docs/capture.md, "Capture CPUs"): 1 CPU captured at 92M every time, 2
+/// CPUs ran out of memory at 92M once in 3 runs and captured at 96M: the
+/// second CPU costs between 0 and 4 MiB at that boundary.
 pub const RUNTIME_PER_EXTRA_CPU: u64 = 2 * MIB;
 
 /// Bytes in MiB, one decimal, for messages.
