@@ -459,7 +459,8 @@ The capture kernel's command line starts from /proc/cmdline. Options that hurt
 a capture kernel are dropped (crashkernel=, quiet, root=, hugepages=, resume=,
 init=, rd.*, systemd.*, ...; --dry-run lists each with its reason), the rest is
 kept in order (every console= in particular), and options that let a kernel
-boot in a small reservation are added: nr_cpus=1 irqpoll reset_devices
+boot in a small reservation are added: nr_cpus=N (--cpus, else the
+configuration's kernel.cpus, else 1) irqpoll reset_devices
 panic=10 cgroup_disable=memory mce=off numa=off transparent_hugepage=never
 cma=0 hugetlb_cma=0 printk.devkmsg=on module_blacklist=<GPU and KVM drivers>.
 --cmdline-append strings come last, so they win where the kernel takes the
@@ -517,8 +518,15 @@ pub struct ArmArgs {
     pub cmdline_remove: Vec<String>,
     /// Use exactly this capture command line: nothing is taken from
     /// /proc/cmdline, dropped or added.
-    #[arg(long, value_name = "FULL", conflicts_with_all = ["cmdline_append", "cmdline_remove"])]
+    #[arg(long, value_name = "FULL", conflicts_with_all = ["cmdline_append", "cmdline_remove", "cpus"])]
     pub cmdline: Option<String>,
+    /// How many CPUs the capture kernel brings up (nr_cpus=N, 1-64): the
+    /// dump is compressed with one thread each. Each CPU beyond the first
+    /// needs about 2 MiB more of the reservation; more than are online
+    /// here is warned about. [default: the configuration's kernel.cpus,
+    /// else 1]
+    #[arg(long, value_name = "N", value_parser = parse_cpus)]
+    pub cpus: Option<u32>,
     /// How to load the images.
     #[arg(long, value_enum, default_value_t = KexecMethod::Auto)]
     pub method: KexecMethod,
@@ -857,6 +865,11 @@ pub struct CrashkernelSetArgs {
 }
 
 /// A byte size such as 1G, 512M, 4096 (for clap).
+fn parse_cpus(s: &str) -> Result<u32, String> {
+    let n: i64 = s.trim().parse().map_err(|_| format!("{s:?} is not a whole number of CPUs (1-64)"))?;
+    crate::config::check_cpus(n)
+}
+
 fn parse_byte_size(s: &str) -> Result<u64, String> {
     crate::config::parse_size(s).ok_or_else(|| format!("{s:?} is not a size such as 1G, 512M or 0"))
 }
@@ -876,6 +889,7 @@ impl ArmArgs {
             cmdline_append: self.cmdline_append.clone(),
             cmdline_remove: self.cmdline_remove.clone(),
             cmdline: self.cmdline.clone(),
+            cpus: self.cpus,
             method: self.method.into(),
             dry_run: self.dry_run,
         }

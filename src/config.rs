@@ -11,6 +11,7 @@
 //! the key comes from the document's spans (toml_edit, the parser toml
 //! itself uses).
 
+use crate::arming::capture_cmdline::{DEFAULT_CPUS, MAX_CPUS};
 use crate::known_hosts;
 use crate::system::mounts;
 use crate::system::network::{self, NetProbe};
@@ -155,6 +156,8 @@ pub struct KernelSection {
     pub extra_modules: Vec<String>,
     pub cmdline_remove: Vec<String>,
     pub cmdline_append: Vec<String>,
+    /// The capture kernel's `nr_cpus=` (1-64).
+    pub cpus: i64,
 }
 
 impl Default for KernelSection {
@@ -166,7 +169,15 @@ impl Default for KernelSection {
             extra_modules: Vec::new(),
             cmdline_remove: Vec::new(),
             cmdline_append: Vec::new(),
+            cpus: i64::from(DEFAULT_CPUS),
         }
+    }
+}
+
+impl KernelSection {
+    /// The capture kernel's CPUs: [`Config::load`] has checked the value.
+    pub fn cpus(&self) -> u32 {
+        u32::try_from(self.cpus.clamp(1, i64::from(MAX_CPUS))).unwrap_or(DEFAULT_CPUS)
     }
 }
 
@@ -611,6 +622,7 @@ impl Config {
                 return Err(("kernel.cmdline_append", format!("{o:?} is not a kernel command line option")));
             }
         }
+        check_cpus(k.cpus).map_err(|m| ("kernel.cpus", m))?;
 
         let r = &self.retention;
         u32::try_from(r.keep)
@@ -798,6 +810,16 @@ fn check_modules(names: &[String]) -> Result<(), String> {
     }
 }
 
+/// A count of capture CPUs: 1 to [`MAX_CPUS`]. Shared with `arm --cpus`.
+pub fn check_cpus(n: i64) -> Result<u32, String> {
+    u32::try_from(n).ok().filter(|n| (1..=MAX_CPUS).contains(n)).ok_or_else(|| {
+        format!(
+            "{n} is not a number of capture CPUs (1-{MAX_CPUS}); each CPU beyond the first needs more \
+             crashkernel= memory, see `kexdump estimate`"
+        )
+    })
+}
+
 fn check_abs_path(p: &str, empty_ok: bool) -> Result<(), String> {
     if (p.is_empty() && empty_ok) || (p.starts_with('/') && !p.contains('\n')) {
         Ok(())
@@ -868,6 +890,7 @@ mod tests {
         assert_eq!(c.dump.compression_level, 1);
         assert_eq!((c.actions.failure_action.as_str(), c.actions.final_action.as_str()), ("reboot", "reboot"));
         assert_eq!(c.kernel.initramfs, "/var/lib/kexdump/capture.img");
+        assert_eq!((c.kernel.cpus, c.kernel.cpus()), (1, 1));
         assert_eq!((c.retention.keep, c.retention.min_free.as_str()), (5, "1G"));
         assert_eq!(c.crashkernel.policy, "auto");
         // An empty file is the defaults, and they are valid.
@@ -982,7 +1005,7 @@ mod tests {
              compression_level = 6\n[actions]\nfailure = \"halt\"\nfinal = \"poweroff\"\n[kernel]\n\
              kernel = \"/boot/vmlinuz-6.1.0-56-amd64\"\ninitramfs = \"/boot/kexdump.img\"\n\
              modules_dir = \"/lib/modules/6.1.0-56-amd64\"\nextra_modules = [\"dm_crypt\"]\n\
-             cmdline_remove = [\"numa\"]\ncmdline_append = [\"console=ttyS0,115200\"]\n\
+             cmdline_remove = [\"numa\"]\ncmdline_append = [\"console=ttyS0,115200\"]\ncpus = 64\n\
              [retention]\nkeep = 0\nmin_free = \"512M\"\n[crashkernel]\npolicy = \"1G-4G:128M,4G-:192M\"\n",
         )
         .unwrap();
@@ -995,6 +1018,7 @@ mod tests {
         assert_eq!((cc.level, cc.format, cc.compression), (17, Format::Elf, Compression::Zlib { level: 6 }));
         assert_eq!((cc.wait_seconds, cc.failure_action, cc.final_action), (120, Action::Halt, Action::Poweroff));
         assert_eq!(c.disk_modules().unwrap(), ["nvme"]);
+        assert_eq!(c.kernel.cpus(), 64);
         // The capture config it makes survives the image's text form.
         assert_eq!(CaptureConfig::parse(&cc.to_text()).unwrap(), cc);
         // snappy ignores the (default) level.
@@ -1058,6 +1082,9 @@ mod tests {
             ),
             ("[target]\nmount_options = \"noatime, nouuid\"\n", 2, "target.mount_options", "without spaces"),
             ("[target]\nfstype = \"ext4 \"\n", 2, "target.fstype", "is not a file system type"),
+            ("[kernel]\ncpus = 0\n", 2, "kernel.cpus", "0 is not a number of capture CPUs (1-64)"),
+            ("[kernel]\n\ncpus = 65\n", 3, "kernel.cpus", "65 is not a number of capture CPUs (1-64)"),
+            ("[kernel]\ncpus = -2\n", 2, "kernel.cpus", "-2 is not a number of capture CPUs (1-64)"),
             (
                 "[kernel]\ninitramfs = \"capture.img\"\n",
                 2,
@@ -1160,6 +1187,12 @@ mod tests {
         let (kind, line, key, msg) = fails("[dump]\nlevel = \"31\"\n");
         assert_eq!((kind, line, key.as_deref()), (ErrorKind::WrongType, Some(2), Some("dump.level")));
         assert_eq!(msg, "/etc/kexdump.toml:2: key dump.level: invalid type: string \"31\", expected an integer");
+        // Capture CPUs are a whole number, not a string or a fraction.
+        for (cpus, got) in [("\"2\"", "string \"2\""), ("1.5", "floating point `1.5`")] {
+            let (kind, line, key, msg) = fails(&format!("[kernel]\ncpus = {cpus}\n"));
+            assert_eq!((kind, line, key.as_deref()), (ErrorKind::WrongType, Some(2), Some("kernel.cpus")), "{msg}");
+            assert_eq!(msg, format!("/etc/kexdump.toml:2: key kernel.cpus: invalid type: {got}, expected an integer"));
+        }
         let (kind, line, key, _) = fails("[target]\n\ndrivers = [\"nvme\",\n  3]\n");
         assert_eq!((kind, line, key.as_deref()), (ErrorKind::WrongType, Some(4), Some("target.drivers")));
         let (kind, line, key, msg) = fails("[dump]\nlevel = 3\n[kernel\n");

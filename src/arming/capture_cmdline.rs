@@ -6,7 +6,7 @@
 //!    kexdump sets itself, and the user's `--cmdline-remove` keys;
 //! 2. keep everything else in its order (every `console=` in particular:
 //!    the capture kernel's messages must reach the same console);
-//! 3. add kexdump's options ([`ADD`] and `module_blacklist=`), then the
+//! 3. add kexdump's options (`nr_cpus=`, [`ADD`] and `module_blacklist=`), then the
 //!    user's `--cmdline-append` strings last, so that the user wins for
 //!    every option where the kernel takes the last value.
 //!
@@ -62,7 +62,7 @@ const DROP: &[Rule] = &[
     key("BOOT_IMAGE", "the boot loader's note about the primary's image; meaningless for the capture kernel"),
     key("initrd", "the capture initramfs is handed to kexec directly, not found by the boot loader"),
     key("nr_cpus", REPLACED),
-    key("maxcpus", "nr_cpus=1, added below, decides how many CPUs the capture kernel brings up"),
+    key("maxcpus", "nr_cpus=, added below, decides how many CPUs the capture kernel brings up"),
     key("irqpoll", REPLACED),
     key("reset_devices", REPLACED),
     key("panic", REPLACED),
@@ -83,10 +83,8 @@ const DROP: &[Rule] = &[
 /// capture /init must not treat its arguments as its own. (We do not add
 /// `novmcoredd`: kernels without CONFIG_PROC_VMCORE_DEVICE_DUMP, Debian's
 /// 6.1 among them, do not know it and hand it to /init as argv[1].)
+/// `nr_cpus=` comes first, before these, with the configured count.
 const ADD: &[(&str, &str)] = &[
-    // Every possible CPU costs per-CPU memory the reservation cannot
-    // spare, and one CPU copies a dump as fast as the disk takes it.
-    ("nr_cpus=1", "one CPU saves per-CPU memory"),
     // Devices may still raise interrupts the crashed kernel set up; polling
     // copes with lost or misrouted ones while drivers reset the hardware.
     ("irqpoll", "cope with interrupts misrouted by the crashed kernel"),
@@ -137,6 +135,31 @@ pub struct CaptureCmdline {
     pub dropped: Vec<Dropped>,
 }
 
+/// CPUs the capture kernel brings up by default (`[kernel] cpus`). Every
+/// possible CPU costs per-CPU memory (areas, stacks, per-CPU page lists)
+/// the small reservation must hold; more than one pays only for the
+/// compression threads of the dump (docs/capture.md, "Capture CPUs").
+pub const DEFAULT_CPUS: u32 = 1;
+/// The most `[kernel] cpus` / `arm --cpus` accept.
+pub const MAX_CPUS: u32 = 64;
+
+/// `nr_cpus=N`: the kernel allocates per-CPU memory for N possible CPUs
+/// only, where `maxcpus=` would still allocate it for every CPU the
+/// firmware lists and merely leave them offline.
+fn nr_cpus_option(cpus: u32) -> String {
+    format!("nr_cpus={cpus}")
+}
+
+/// The CPU count a command line gives the kernel: its last `nr_cpus=`
+/// (the kernel takes the last value), `None` without one.
+pub fn nr_cpus_of(line: &str) -> Option<u32> {
+    tokenize(line)
+        .into_iter()
+        .rev()
+        .filter(|o| same_name(option_name(o), "nr_cpus"))
+        .find_map(|o| option_value(o).and_then(|v| v.parse().ok()))
+}
+
 fn rule_for(name: &str) -> Option<&'static Rule> {
     DROP.iter().find(|r| match r.matches {
         Match::Key(k) => same_name(name, k),
@@ -154,8 +177,8 @@ fn remove_name(key: &str) -> &str {
 /// Builds the capture kernel's command line from the primary's.
 /// `remove` holds option names (`KEY` removes `KEY` and `KEY=...`) taken
 /// out of the primary's line and of kexdump's additions; `append` holds
-/// strings added last, verbatim.
-pub fn capture_cmdline(primary: &str, remove: &[String], append: &[String]) -> CaptureCmdline {
+/// strings added last, verbatim; `cpus` is the `nr_cpus=` kexdump adds.
+pub fn capture_cmdline(primary: &str, remove: &[String], append: &[String], cpus: u32) -> CaptureCmdline {
     let removed = |name: &str| remove.iter().any(|k| !remove_name(k).is_empty() && same_name(name, remove_name(k)));
     let appended: Vec<&str> = append.iter().flat_map(|a| tokenize(a)).collect();
     let mut kept: Vec<&str> = Vec::new();
@@ -203,6 +226,9 @@ pub fn capture_cmdline(primary: &str, remove: &[String], append: &[String]) -> C
     }
 
     let mut line: Vec<String> = kept.iter().map(|s| s.to_string()).collect();
+    if !removed("nr_cpus") {
+        line.push(nr_cpus_option(cpus));
+    }
     line.extend(ADD.iter().filter(|(a, _)| !removed(option_name(a))).map(|(a, _)| a.to_string()));
     if !removed("module_blacklist") {
         line.push(format!("module_blacklist={}", blacklist.join(",")));
@@ -220,7 +246,7 @@ mod tests {
         module_blacklist=kvm,kvm_intel,kvm_amd,nouveau,amdgpu,radeon,i915";
 
     fn trim(primary: &str) -> String {
-        capture_cmdline(primary, &[], &[]).line
+        capture_cmdline(primary, &[], &[], 1).line
     }
 
     fn strings(v: &[&str]) -> Vec<String> {
@@ -281,7 +307,7 @@ mod tests {
             r#""root=/dev/my disk""#,
         ];
         for option in cases {
-            let got = capture_cmdline(&format!("console=ttyS0 {option} keep"), &[], &[]);
+            let got = capture_cmdline(&format!("console=ttyS0 {option} keep"), &[], &[], 1);
             let expected_bl = match option {
                 "module_blacklist=foo" => ",foo",
                 "module-blacklist=bar" => ",bar",
@@ -301,7 +327,7 @@ mod tests {
 
     #[test]
     fn everything_after_double_dash_goes() {
-        let got = capture_cmdline("console=ttyS0 -- single foo=bar", &[], &[]);
+        let got = capture_cmdline("console=ttyS0 -- single foo=bar", &[], &[], 1);
         assert_eq!(got.line, format!("console=ttyS0 {ADDED}"));
         assert_eq!(got.dropped[0].option, "-- single foo=bar");
         // A quoted "--" is an option, not the separator.
@@ -321,6 +347,7 @@ mod tests {
             "console=ttyS0 foo foo=1 bar=2 intel_iommu=on",
             &strings(&["foo", "intel-iommu=", "numa", "module_blacklist", ""]),
             &[],
+            1,
         );
         assert_eq!(
             got.line,
@@ -336,7 +363,7 @@ mod tests {
 
     #[test]
     fn an_unterminated_quote_is_dropped() {
-        let got = capture_cmdline("console=ttyS0 foo=\"bar", &[], &[]);
+        let got = capture_cmdline("console=ttyS0 foo=\"bar", &[], &[], 1);
         assert_eq!(got.line, format!("console=ttyS0 {ADDED}"));
         assert_eq!(got.dropped.len(), 1);
         assert_eq!(got.dropped[0].option, "foo=\"bar");
@@ -344,8 +371,29 @@ mod tests {
 
     #[test]
     fn append_goes_last_verbatim() {
-        let got = capture_cmdline("console=ttyS0", &[], &strings(&["nr_cpus=2", " a=\"x y\"  b ", "  "]));
+        let got = capture_cmdline("console=ttyS0", &[], &strings(&["nr_cpus=2", " a=\"x y\"  b ", "  "]), 1);
         assert_eq!(got.line, format!("console=ttyS0 {ADDED} nr_cpus=2 a=\"x y\"  b"));
+    }
+
+    #[test]
+    fn cpus_sets_nr_cpus_in_place_of_the_primarys() {
+        let got = capture_cmdline("console=ttyS0 nr_cpus=8 maxcpus=4", &[], &[], 2);
+        assert_eq!(got.line, format!("console=ttyS0 {}", ADDED.replacen("nr_cpus=1", "nr_cpus=2", 1)));
+        let whys: Vec<_> = got.dropped.iter().map(|d| (d.option.as_str(), d.why)).collect();
+        assert_eq!(
+            whys,
+            [
+                ("nr_cpus=8", REPLACED),
+                ("maxcpus=4", "nr_cpus=, added below, decides how many CPUs the capture kernel brings up")
+            ]
+        );
+        assert_eq!(nr_cpus_of(&got.line), Some(2));
+        // Removed, kexdump adds none; appended, the last one is the kernel's.
+        let got = capture_cmdline("console=ttyS0", &strings(&["nr_cpus"]), &[], 2);
+        assert_eq!(nr_cpus_of(&got.line), None);
+        let got = capture_cmdline("console=ttyS0", &[], &strings(&["nr-cpus=\"3\""]), 2);
+        assert_eq!(nr_cpus_of(&got.line), Some(3));
+        assert_eq!(nr_cpus_of("nr_cpus=x"), None);
     }
 
     #[test]
@@ -361,9 +409,11 @@ mod tests {
         for line in lines {
             for remove in &removes {
                 for append in &appends {
-                    let once = capture_cmdline(line, remove, append).line;
-                    let twice = capture_cmdline(&once, remove, append).line;
-                    assert_eq!(once, twice, "{line:?} {remove:?} {append:?}");
+                    for cpus in [1, 4] {
+                        let once = capture_cmdline(line, remove, append, cpus).line;
+                        let twice = capture_cmdline(&once, remove, append, cpus).line;
+                        assert_eq!(once, twice, "{line:?} {remove:?} {append:?} {cpus}");
+                    }
                 }
             }
         }
@@ -375,6 +425,7 @@ mod tests {
             "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=UUID=0a1b ro quiet crashkernel=256M console=ttyS0,115200n8",
             &[],
             &strings(&["nokaslr"]),
+            1,
         );
         assert_eq!(got.line, format!("console=ttyS0,115200n8 {ADDED} nokaslr"));
         let dropped: Vec<_> = got.dropped.iter().map(|d| d.option.as_str()).collect();

@@ -13,6 +13,8 @@ pub const CRASH_SIZE: &str = "sys/kernel/kexec_crash_size";
 pub const CRASH_LOADED: &str = "sys/kernel/kexec_crash_loaded";
 /// The primary kernel's command line.
 pub const PROC_CMDLINE: &str = "proc/cmdline";
+/// The CPUs online now, as a list of ranges (`0-3,6`).
+pub const CPUS_ONLINE: &str = "sys/devices/system/cpu/online";
 /// `1` once `sysctl kernel.kexec_load_disabled=1` ran (until reboot).
 pub const LOAD_DISABLED: &str = "proc/sys/kernel/kexec_load_disabled";
 /// The kernel lockdown mode, the active one in brackets.
@@ -29,6 +31,20 @@ fn read_text(root: &Path, rel: &str) -> Result<(PathBuf, String), ArmError> {
 /// The primary kernel's command line.
 pub fn primary_cmdline(root: &Path) -> Result<String, ArmError> {
     read_text(root, PROC_CMDLINE).map(|(_, text)| text)
+}
+
+/// How many CPUs are online in the running kernel, from the kernel's list
+/// of ranges; `None` when it cannot be read or parsed (a fake root, a
+/// container without sysfs): only a warning depends on it.
+pub fn online_cpus(root: &Path) -> Option<u32> {
+    let (_, text) = read_text(root, CPUS_ONLINE).ok()?;
+    let mut n = 0u32;
+    for part in text.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+        n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
+    }
+    Some(n)
 }
 
 /// The size of the crashkernel= reservation, which must not be 0.
@@ -113,6 +129,17 @@ pub fn lockdown(root: &Path) -> Option<(PathBuf, String)> {
 mod tests {
     use super::*;
     use crate::arming::plan::fixture::Tree;
+
+    #[test]
+    fn online_cpus_counts_the_ranges() {
+        let t = Tree::new();
+        for (text, n) in [("0\n", Some(1)), ("0-1\n", Some(2)), ("0-3,6,8-9\n", Some(7)), ("", None), ("3-1", None)] {
+            t.write(CPUS_ONLINE, text);
+            assert_eq!(online_cpus(t.root()), n, "{text:?}");
+        }
+        t.remove(CPUS_ONLINE);
+        assert_eq!(online_cpus(t.root()), None);
+    }
 
     #[test]
     fn loaded_flag() {

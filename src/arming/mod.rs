@@ -55,6 +55,8 @@ pub struct ArmOptions {
     pub cmdline_remove: Vec<String>,
     /// Exactly this capture command line.
     pub cmdline: Option<String>,
+    /// The capture kernel's CPUs [default: the configuration's, else 1].
+    pub cpus: Option<u32>,
     /// How to load (and, for a re-arm, unload).
     pub method: Method,
     /// Check everything; build, load and write nothing.

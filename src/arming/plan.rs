@@ -4,7 +4,7 @@
 
 use super::capture_cmdline::{self, Dropped};
 use super::error::ArmError;
-use super::kernel_state::{crash_size, primary_cmdline};
+use super::kernel_state::{crash_size, online_cpus, primary_cmdline};
 use super::sizes::{check_fits, file_size, sizes, Sizes};
 use std::path::{Path, PathBuf};
 
@@ -38,8 +38,9 @@ pub fn check_cmdline(cmdline: &str, cmdline_size: Option<u32>, kernel: &Path) ->
 pub enum CmdlineSource {
     /// Exactly this line (`--cmdline`).
     Full(String),
-    /// Derived from /proc/cmdline (see capture_cmdline.rs).
-    Derived { remove: Vec<String>, append: Vec<String> },
+    /// Derived from /proc/cmdline (see capture_cmdline.rs), with
+    /// `nr_cpus=<cpus>`.
+    Derived { remove: Vec<String>, append: Vec<String>, cpus: u32 },
 }
 
 /// What to load.
@@ -60,6 +61,27 @@ pub struct Plan {
     pub cmdline: String,
     /// Options of /proc/cmdline left out, with the reason.
     pub dropped: Vec<Dropped>,
+    /// The capture kernel's CPUs: the command line's last `nr_cpus=`
+    /// (`None`: it has none, and the kernel brings up every CPU).
+    pub nr_cpus: Option<u32>,
+    /// CPUs online in the running kernel, when known.
+    pub online_cpus: Option<u32>,
+}
+
+impl Plan {
+    /// Asking the capture kernel for more CPUs than this machine has online
+    /// now only costs reservation memory: the capture kernel brings up no
+    /// more than the firmware lists. Worth a warning, not a refusal (CPUs
+    /// may be offlined now and back after the crash).
+    pub fn more_cpus_than_online(&self) -> Option<String> {
+        match (self.nr_cpus, self.online_cpus) {
+            (Some(n), Some(online)) if n > online => Some(format!(
+                "the capture kernel is given nr_cpus={n}, but only {online} CPUs are online here: it will bring \
+                 up at most as many as the machine has, and the reservation pays for {n}"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Reads the system's state under `root` and checks the request against
@@ -68,20 +90,25 @@ pub fn plan(root: &Path, req: &Request) -> Result<Plan, ArmError> {
     let crash_size = crash_size(root)?;
     let (cmdline, dropped) = match &req.cmdline {
         CmdlineSource::Full(line) => (line.trim().to_string(), Vec::new()),
-        CmdlineSource::Derived { remove, append } => {
+        CmdlineSource::Derived { remove, append, cpus } => {
             let primary = primary_cmdline(root)?;
-            let c = capture_cmdline::capture_cmdline(&primary, remove, append);
+            let c = capture_cmdline::capture_cmdline(&primary, remove, append, *cpus);
             (c.line, c.dropped)
         }
     };
+    let nr_cpus = capture_cmdline::nr_cpus_of(&cmdline);
+    // Without nr_cpus= the capture kernel brings up every CPU: count those
+    // online now, else one.
+    let online = online_cpus(root);
+    let cpus = nr_cpus.or(online).unwrap_or(1).max(1);
     let initrd_size = match req.initrd_bytes {
         Some(n) => n,
         None => file_size(&req.initrd)?,
     };
-    let (sizes, header) = sizes(crash_size, &req.kernel, &req.initrd, initrd_size)?;
+    let (sizes, header) = sizes(crash_size, &req.kernel, &req.initrd, initrd_size, cpus)?;
     check_fits(&sizes)?;
     check_cmdline(&cmdline, header.and_then(|h| h.cmdline_size), &req.kernel)?;
-    Ok(Plan { sizes, cmdline, dropped })
+    Ok(Plan { sizes, cmdline, dropped, nr_cpus, online_cpus: online })
 }
 
 /// A fake root for the tests of arming.
@@ -89,7 +116,7 @@ pub fn plan(root: &Path, req: &Request) -> Result<Plan, ArmError> {
 pub(crate) mod fixture {
     use super::*;
     use crate::arming::bzimage;
-    use crate::arming::kernel_state::{CRASH_LOADED, CRASH_SIZE, PROC_CMDLINE};
+    use crate::arming::kernel_state::{CPUS_ONLINE, CRASH_LOADED, CRASH_SIZE, PROC_CMDLINE};
     use std::fs;
 
     /// A fake root: proc/ and sys/ files, a kernel and an initrd.
@@ -102,6 +129,7 @@ pub(crate) mod fixture {
             let t = Tree { dir: tempfile::tempdir().expect("tempdir") };
             t.write(CRASH_SIZE, "268435456\n");
             t.write(CRASH_LOADED, "0\n");
+            t.write(CPUS_ONLINE, "0-1\n");
             t.write(
                 PROC_CMDLINE,
                 "BOOT_IMAGE=/boot/vmlinuz-6.1.0 root=/dev/vda1 ro quiet crashkernel=256M console=ttyS0\n",
@@ -134,7 +162,7 @@ pub(crate) mod fixture {
                 kernel: default_kernel(self.root(), "6.1.0"),
                 initrd: self.root().join("capture.img"),
                 initrd_bytes: None,
-                cmdline: CmdlineSource::Derived { remove: vec![], append: vec![] },
+                cmdline: CmdlineSource::Derived { remove: vec![], append: vec![], cpus: 1 },
             }
         }
 
@@ -162,6 +190,35 @@ mod tests {
         assert_eq!(p.dropped.len(), 5);
         assert!(!tight(&p.sizes));
         assert_eq!(p.sizes.suggested_crashkernel(), "crashkernel=96M");
+    }
+
+    #[test]
+    fn cpus_set_nr_cpus_and_the_memory_they_need() {
+        let t = Tree::new();
+        let p = t.plan().expect("plan");
+        assert_eq!((p.nr_cpus, p.online_cpus, p.sizes.cpus), (Some(1), Some(2), 1));
+        assert!(p.more_cpus_than_online().is_none());
+        let with = |cpus| {
+            let mut req = t.request();
+            req.cmdline = CmdlineSource::Derived { remove: vec![], append: vec![], cpus };
+            plan(t.root(), &req).expect("plan")
+        };
+        let two = with(2);
+        assert!(two.cmdline.starts_with("console=ttyS0 nr_cpus=2 "), "{}", two.cmdline);
+        assert_eq!(two.sizes.runtime_headroom(), p.sizes.runtime_headroom() + 2 * MIB);
+        assert!(two.more_cpus_than_online().is_none());
+        // 65.6 MiB loaded + 16 MiB + 4 x 2 MiB + 3 x 2 MiB: still 96M; one more CPU is not.
+        assert_eq!(with(4).sizes.suggested_crashkernel(), "crashkernel=96M");
+        assert_eq!(with(5).sizes.suggested_crashkernel(), "crashkernel=112M");
+        let w = with(4).more_cpus_than_online().expect("a warning");
+        assert!(w.contains("nr_cpus=4") && w.contains("only 2 CPUs are online"), "{w}");
+        // A full command line's nr_cpus= counts; without one, every CPU online now.
+        let mut req = t.request();
+        req.cmdline = CmdlineSource::Full("console=ttyS0 nr_cpus=3".into());
+        assert_eq!(plan(t.root(), &req).unwrap().sizes.cpus, 3);
+        req.cmdline = CmdlineSource::Full("console=ttyS0".into());
+        let p = plan(t.root(), &req).unwrap();
+        assert_eq!((p.nr_cpus, p.sizes.cpus), (None, 2));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use super::capture_image::{self, Decision};
 use super::kernel_state::{crash_size, load_disabled, lockdown};
-use super::plan::{plan, CmdlineSource, Request};
+use super::plan::{plan, Request};
+use super::prepare::cmdline_source;
 use super::sequence::refuse_another_services_kernel;
 use super::sizes::mib;
 use super::ArmOptions;
@@ -147,13 +148,7 @@ pub fn preflight(root: &Path, a: &ArmOptions) -> Vec<Check> {
         return out;
     }
     let k = &config.kernel;
-    let cmdline = match &a.cmdline {
-        Some(full) => CmdlineSource::Full(full.clone()),
-        None => CmdlineSource::Derived {
-            remove: k.cmdline_remove.iter().chain(&a.cmdline_remove).cloned().collect(),
-            append: k.cmdline_append.iter().chain(&a.cmdline_append).cloned().collect(),
-        },
-    };
+    let cmdline = cmdline_source(a, &k.cmdline_remove, &k.cmdline_append, Some(k.cpus()));
     let req = Request { kernel: sources.kernel.clone(), initrd: sources.image.clone(), initrd_bytes, cmdline };
     out.push(match plan(root, &req) {
         Ok(p) => Check::ok("fits the reservation", p.sizes.to_string()),

@@ -2,6 +2,7 @@
 //! check what was given; else read the configuration, bring its capture
 //! initramfs up to date and plan the load of it.
 
+use super::capture_cmdline::DEFAULT_CPUS;
 use super::capture_image::{self, Decision};
 use super::kernel_state::crash_size;
 use super::plan::{default_kernel, plan, CmdlineSource, Plan, Request};
@@ -14,13 +15,15 @@ use std::path::{Path, PathBuf};
 
 /// The capture command line's source: `--cmdline`, or /proc/cmdline with
 /// the configuration's removals and additions, then the command line's
-/// (which come last, so they win).
-fn cmdline_source(a: &ArmOptions, remove: &[String], append: &[String]) -> CmdlineSource {
+/// (which come last, so they win); `--cpus` over the configuration's
+/// `cpus` (`None`: no configuration read, the default).
+pub fn cmdline_source(a: &ArmOptions, remove: &[String], append: &[String], cpus: Option<u32>) -> CmdlineSource {
     match &a.cmdline {
         Some(full) => CmdlineSource::Full(full.clone()),
         None => CmdlineSource::Derived {
             remove: remove.iter().chain(&a.cmdline_remove).cloned().collect(),
             append: append.iter().chain(&a.cmdline_append).cloned().collect(),
+            cpus: a.cpus.or(cpus).unwrap_or(DEFAULT_CPUS),
         },
     }
 }
@@ -34,7 +37,7 @@ fn request(root: &Path, a: &ArmOptions, initrd: &Path) -> Result<Request> {
             default_kernel(root, &release)
         }
     };
-    Ok(Request { kernel, initrd: initrd.to_path_buf(), initrd_bytes: None, cmdline: cmdline_source(a, &[], &[]) })
+    Ok(Request { kernel, initrd: initrd.to_path_buf(), initrd_bytes: None, cmdline: cmdline_source(a, &[], &[], None) })
 }
 
 /// The configuration's capture initramfs, as [`prepare`] left it.
@@ -86,7 +89,7 @@ pub fn prepare(root: &Path, a: &ArmOptions) -> Result<Prepared> {
         kernel: sources.kernel.clone(),
         initrd: sources.image.clone(),
         initrd_bytes,
-        cmdline: cmdline_source(a, &k.cmdline_remove, &k.cmdline_append),
+        cmdline: cmdline_source(a, &k.cmdline_remove, &k.cmdline_append, Some(k.cpus())),
     };
     let image = ImageState { path: sources.image, digest: inputs.digest(), rebuild, report };
     Ok(Prepared { plan: plan(root, &req)?, image: Some(image) })

@@ -25,6 +25,10 @@ pub fn json(o: &Outcome) -> Value {
         "kernel": s.kernel.display().to_string(),
         "initrd": s.initrd.display().to_string(),
         "cmdline": plan.cmdline,
+        // The capture kernel's CPUs (its last nr_cpus=; null: none given,
+        // every CPU) and this machine's online CPUs (null: unknown).
+        "nr_cpus": plan.nr_cpus,
+        "online_cpus": plan.online_cpus,
         "crash_size": s.crash_size,
         "initramfs": image,
         "record": o.record,
@@ -82,6 +86,11 @@ pub fn print_text(o: &Outcome) {
         ),
     }
     println!("  reservation: {} ({} free after loading)", mib(s.crash_size), mib(s.spare()));
+    let online = plan.online_cpus.map_or_else(|| "unknown".to_owned(), |n| n.to_string());
+    match plan.nr_cpus {
+        Some(n) => println!("  cpus:        nr_cpus={n} in the capture kernel ({online} online here)"),
+        None => println!("  cpus:        no nr_cpus=: the capture kernel brings up every CPU ({online} online here)"),
+    }
     println!("  cmdline:     {}", plan.cmdline);
     if o.dry_run {
         for d in &plan.dropped {

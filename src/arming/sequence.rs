@@ -48,6 +48,9 @@ pub fn arm(root: &Path, a: &ArmOptions, rearm: bool, warn: &mut dyn FnMut(&str))
             s.suggested_crashkernel()
         ));
     }
+    if let Some(w) = plan.more_cpus_than_online() {
+        warn(&w);
+    }
     if let Some(r) = prepared.image.as_ref().and_then(|i| i.report.as_ref()) {
         for (m, sd) in &r.unresolved_softdeps {
             warn(&format!("{m} asks for {sd} (softdep), which no module provides: left out"));
@@ -148,8 +151,40 @@ pub fn disarm(root: &Path, method: Method, warn: &mut dyn FnMut(&str)) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arming::kernel_state::CRASH_LOADED;
+    use crate::arming::capture_image::fixture::System;
+    use crate::arming::kernel_state::{CPUS_ONLINE, CRASH_LOADED};
     use crate::arming::plan::fixture::Tree;
+    use crate::arming::prepare::fixture::arm_args;
+    use crate::arming::report;
+
+    #[test]
+    fn cpus_reach_the_command_line_and_the_json_and_too_many_are_a_warning() {
+        let sys = System::new();
+        sys.write(CPUS_ONLINE, b"0-1\n");
+        sys.config("[target]\ntarget = \"LABEL=crash\"\nfstype = \"ext4\"\n[kernel]\ncpus = 2\n");
+        let dry = |extra: &[&str]| {
+            let mut warnings = Vec::new();
+            let o =
+                arm(sys.root(), &arm_args(&sys, extra), false, &mut |m| warnings.push(m.to_owned())).expect("dry run");
+            (report::json(&o), warnings)
+        };
+        // The configuration's cpus, within what is online: no warning.
+        let (j, warnings) = dry(&["--dry-run", "--json"]);
+        assert_eq!((j["nr_cpus"].as_u64(), j["online_cpus"].as_u64()), (Some(2), Some(2)));
+        assert!(j["cmdline"].as_str().unwrap().contains(" nr_cpus=2 "), "{j}");
+        assert!(!warnings.iter().any(|w| w.contains("nr_cpus")), "{warnings:?}");
+        // --cpus wins over it; more than are online arms with a warning.
+        let (j, warnings) = dry(&["--dry-run", "--cpus", "4"]);
+        assert_eq!(j["nr_cpus"].as_u64(), Some(4));
+        assert!(
+            warnings.iter().any(|w| w.contains("nr_cpus=4") && w.contains("only 2 CPUs are online")),
+            "{warnings:?}"
+        );
+        // Unknown online CPUs: null, and no warning.
+        std::fs::remove_file(sys.path(CPUS_ONLINE)).unwrap();
+        let (j, warnings) = dry(&["--dry-run", "--cpus", "4"]);
+        assert!(j["online_cpus"].is_null() && !warnings.iter().any(|w| w.contains("nr_cpus")), "{j} {warnings:?}");
+    }
 
     #[test]
     fn a_capture_kernel_another_service_loaded_is_not_replaced_by_arm() {

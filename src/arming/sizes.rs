@@ -22,6 +22,15 @@ pub const MIB: u64 = 1 << 20;
 /// figures: docs/demo.md, "How small may crashkernel= be?".
 pub const RUNTIME_FIXED: u64 = 16 * MIB;
 pub const RUNTIME_PER_INITRD_BYTE: u64 = 4;
+/// What each CPU beyond the first (`[kernel] cpus`, `nr_cpus=`) adds to
+/// that need: its per-CPU area (measured +248 KiB of the capture kernel's
+/// reserved memory on Debian's 6.1: "Embedded 62 pages/cpu"), the per-CPU
+/// kernel threads' stacks, per-CPU page lists and slab caches, and one
+/// more compression thread's buffers. Measured in a 2 GiB guest
+/// (docs/capture.md, "Capture CPUs"): 1 CPU captured at 92M every time, 2
+/// CPUs ran out of memory at 92M once in 3 runs and captured at 96M: the
+/// second CPU costs between 0 and 4 MiB at that boundary.
+pub const RUNTIME_PER_EXTRA_CPU: u64 = 2 * MIB;
 
 /// Bytes in MiB, one decimal, for messages.
 pub fn mib(bytes: u64) -> String {
@@ -41,6 +50,8 @@ pub struct Sizes {
     pub kernel_load: u64,
     pub initrd: PathBuf,
     pub initrd_size: u64,
+    /// The CPUs the capture kernel brings up (its `nr_cpus=`).
+    pub cpus: u32,
 }
 
 impl Sizes {
@@ -49,9 +60,12 @@ impl Sizes {
         self.kernel_load.saturating_add(self.initrd_size)
     }
 
-    /// What the capture kernel needs beyond its images (see `RUNTIME_FIXED`).
+    /// What the capture kernel needs beyond its images (see `RUNTIME_FIXED`
+    /// and `RUNTIME_PER_EXTRA_CPU`).
     pub fn runtime_headroom(&self) -> u64 {
-        RUNTIME_FIXED.saturating_add(self.initrd_size.saturating_mul(RUNTIME_PER_INITRD_BYTE))
+        RUNTIME_FIXED
+            .saturating_add(self.initrd_size.saturating_mul(RUNTIME_PER_INITRD_BYTE))
+            .saturating_add(u64::from(self.cpus.saturating_sub(1)).saturating_mul(RUNTIME_PER_EXTRA_CPU))
     }
 
     /// The reservation left once the images are loaded.
@@ -79,7 +93,11 @@ impl fmt::Display for Sizes {
         if self.kernel_load != self.kernel_file {
             write!(f, " ({} once loaded, per its boot header)", mib(self.kernel_load))?;
         }
-        write!(f, ", initrd {} is {}", self.initrd.display(), mib(self.initrd_size))
+        write!(f, ", initrd {} is {}", self.initrd.display(), mib(self.initrd_size))?;
+        if self.cpus != 1 {
+            write!(f, ", for {} capture CPUs", self.cpus)?;
+        }
+        Ok(())
     }
 }
 
@@ -110,13 +128,14 @@ fn kernel_image(path: &Path) -> Result<(u64, Option<bzimage::SetupHeader>), ArmE
 }
 
 /// The memory figures of loading `kernel` and an initramfs of
-/// `initrd_size` bytes into a reservation of `crash_size`, and the
-/// kernel's boot header when it has one.
+/// `initrd_size` bytes into a reservation of `crash_size` for a capture
+/// kernel with `cpus` CPUs, and the kernel's boot header when it has one.
 pub fn sizes(
     crash_size: u64,
     kernel: &Path,
     initrd: &Path,
     initrd_size: u64,
+    cpus: u32,
 ) -> Result<(Sizes, Option<bzimage::SetupHeader>), ArmError> {
     let (kernel_file, header) = kernel_image(kernel)?;
     let kernel_load = header.and_then(|h| h.init_size).map_or(kernel_file, |s| kernel_file.max(u64::from(s)));
@@ -127,6 +146,7 @@ pub fn sizes(
         kernel_load,
         initrd: initrd.to_path_buf(),
         initrd_size,
+        cpus,
     };
     Ok((sizes, header))
 }

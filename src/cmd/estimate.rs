@@ -9,7 +9,7 @@
 use crate::arming::capture_image;
 use crate::arming::error::ArmError;
 use crate::arming::kernel_state::{self, CRASH_SIZE};
-use crate::arming::sizes::{self, mib, RUNTIME_FIXED, RUNTIME_PER_INITRD_BYTE};
+use crate::arming::sizes::{self, mib, RUNTIME_FIXED, RUNTIME_PER_EXTRA_CPU, RUNTIME_PER_INITRD_BYTE};
 use crate::cli::EstimateArgs;
 use crate::config::Config;
 use crate::exit;
@@ -30,6 +30,8 @@ struct Estimate {
     initramfs_bytes: u64,
     initramfs_unpacked_bytes: u64,
     initramfs_modules: usize,
+    /// The capture kernel's CPUs (`[kernel] cpus`).
+    cpus: u32,
     runtime_bytes: u64,
     needed_bytes: u64,
     /// `crashkernel=<N>M`: the need rounded up to 16 MiB.
@@ -57,7 +59,9 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
         Err(ArmError::NoReservation { .. }) => Some(0),
         Err(_) => None,
     };
-    let (sizes, _) = sizes::sizes(current.unwrap_or(0), &sources.kernel, &sources.image, report.compressed_bytes)?;
+    let cpus = config.kernel.cpus();
+    let (sizes, _) =
+        sizes::sizes(current.unwrap_or(0), &sources.kernel, &sources.image, report.compressed_bytes, cpus)?;
     let needed = sizes.needed_to_load() + sizes.runtime_headroom();
     let enough = current.is_some_and(|c| c >= needed);
     let est = Estimate {
@@ -68,6 +72,7 @@ pub fn run(a: EstimateArgs) -> Result<ExitCode> {
         initramfs_bytes: report.compressed_bytes,
         initramfs_unpacked_bytes: report.uncompressed_bytes,
         initramfs_modules: report.modules.len(),
+        cpus,
         runtime_bytes: sizes.runtime_headroom(),
         needed_bytes: needed,
         suggested: sizes.suggested_crashkernel(),
@@ -101,10 +106,15 @@ fn print_text(e: &Estimate) {
         e.initramfs_modules
     );
     println!(
-        "  runtime:     {} ({} + {} x the compressed initramfs, fitted to measured captures)",
+        "  runtime:     {} ({} + {} x the compressed initramfs{}, fitted to measured captures)",
         mib(e.runtime_bytes),
         mib(RUNTIME_FIXED),
-        RUNTIME_PER_INITRD_BYTE
+        RUNTIME_PER_INITRD_BYTE,
+        if e.cpus > 1 {
+            format!(" + {} for each of {} more CPUs (kernel.cpus = {})", mib(RUNTIME_PER_EXTRA_CPU), e.cpus - 1, e.cpus)
+        } else {
+            String::new()
+        }
     );
     match e.current_bytes {
         None => println!("  current:     no kexec support in this kernel (/{} missing)", CRASH_SIZE),

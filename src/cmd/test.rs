@@ -45,6 +45,8 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         cmdline_append: vec![format!("{TEST_ID_OPTION}={id}")],
         cmdline_remove: Vec::new(),
         cmdline: None,
+        // The configuration's kernel.cpus, as `kexdump.service` arms.
+        cpus: None,
         method: Method::Auto,
         dry_run: false,
     };

@@ -15,6 +15,9 @@
 #     --crashkernel SIZE    crashkernel= reservation (default 256M)
 #     --nokaslr             boot the primary with nokaslr
 #     --smp N               vCPUs of the primary (default 2)
+#     --cpus N              `kexdump arm --cpus N`: the capture kernel's
+#                           nr_cpus= (default: arm's own, 1); -smp is raised
+#                           to N when lower, so the guest has N CPUs to bring up
 #     --fs ext4|xfs         the dump disk's file system (default ext4)
 #     --bus virtio|nvme     the dump disk's controller (default virtio)
 #     --disk-size SIZE      the sparse dump disk (default 1G)
@@ -91,7 +94,11 @@
 #                         capture saved to the server, server/crash/<...>/
 #   serial.log            the stamped serial console (host seconds)
 #   initramfs.txt         `kexdump initramfs` report
-#   cycle.env             KEY=VALUE facts: sizes, phase times, the status;
+#   cycle.env             KEY=VALUE facts: sizes, phase times, the status,
+#                         SMP, CPUS (--cpus), the capture kernel's command
+#                         line and percpu line, what PID 1 said it had
+#                         (CAPTURE_CPUS_ONLINE, CAPTURE_MEM_*_MIB) and the
+#                         record's THREADS;
 #                         with --remote also REMOTE, FELL_BACK (0|1: the
 #                         serial log says "falling back"), SERVER_DUMP_DIR,
 #                         LOCAL_DUMP_DIR; DUMP_DIR/STATUS come from the server,
@@ -112,7 +119,7 @@ trap kx_srv_stop_all EXIT
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 
-outdir="" mem=1G ck=256M kaslr=1 smp=2 timeout=900 keep=0 disk_size=1G
+outdir="" mem=1G ck=256M kaslr=1 smp=2 cpus="" timeout=900 keep=0 disk_size=1G
 fs=ext4 bus=virtio disk=1 seed_dumps=0 target=LABEL=kxdump wait=30 failure_action=reboot initramfs_args=""
 kill_at="" fault_at="" blkdebug="" disk_ro=0 disk_late=0
 nic=0 remote="" net_address=dhcp server_down=0 wrong_host_key=0 throttle="" cut_after="" cut_mode=reset fallback=0
@@ -124,6 +131,7 @@ while (($#)); do
     --crashkernel) ck=$2; shift 2 ;;
     --nokaslr) kaslr=0; shift ;;
     --smp) smp=$2; shift 2 ;;
+    --cpus) cpus=$2; shift 2 ;;
     --fs) fs=$2; shift 2 ;;
     --bus) bus=$2; shift 2 ;;
     --disk-size) disk_size=$2; shift 2 ;;
@@ -174,6 +182,12 @@ esac
 ((server_down)) && [[ -n $throttle$cut_after ]] && kx_die "--server-down: nothing to throttle or cut"
 # A remote capture has no dump disk, unless it is the fallback.
 [[ -n $remote ]] && ((!fallback)) && disk=0
+[[ $smp =~ ^[1-9][0-9]*$ ]] || kx_die "--smp N, not $smp"
+if [[ -n $cpus ]]; then
+    [[ $cpus =~ ^[1-9][0-9]*$ ]] || kx_die "--cpus N, not $cpus"
+    # The capture kernel can bring up no more CPUs than QEMU gives the guest.
+    ((smp >= cpus)) || smp=$cpus
+fi
 mem_mib=$(kx_to_mib "$mem")
 ck_mib=$(kx_to_mib "$ck")
 ((mem_mib > ck_mib + 256)) || kx_die "--mem $mem leaves too little beside crashkernel=$ck"
@@ -268,10 +282,12 @@ capture_cpio_bytes=$(zstd -qdc "$work/capture.img" | wc -c)
 overlay=$work/overlay
 mkdir -p "$overlay/boot"
 kx_copy_bin "$overlay" "$kexdump" /usr/bin/kexdump
-cat >"$overlay/boot/arm.sh" <<'EOF'
+arm_cpus=""
+[[ -n $cpus ]] && arm_cpus=" --cpus $cpus"
+cat >"$overlay/boot/arm.sh" <<EOF
 #!/bin/sh
 hostname kxvm-primary
-/usr/bin/kexdump arm --kernel /boot/vmlinuz --initrd /boot/capture.img
+/usr/bin/kexdump arm --kernel /boot/vmlinuz --initrd /boot/capture.img$arm_cpus
 EOF
 chmod 755 "$overlay/boot/arm.sh"
 kx_build_primary "$work" "$work/capture.img" "$mem_mib" "$ck_mib" -s "$overlay"
@@ -308,7 +324,7 @@ if [[ -n $remote ]]; then
     remote_desc="; remote: $remote_url"
     if ((fallback)); then remote_desc+=" (fallback $target)"; fi
 fi
-kx_log "booting: -m $mem -smp $smp, append: $primary_append; dump disk: $( ((disk)) && echo "$fs on $bus, $disk_size" || echo none)$remote_desc"
+kx_log "booting: -m $mem -smp $smp${cpus:+ (capture --cpus $cpus)}, append: $primary_append; dump disk: $( ((disk)) && echo "$fs on $bus, $disk_size" || echo none)$remote_desc"
 log=$work/serial.log
 kx_phase_begin qemu
 t_qemu0=$(kx_now)
@@ -360,7 +376,14 @@ if ! grep -q 'kexdump-capture: kexdump .* capture:' "$log"; then
     kx_die "the capture kernel never started kexdump-capture; see $outdir/serial.log"
 fi
 end_line=$(grep -m1 -E 'kexdump-capture: (reboot|poweroff|halt) \(after' "$log" || true)
-((killed)) || [[ -n $end_line ]] || kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
+if ((!killed)) && [[ -z $end_line ]]; then
+    # A capture that ran out of memory while saving (page cache, the
+    # compression threads' buffers: more CPUs need more) never ends.
+    if awk '/kexdump-capture: kexdump .* capture:/ {p = 1} p && /Out of memory|out_of_memory|deadlocked on memory/ {f = 1} END {exit !f}' "$log"; then
+        kx_die "the capture kernel ran out of memory during the capture (crashkernel=$ck is too small${cpus:+ for --cpus $cpus}); see $outdir/serial.log"
+    fi
+    kx_die "kexdump-capture never reached its final action; see $outdir/serial.log"
+fi
 
 # Phases, from the host stamps on the serial log.
 mt() { kx_log_marker_time "$log" "$1" || true; }  # "" when the step never ran
@@ -396,6 +419,24 @@ kx_phase_record "  dump" "$(sub "$t_dmesg" "$t_saved")"
 kx_phase_record "  record, sync, umount" "$(sub "$t_saved" "$t_end")"
 kx_phase_record "  final action -> QEMU exit" "$(sub "$t_end" "$t_qemu_exit")"
 kx_phase_record "  panic -> final action" "$(sub "$t_panic" "$t_end")"
+
+# What the capture kernel had: its command line and per-CPU area (the first
+# such lines after the panic: the primary's own come before it), and PID 1's
+# line of CPUs and memory (pid1/resources.rs).
+after_panic() { awk -v re="$1" '/Kernel panic - not syncing/ {p = 1} p && $0 ~ re {print; exit}' "$log"; }
+capture_cmdline=$(after_panic 'Command line: ') || kx_die "reading the capture command line from $log failed"
+capture_cmdline=${capture_cmdline#*Command line: }
+capture_percpu=$(after_panic 'percpu: Embedded') || kx_die "reading the percpu line from $log failed"
+capture_percpu=${capture_percpu#*percpu: }
+res_line=$(grep -m1 -E 'kexdump-capture: [0-9]+ CPUs? online; memory' "$log" || true)
+res_cpus="" res_total="" res_avail="" res_free=""
+if [[ -n $res_line ]]; then
+    res_cpus=$(sed -E 's/.*kexdump-capture: ([0-9]+) CPUs? online.*/\1/' <<<"$res_line") || kx_die "parsing: $res_line"
+    res_total=$(sed -nE 's/.* total ([0-9.]+) MiB.*/\1/p' <<<"$res_line") || kx_die "parsing: $res_line"
+    res_avail=$(sed -nE 's/.* available ([0-9.]+) MiB.*/\1/p' <<<"$res_line") || kx_die "parsing: $res_line"
+    res_free=$(sed -nE 's/.* free ([0-9.]+) MiB.*/\1/p' <<<"$res_line") || kx_die "parsing: $res_line"
+fi
+kx_log "capture kernel: ${res_line#*kexdump-capture: }; cmdline: $capture_cmdline"
 
 # ---------------------------------------------------------------- extract --
 dump_dir=""
@@ -457,6 +498,13 @@ if [[ -n $remote ]]; then
     kx_log "remote $remote: fell back: $fell_back; on the server: $(cd "$outdir/server" && find . -type f -printf '%P %s\n' | LC_ALL=C sort | paste -sd';')"
 fi
 
+# The compression threads the capture used, as its record says.
+threads=""
+if [[ -n $dump_dir && -f $dump_dir/kexdump.json ]]; then
+    threads=$(python3 -c 'import json,sys; print((json.load(open(sys.argv[1])).get("dump") or {}).get("threads") or "")' \
+        "$dump_dir/kexdump.json" 2>/dev/null) || threads=unreadable
+fi
+
 cat >"$outdir/cycle.env" <<EOF
 DUMP_DIR=$dump_dir
 STATUS=$status
@@ -473,6 +521,15 @@ FSCK_RC=${fsck_rc:-}
 END_LINE='${end_line//\'/}'
 MEM=$mem
 CRASHKERNEL=$ck
+SMP=$smp
+CPUS=$cpus
+CAPTURE_CMDLINE='${capture_cmdline//\'/}'
+CAPTURE_PERCPU='${capture_percpu//\'/}'
+CAPTURE_CPUS_ONLINE=$res_cpus
+CAPTURE_MEM_TOTAL_MIB=$res_total
+CAPTURE_MEM_AVAILABLE_MIB=$res_avail
+CAPTURE_MEM_FREE_MIB=$res_free
+THREADS=$threads
 FS=$fs
 BUS=$bus
 CAPTURE_IMG_BYTES=$capture_img_bytes

@@ -17,6 +17,10 @@
 #                 the new dump stay
 #   missing       no dump disk: the failure action (poweroff) runs after the
 #                 wait, no hang
+#   cpus2         `kexdump arm --cpus 2` (QEMU -smp 2): the capture kernel's
+#                 command line has nr_cpus=2, PID 1 says 2 CPUs are online,
+#                 the record says 2 compression threads, and the dump is
+#                 saved and read back like ext4-virtio's
 #
 # For every saved dump: dir 0700 and files 0600, kexdump.json valid with
 # status, release, panic message and a CRC32 equal to the file's, dmesg.txt
@@ -34,7 +38,7 @@ kx_need_cmds crash python3
 OUT=$KX_CACHE/capture-tests
 mkdir -p "$OUT"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing read-only late)
+((${#scenarios[@]})) || scenarios=(ext4-virtio xfs-virtio ext4-nvme too-small retention missing read-only late cpus2)
 
 passed=0 failed=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
@@ -96,6 +100,18 @@ crash_sees_incomplete() {
     grep -q 'This dumpfile is incomplete' <<<"$out" || { echo "$out" | head -20; return 1; }
 }
 ended_with() { grep -qE "kexdump-capture: $2 \(after" "$1/serial.log"; }
+# env_is DIR KEY VALUE — cycle.env says KEY=VALUE (as the shell reads it).
+env_is() {
+    local got
+    got=$(bash -c 'source "$1/cycle.env" && printf %s "${!2}"' _ "$1" "$2") || { echo "cannot read $1/cycle.env"; return 1; }
+    [[ $got == "$3" ]] || { echo "$2 is '$got', not '$3'"; return 1; }
+}
+# cmdline_has DIR OPTION — the capture kernel's command line has OPTION, as a whole word.
+cmdline_has() {
+    local line
+    line=$(bash -c 'source "$1/cycle.env" && printf %s "$CAPTURE_CMDLINE"' _ "$1") || { echo "cannot read $1/cycle.env"; return 1; }
+    [[ " $line " == *" $2 "* ]] || { echo "capture cmdline: $line"; return 1; }
+}
 
 # cycle NAME ARGS... — run one cycle into $OUT/NAME; FAIL when it breaks.
 cycle() {
@@ -162,6 +178,14 @@ for s in "${scenarios[@]}"; do
         if cycle "$s" --fs ext4 --disk-late --wait 60; then
             check "$s: the disk came after the capture started waiting" \
                 bash -c 'grep -q "^monitor: device_add" "$1/fault.txt" && grep -q "kexdump-capture: waiting up to 60 s" "$1/serial.log"' _ "$OUT/$s"
+            saved_ok "$s"
+        fi ;;
+    cpus2)
+        if cycle "$s" --fs ext4 --bus virtio --cpus 2; then
+            check "$s: the capture kernel's command line has nr_cpus=2" cmdline_has "$OUT/$s" nr_cpus=2
+            check "$s: PID 1 says 2 CPUs are online" \
+                grep -qE 'kexdump-capture: 2 CPUs online; memory total [0-9.]+ MiB' "$OUT/$s/serial.log"
+            check "$s: the record says 2 compression threads" env_is "$OUT/$s" THREADS 2
             saved_ok "$s"
         fi ;;
     *) kx_die "unknown scenario $s" ;;

@@ -20,6 +20,7 @@ pub mod blockdev;
 pub mod console;
 pub mod net;
 pub mod remote;
+pub mod resources;
 pub mod retention;
 pub mod sys;
 
@@ -128,6 +129,8 @@ impl Run {
             format_name(cfg.format),
             cfg.compression.name()
         ));
+        // The CPUs are the compression threads' count (the record's `threads`).
+        self.con.say(&resources::summary(Path::new("/"), save::online_cpus()));
         if let Some(id) = &cfg.test_id {
             self.con.say(&format!("self-test {id}"));
         }
