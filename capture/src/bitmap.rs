@@ -82,8 +82,10 @@ impl Bitmap {
         self.words.iter().map(|w| w.count_ones() as u64).sum()
     }
 
-    /// Set pfns below `pfn` (a pfn of this window, or its end).
-    pub fn count_below(&self, pfn: u64) -> u64 {
+    /// Set pfns below `pfn` (a pfn of this window, or its end): the
+    /// one-pfn-at-a-time oracle [`Self::ranks_of_set`] is tested against.
+    #[cfg(test)]
+    fn count_below(&self, pfn: u64) -> u64 {
         let rel = pfn.saturating_sub(self.start_pfn).min(self.len);
         let (whole, bits) = ((rel / 64) as usize, rel % 64);
         let mut n: u64 = self.words[..whole].iter().map(|w| w.count_ones() as u64).sum();
@@ -94,8 +96,8 @@ impl Bitmap {
     }
 
     /// For each of `pfns` (ascending) that is set, the pfn and how many set
-    /// pfns lie below it: [`Self::count_below`] of each, in one pass over
-    /// the words instead of one per pfn (a save asks this of ~15k pfns).
+    /// pfns lie below it, in one pass over the words instead of a count
+    /// from the window's start per pfn (a save asks this of ~15k pfns).
     pub fn ranks_of_set(&self, pfns: &[u64]) -> Vec<(u64, u64)> {
         debug_assert!(pfns.is_sorted());
         let mut out = Vec::new();
